@@ -1,0 +1,78 @@
+//! The contract every connector kind implements, and the checks the host
+//! makes before any connector sees a call.
+
+use crate::{Error, Limits, Result};
+
+/// One page of keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyPage {
+    /// Keys as they were put.
+    pub keys: Vec<String>,
+    /// Where the next page starts; `None` after the last page.
+    pub cursor: Option<String>,
+}
+
+/// A key-value object store for byte blobs. Implementations are thread-safe;
+/// every call blocks the calling thread (the binding runs them off the JS thread).
+pub trait ObjectConnector: Send + Sync {
+    /// Whether `key` is stored.
+    fn exists(&self, key: &str) -> Result<bool>;
+    /// Stores `data` under `key`, atomically replacing any previous object.
+    fn put(&self, key: &str, data: &[u8]) -> Result<()>;
+    /// The whole object, or `None`.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Removes `key`; `true` when it existed.
+    fn remove(&self, key: &str) -> Result<bool>;
+    /// The object's size, or `None`.
+    fn size(&self, key: &str) -> Result<Option<u64>>;
+    /// Up to `limit` keys after `cursor`.
+    fn list_keys(&self, cursor: Option<&str>, limit: u32) -> Result<KeyPage>;
+    /// Refuses further calls; calls in flight finish.
+    fn close(&self);
+}
+
+/// The host's own key rules, applied before any connector runs: non-empty,
+/// no NUL, at most `limits.max_key_bytes` UTF-8 bytes.
+pub fn check_key(key: &str, limits: &Limits) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidKey("key is empty".into()));
+    }
+    if key.contains('\0') {
+        return Err(Error::InvalidKey("key contains a NUL character".into()));
+    }
+    if key.len() > limits.max_key_bytes as usize {
+        return Err(Error::InvalidKey(format!(
+            "key is {} bytes, over the limit of {} (limits.maxKeyBytes)",
+            key.len(),
+            limits.max_key_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects objects over `limits.max_object_bytes` before anything is written.
+pub fn check_object_size(len: u64, limits: &Limits) -> Result<()> {
+    if len > limits.max_object_bytes {
+        return Err(Error::TooLarge(format!(
+            "object of {len} bytes exceeds the limit of {} (limits.maxObjectBytes)",
+            limits.max_object_bytes
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_rules() {
+        let limits = Limits { max_key_bytes: 8, ..Limits::default() };
+        assert!(check_key("abc", &limits).is_ok());
+        assert!(check_key("12345678", &limits).is_ok());
+        assert!(matches!(check_key("", &limits), Err(Error::InvalidKey(_))));
+        assert!(matches!(check_key("a\0b", &limits), Err(Error::InvalidKey(_))));
+        assert!(matches!(check_key("123456789", &limits), Err(Error::InvalidKey(_))));
+        assert!(matches!(check_key("ééééé", &limits), Err(Error::InvalidKey(_))), "counts bytes, not chars");
+    }
+}

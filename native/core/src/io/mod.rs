@@ -1,0 +1,14 @@
+//! The tenant's directory and the bytes in it.
+//!
+//! - [`root`]: lexical path rules and `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`.
+//! - [`aligned`]: aligned, pooled, huge-page-advised buffers for O_DIRECT.
+//! - [`objects`]: atomic durable writes, whole-object reads, stat, remove.
+//! - [`listing`]: a sorted, resumable walk for paged listings.
+
+pub mod aligned;
+pub mod listing;
+pub mod objects;
+pub mod root;
+
+pub use objects::ObjectDir;
+pub use root::TenantRoot;

@@ -1,0 +1,178 @@
+//! Confinement of object paths to the tenant's directory.
+//!
+//! Two layers, both always on:
+//! 1. lexical: [`check_path`] rejects absolute paths, empty, `.` and `..`
+//!    segments, NUL, reserved `.kvbox*` names and over-long names;
+//! 2. kernel: every open goes through `openat2` from the root's descriptor
+//!    with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`,
+//!    so a symbolic link planted inside the tree (by anyone) is refused
+//!    rather than followed, and nothing resolves above the root.
+
+use crate::{Error, Result};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Longest object path accepted from a connector, in bytes.
+pub const MAX_PATH_BYTES: usize = 4000;
+/// Longest single segment, in bytes (the Linux `NAME_MAX`).
+pub const MAX_SEGMENT_BYTES: usize = 255;
+/// Prefix reserved for the host's own files (temporary files).
+pub const RESERVED_PREFIX: &str = ".kvbox";
+
+const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_SYMLINKS).union(ResolveFlags::NO_MAGICLINKS);
+
+/// Checks an object path against the lexical rules; `allow_empty` admits
+/// `""` (the root itself, for listings).
+pub fn check_path(path: &str, allow_empty: bool) -> Result<()> {
+    let bad = |why: &str| Err(Error::InvalidPath(format!("object path {path:?} {why}")));
+    if path.is_empty() {
+        return if allow_empty { Ok(()) } else { bad("is empty") };
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return bad(&format!("is longer than {MAX_PATH_BYTES} bytes"));
+    }
+    if path.starts_with('/') {
+        return bad("is absolute");
+    }
+    if path.contains('\0') {
+        return bad("contains NUL");
+    }
+    for seg in path.split('/') {
+        match seg {
+            "" => return bad("has an empty segment"),
+            "." | ".." => return bad("has a '.' or '..' segment"),
+            s if s.starts_with(RESERVED_PREFIX) => return bad("uses the reserved '.kvbox' prefix"),
+            s if s.len() > MAX_SEGMENT_BYTES => return bad(&format!("has a segment over {MAX_SEGMENT_BYTES} bytes")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Splits a checked path into its parent directory (`""` for the root) and file name.
+pub fn split_parent(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+/// The tenant's directory, held open; all access goes through it.
+#[derive(Debug)]
+pub struct TenantRoot {
+    dir: OwnedFd,
+    path: PathBuf,
+}
+
+impl TenantRoot {
+    /// Opens (creating if needed) the directory at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        std::fs::create_dir_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
+        let dir = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::os(&format!("opening root {}", path.display()), e.into()))?;
+        Ok(Self { dir, path: path.to_path_buf() })
+    }
+
+    /// The root's descriptor.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// Where the root is, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `rel` (already checked) strictly beneath the root.
+    pub fn open_beneath(&self, rel: &str, flags: OFlags, mode: Mode) -> std::result::Result<OwnedFd, Errno> {
+        let rel = if rel.is_empty() { "." } else { rel };
+        openat2_retrying(self.dir.as_fd(), rel, flags | OFlags::CLOEXEC, mode)
+    }
+
+    /// Opens directory `rel` beneath the root; `None` when it does not
+    /// exist and `create` is false. With `create`, missing directories are
+    /// made one segment at a time (each confined) and their parents synced
+    /// when `durable`, so a durable object never sits in a lost directory.
+    pub fn dir(&self, rel: &str, create: bool, durable: bool) -> Result<Option<OwnedFd>> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+        match self.open_beneath(rel, flags, Mode::empty()) {
+            Ok(fd) => return Ok(Some(fd)),
+            Err(Errno::NOENT) if !create => return Ok(None),
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(Error::os(&format!("opening directory {rel:?}"), e.into())),
+        }
+        let mut cur = rustix::io::dup(&self.dir)?;
+        for seg in rel.split('/') {
+            match rustix::fs::mkdirat(&cur, seg, Mode::from_raw_mode(0o755)) {
+                Ok(()) if durable => rustix::fs::fsync(&cur).map_err(|e| Error::os("syncing a new directory's parent", e.into()))?,
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(Error::os(&format!("creating directory {rel:?}"), e.into())),
+            }
+            cur = openat2_retrying(cur.as_fd(), seg, flags | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| Error::os(&format!("opening directory {rel:?}"), e.into()))?;
+        }
+        Ok(Some(cur))
+    }
+}
+
+/// `openat2` restarts with EAGAIN when a concurrent rename races the
+/// resolution; retry a bounded number of times.
+fn openat2_retrying(dir: BorrowedFd<'_>, rel: &str, flags: OFlags, mode: Mode) -> std::result::Result<OwnedFd, Errno> {
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(dir, rel, flags, mode, RESOLVE) {
+            Err(Errno::AGAIN) if tries < 16 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_rules() {
+        for ok in ["a", "a/b", "ab/cd.obj", "x.kvbox", "a/.hidden", "..a", "a.."] {
+            assert!(check_path(ok, false).is_ok(), "{ok}");
+        }
+        for bad in ["", "/a", "a//b", "a/", "./a", "a/..", "../x", "a/./b", "a\0b", ".kvbox-tmp-1", "d/.kvboxx"] {
+            assert!(matches!(check_path(bad, false), Err(Error::InvalidPath(_))), "{bad:?}");
+        }
+        assert!(check_path("", true).is_ok());
+        assert!(check_path(&"a".repeat(256), false).is_err());
+        assert!(check_path(&"a/".repeat(2001), false).is_err());
+    }
+
+    #[test]
+    fn split_parent_of_paths() {
+        assert_eq!(split_parent("a/b/c"), ("a/b", "c"));
+        assert_eq!(split_parent("c"), ("", "c"));
+    }
+
+    #[test]
+    fn refuses_symlinks_and_escapes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"s").unwrap();
+        let root = TenantRoot::open(&tmp.path().join("tenant")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), tmp.path().join("tenant/link")).unwrap();
+        std::os::unix::fs::symlink("../../", tmp.path().join("tenant/up")).unwrap();
+        let e = root.open_beneath("link/secret", OFlags::RDONLY, Mode::empty()).unwrap_err();
+        assert_eq!(e, Errno::LOOP);
+        assert!(root.open_beneath("up/x", OFlags::RDONLY, Mode::empty()).is_err());
+        assert!(matches!(root.dir("link", true, false), Err(Error::InvalidPath(_))));
+        // Lexical escapes never reach the kernel, but the kernel refuses them too.
+        assert_eq!(root.open_beneath("../x", OFlags::RDONLY, Mode::empty()).unwrap_err(), Errno::XDEV);
+        assert!(root.open_beneath("/etc/passwd", OFlags::RDONLY, Mode::empty()).is_err());
+    }
+
+    #[test]
+    fn creates_nested_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = TenantRoot::open(tmp.path()).unwrap();
+        assert!(root.dir("a/b/c", false, false).unwrap().is_none());
+        assert!(root.dir("a/b/c", true, true).unwrap().is_some());
+        assert!(tmp.path().join("a/b/c").is_dir());
+        assert!(root.dir("a/b/c", false, false).unwrap().is_some());
+    }
+}

@@ -1,0 +1,22 @@
+//! kvbox-core: the plain-Rust runtime behind the Node addon.
+//!
+//! - [`io`]: the tenant's directory — path confinement (`openat2` with
+//!   `RESOLVE_BENEATH`), O_DIRECT through pooled aligned buffers, atomic and
+//!   durable object writes, paged listings.
+//! - [`sandbox`]: wasmtime — one engine, the compiled-component cache, the
+//!   per-instance store with deny-by-default WASI, and the host side of each
+//!   WIT interface (`sandbox::host`, one file per interface).
+//! - [`connector`]: the [`ObjectConnector`] contract every connector kind
+//!   implements, and the key and size checks made before any connector runs.
+//!
+//! No napi here: `native/node` is a thin binding over this crate.
+
+pub mod connector;
+pub mod error;
+pub mod io;
+pub mod limits;
+pub mod sandbox;
+
+pub use connector::{KeyPage, ObjectConnector};
+pub use error::{Error, Result};
+pub use limits::{Limits, OpenOptions};

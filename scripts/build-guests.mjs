@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// Builds every connector under guests/ into a WebAssembly component in guests/dist/.
+//
+// Two toolchains are supported, detected in this order:
+//  1. rustup with the wasm32-wasip2 target: a plain `cargo build` emits components.
+//  2. Debian's rustc-web (1.9x, /usr/bin/rustc) + rust-web-src + lld-19 + wasi-libc:
+//     the standard library is built for wasm32-wasip1 on the fly (-Zbuild-std), and
+//     jco's WASI preview1 adapter turns each core module into a component.
+// When neither is complete, the script names exactly what is missing and exits 1.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const guests = join(root, 'guests');
+const dist = join(guests, 'dist');
+const members = readFileSync(join(guests, 'Cargo.toml'), 'utf8')
+  .match(/members\s*=\s*\[([^\]]*)\]/)[1]
+  .match(/"([^"]+)"/g)
+  .map((m) => m.slice(1, -1))
+  .filter((m) => existsSync(join(guests, m, 'Cargo.toml')))
+  .filter((m) => /crate-type\s*=\s*\["cdylib"\]/.test(readFileSync(join(guests, m, 'Cargo.toml'), 'utf8')));
+
+function probe(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : undefined;
+}
+
+function run(cmd, args, env) {
+  console.log(`$ ${cmd} ${args.join(' ')}`);
+  execFileSync(cmd, args, { cwd: guests, stdio: 'inherit', env: { ...process.env, ...env } });
+}
+
+function detect() {
+  const installed = probe('rustup', ['target', 'list', '--installed']) ?? '';
+  if (installed.split('\n').includes('wasm32-wasip2') && !process.env.KVBOX_FORCE_BUILD_STD) {
+    return { kind: 'rustup-wasip2' };
+  }
+  const missing = [];
+  const rustcVersion = probe('/usr/bin/rustc', ['--version']);
+  if (!rustcVersion) missing.push('/usr/bin/rustc (Debian package rustc-web)');
+  if (!probe('/usr/bin/cargo', ['--version'])) missing.push('/usr/bin/cargo (Debian package cargo-web)');
+  if (!existsSync('/usr/lib/rustlib/src/rust/library/std')) missing.push('standard library sources (Debian package rust-web-src)');
+  if (!probe('wasm-ld-19', ['--version'])) missing.push('wasm-ld-19 (Debian package lld-19)');
+  if (!existsSync('/usr/lib/wasm32-wasi/libc.a')) missing.push('wasi-libc (Debian package wasi-libc)');
+  if (missing.length === 0) return { kind: 'debian-build-std', rustcVersion: rustcVersion.trim() };
+  console.error(
+    'kvbox: cannot build the WebAssembly guests. Either\n' +
+      '  - install the rustup target:  rustup target add wasm32-wasip2\n' +
+      '  - or install Debian packages: sudo apt-get install rustc-web cargo-web rust-web-src lld-19 wasi-libc\n' +
+      `Missing for the Debian path: ${missing.join('; ')}.`,
+  );
+  process.exit(1);
+}
+
+const toolchain = detect();
+console.log(`kvbox: building guests [${members.join(', ')}] with ${toolchain.kind}${toolchain.rustcVersion ? ` (${toolchain.rustcVersion})` : ''}`);
+mkdirSync(dist, { recursive: true });
+const started = Date.now();
+
+if (toolchain.kind === 'rustup-wasip2') {
+  run('cargo', ['build', '--release', '--target', 'wasm32-wasip2', ...members.flatMap((m) => ['-p', m])]);
+} else {
+  run(
+    '/usr/bin/cargo',
+    ['build', '--release', '--target', 'wasm32-wasip1', '-Zbuild-std=std,panic_abort', ...members.flatMap((m) => ['-p', m])],
+    {
+      RUSTC: '/usr/bin/rustc',
+      RUSTC_BOOTSTRAP: '1',
+      CARGO_TARGET_WASM32_WASIP1_LINKER: 'wasm-ld-19',
+      CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS: '-Clink-self-contained=no -L/usr/lib/wasm32-wasi',
+    },
+  );
+}
+
+const target = toolchain.kind === 'rustup-wasip2' ? 'wasm32-wasip2' : 'wasm32-wasip1';
+const jco = join(root, 'node_modules', '.bin', 'jco');
+for (const member of members) {
+  const built = join(guests, 'target', target, 'release', `${member.replaceAll('-', '_')}.wasm`);
+  const out = join(dist, `${member}.wasm`);
+  if (target === 'wasm32-wasip2') {
+    execFileSync('cp', [built, out]);
+  } else {
+    run(jco, ['new', built, '--wasi-reactor', '-o', out]);
+  }
+  console.log(`kvbox: ${out}`);
+}
+console.log(`kvbox: guests built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+// Keep the listing honest: nothing stale from a removed guest.
+for (const f of readdirSync(dist)) {
+  if (f.endsWith('.wasm') && !members.includes(f.slice(0, -5))) console.warn(`kvbox: stale ${join(dist, f)} (no such guest)`);
+}
