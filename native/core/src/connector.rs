@@ -1,7 +1,19 @@
 //! The contract every connector kind implements, and the checks the host
 //! makes before any connector sees a call.
 
+use crate::sandbox::LogRecord;
 use crate::{Error, Limits, Result};
+
+/// Counters of what happened to a connector's instances.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectorStats {
+    /// Instances created (the first one, on-demand ones, replacements).
+    pub instances_created: u64,
+    /// Calls that trapped (instance discarded).
+    pub traps: u64,
+    /// Calls that ran out of time (instance discarded).
+    pub timeouts: u64,
+}
 
 /// One page of keys.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,6 +41,16 @@ pub trait ObjectConnector: Send + Sync {
     fn list_keys(&self, cursor: Option<&str>, limit: u32) -> Result<KeyPage>;
     /// Refuses further calls; calls in flight finish.
     fn close(&self);
+    /// Counters of instance events (sandboxed connectors).
+    fn stats(&self) -> ConnectorStats {
+        ConnectorStats::default()
+    }
+    /// Takes the log records so far (sandboxed connectors).
+    fn drain_log(&self) -> Vec<LogRecord> {
+        Vec::new()
+    }
+    /// The O_DIRECT alignment in use, or `None` when buffered.
+    fn direct_alignment(&self) -> Option<usize>;
 }
 
 /// The host's own key rules, applied before any connector runs: non-empty,

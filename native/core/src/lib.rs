@@ -17,6 +17,6 @@ pub mod io;
 pub mod limits;
 pub mod sandbox;
 
-pub use connector::{KeyPage, ObjectConnector};
+pub use connector::{ConnectorStats, KeyPage, ObjectConnector};
 pub use error::{Error, Result};
 pub use limits::{Limits, OpenOptions};

@@ -93,20 +93,24 @@ impl ObjectDir {
         Ok(())
     }
 
-    /// The whole object at `path`, or `None` when there is none.
-    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+    /// The whole object at `path`, or `None` when there is none; an object
+    /// over `max_bytes` is refused with `TooLarge` before it is read.
+    pub fn read(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>> {
         check_path(path, false)?;
         let what = || format!("reading {path:?}");
+        let too_large = |size: usize| {
+            Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"))
+        };
         if let Some(align) = self.direct_align {
             match self.root.open_beneath(path, OFlags::RDONLY | OFlags::DIRECT, Mode::empty()) {
-                Ok(fd) => return read_direct(&fd, align).map_err(|e| Error::os(&what(), e.into())),
+                Ok(fd) => return read_direct(&fd, align, max_bytes).map_err(|e| e.into_error(&what(), too_large)),
                 Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
                 Err(Errno::INVAL) => {} // no O_DIRECT for this file: buffered below
                 Err(e) => return Err(Error::os(&what(), e.into())),
             }
         }
         match self.root.open_beneath(path, OFlags::RDONLY, Mode::empty()) {
-            Ok(fd) => read_buffered(&fd).map_err(|e| Error::os(&what(), e.into())),
+            Ok(fd) => read_buffered(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large)),
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(None),
             Err(e) => Err(Error::os(&what(), e.into())),
         }
@@ -143,20 +147,25 @@ impl ObjectDir {
     }
 }
 
-/// The direct-I/O alignment `statx` reports for the root, raised to 4096;
-/// `None` when the filesystem offers no direct I/O.
+/// The direct-I/O alignment `statx` reports for files in the root, raised to
+/// 4096; `None` when the filesystem offers no direct I/O. Filesystems report
+/// it for regular files only, so a temporary probe file is created and removed.
 fn dio_alignment(root: &TenantRoot) -> Option<usize> {
-    match rustix::fs::statx(root.fd(), "", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN) {
+    let probe = temp_name();
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(root.fd(), probe.as_str(), flags, Mode::from_raw_mode(0o600)).ok()?;
+    let align = match rustix::fs::statx(&fd, "", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN) {
         Ok(st) if st.stx_mask & StatxFlags::DIOALIGN.bits() != 0 => {
             let reported = st.stx_dio_mem_align.max(st.stx_dio_offset_align) as usize;
             (reported != 0).then(|| reported.max(4096))
         }
-        // Kernels before 6.1 do not report; probe by opening with O_DIRECT.
-        _ => {
-            let probe = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::DIRECT, Mode::empty());
-            probe.ok().map(|_| 4096)
-        }
-    }
+        // Kernels before 6.1 do not report: probe by opening with O_DIRECT.
+        _ => rustix::fs::openat(root.fd(), probe.as_str(), OFlags::WRONLY | OFlags::DIRECT | OFlags::CLOEXEC, Mode::empty())
+            .ok()
+            .map(|_| 4096),
+    };
+    let _ = rustix::fs::unlinkat(root.fd(), probe.as_str(), AtFlags::empty());
+    align
 }
 
 /// A name no other writer, in this process or another, will pick.
@@ -197,8 +206,29 @@ fn write_direct(fd: &OwnedFd, data: &[u8], align: usize) -> Result<()> {
 
 /// Reads a whole file through pooled aligned buffers. Requests are rounded up
 /// to the alignment, so sizes that are not multiples of it read fine.
-fn read_direct(fd: &OwnedFd, align: usize) -> std::result::Result<Option<Vec<u8>>, Errno> {
-    let Some(size) = regular_size(fd)? else { return Ok(None) };
+/// A failed read: the OS refused, or the object is over the caller's cap.
+enum ReadError {
+    Os(Errno),
+    TooLarge(usize),
+}
+
+impl From<Errno> for ReadError {
+    fn from(e: Errno) -> Self {
+        ReadError::Os(e)
+    }
+}
+
+impl ReadError {
+    fn into_error(self, what: &str, too_large: impl Fn(usize) -> Error) -> Error {
+        match self {
+            ReadError::Os(e) => Error::os(what, e.into()),
+            ReadError::TooLarge(size) => too_large(size),
+        }
+    }
+}
+
+fn read_direct(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
+    let Some(size) = regular_size(fd, max_bytes)? else { return Ok(None) };
     let mut out = Vec::with_capacity(size);
     let mut buf = BufferPool::global().take();
     while out.len() < size {
@@ -215,13 +245,19 @@ fn read_direct(fd: &OwnedFd, align: usize) -> std::result::Result<Option<Vec<u8>
 
 /// The size of an open regular file; `None` for anything else (a directory
 /// sharing an object's name is not an object).
-fn regular_size(fd: &OwnedFd) -> std::result::Result<Option<usize>, Errno> {
+fn regular_size(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<usize>, ReadError> {
     let st = rustix::fs::fstat(fd)?;
-    Ok((FileType::from_raw_mode(st.st_mode) == FileType::RegularFile).then_some(st.st_size as usize))
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    if st.st_size as u64 > max_bytes {
+        return Err(ReadError::TooLarge(st.st_size as usize));
+    }
+    Ok(Some(st.st_size as usize))
 }
 
-fn read_buffered(fd: &OwnedFd) -> std::result::Result<Option<Vec<u8>>, Errno> {
-    let Some(size) = regular_size(fd)? else { return Ok(None) };
+fn read_buffered(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
+    let Some(size) = regular_size(fd, max_bytes)? else { return Ok(None) };
     let mut out = vec![0u8; size];
     let mut filled = 0;
     while filled < size {
@@ -257,19 +293,28 @@ mod tests {
                 let data = pattern(len);
                 d.write("ab/obj", &data).unwrap();
                 assert_eq!(d.stat("ab/obj").unwrap(), Some(len as u64));
-                assert_eq!(d.read("ab/obj").unwrap().as_deref(), Some(&data[..]), "len {len}");
+                assert_eq!(d.read("ab/obj", u64::MAX).unwrap().as_deref(), Some(&data[..]), "len {len}");
             }
+        });
+    }
+
+    #[test]
+    fn refuses_objects_over_the_cap_before_reading() {
+        both_modes(|d| {
+            d.write("big", &pattern(10_000)).unwrap();
+            assert!(matches!(d.read("big", 9_999), Err(Error::TooLarge(_))));
+            assert_eq!(d.read("big", 10_000).unwrap().map(|v| v.len()), Some(10_000));
         });
     }
 
     #[test]
     fn absent_objects_are_none_not_errors() {
         both_modes(|d| {
-            assert_eq!(d.read("no/such").unwrap(), None);
+            assert_eq!(d.read("no/such", u64::MAX).unwrap(), None);
             assert_eq!(d.stat("no/such").unwrap(), None);
             assert!(!d.remove("no/such").unwrap());
             d.write("x/y", b"1").unwrap();
-            assert_eq!(d.read("x").unwrap(), None, "a directory is not an object");
+            assert_eq!(d.read("x", u64::MAX).unwrap(), None, "a directory is not an object");
             assert_eq!(d.stat("x").unwrap(), None);
             assert!(d.remove("x/y").unwrap());
             assert!(!d.remove("x/y").unwrap());
@@ -293,7 +338,7 @@ mod tests {
         let d = ObjectDir::open(&tmp.path().join("t"), true, true).unwrap();
         for p in ["../escape", "/abs", "a/../../b", "nul\0", ".kvbox-tmp-x"] {
             assert!(matches!(d.write(p, b"x"), Err(Error::InvalidPath(_))), "{p:?}");
-            assert!(matches!(d.read(p), Err(Error::InvalidPath(_))), "{p:?}");
+            assert!(matches!(d.read(p, u64::MAX), Err(Error::InvalidPath(_))), "{p:?}");
         }
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "nothing written outside the root");
     }
@@ -303,9 +348,9 @@ mod tests {
         // /var/tmp is disk-backed on our machines (tmpfs O_DIRECT proves nothing).
         let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
         let d = ObjectDir::open(tmp.path(), true, true).unwrap();
-        if let Some(align) = d.direct_alignment() {
-            assert!(align >= 4096 && align.is_power_of_two());
-        }
+        let align = d.direct_alignment().expect("ext4 under /var/tmp supports O_DIRECT");
+        assert!(align >= 4096 && align.is_power_of_two());
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "the probe file is removed");
         let buffered = ObjectDir::open(tmp.path(), false, true).unwrap();
         assert_eq!(buffered.direct_alignment(), None);
     }

@@ -1,0 +1,95 @@
+/**
+ * kvbox's error classes, and {@link fromNative}: the one place where errors
+ * from the native addon become them. Every class has a stable `code`
+ * (`ERR_KVBOX_…`); test with `instanceof` or `.code`.
+ */
+
+/** Base class of every kvbox error. */
+export class KvboxError extends Error {
+  /** Stable machine-readable code, `ERR_KVBOX_…`. */
+  readonly code: string = 'ERR_KVBOX';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+function kind<C extends string>(code: C) {
+  return class extends KvboxError {
+    override readonly code: C = code;
+  };
+}
+
+/** The key is not a string, is empty, contains NUL, is too long, or the connector refused it. */
+export class InvalidKeyError extends kind('ERR_KVBOX_INVALID_KEY') {}
+/** An argument has the wrong type or an unacceptable value (data, limits, options). */
+export class InvalidArgumentError extends kind('ERR_KVBOX_INVALID_ARGUMENT') {}
+/** The connector rejected its configuration; the message names the key. */
+export class InvalidConfigError extends kind('ERR_KVBOX_INVALID_CONFIG') {}
+/** The bytes are not a loadable component, or it does not implement the kvbox world. */
+export class LoadError extends kind('ERR_KVBOX_LOAD') {}
+/** The connector was closed. */
+export class ClosedError extends kind('ERR_KVBOX_CLOSED') {}
+/** The connector used an object path outside the rules (an escape attempt, a reserved name). */
+export class InvalidPathError extends kind('ERR_KVBOX_INVALID_PATH') {}
+/** The object exceeds the size limit. Nothing was written. */
+export class TooLargeError extends kind('ERR_KVBOX_TOO_LARGE') {}
+/** The device is full. Nothing was written. */
+export class NoSpaceError extends kind('ERR_KVBOX_NO_SPACE') {}
+/** Stored bytes failed verification. */
+export class CorruptError extends kind('ERR_KVBOX_CORRUPT') {}
+/** The connector misused a payload handle. */
+export class BadPayloadError extends kind('ERR_KVBOX_BAD_PAYLOAD') {}
+/** The operating system refused an I/O operation. */
+export class StorageIoError extends kind('ERR_KVBOX_IO') {}
+/** A call ran past its deadline; the instance was replaced. */
+export class TimeoutError extends kind('ERR_KVBOX_TIMEOUT') {}
+/** The connector trapped (panic, memory limit, bad handle); the instance was replaced. */
+export class TrapError extends kind('ERR_KVBOX_TRAP') {}
+/** The connector reported a failure of its own. */
+export class ConnectorError extends kind('ERR_KVBOX_CONNECTOR') {}
+
+const byCode: Record<string, new (message: string, options?: { cause?: unknown }) => KvboxError> = {
+  ERR_KVBOX_INVALID_KEY: InvalidKeyError,
+  ERR_KVBOX_INVALID_ARGUMENT: InvalidArgumentError,
+  ERR_KVBOX_INVALID_CONFIG: InvalidConfigError,
+  ERR_KVBOX_LOAD: LoadError,
+  ERR_KVBOX_CLOSED: ClosedError,
+  ERR_KVBOX_INVALID_PATH: InvalidPathError,
+  ERR_KVBOX_TOO_LARGE: TooLargeError,
+  ERR_KVBOX_NO_SPACE: NoSpaceError,
+  ERR_KVBOX_CORRUPT: CorruptError,
+  ERR_KVBOX_BAD_PAYLOAD: BadPayloadError,
+  ERR_KVBOX_IO: StorageIoError,
+  ERR_KVBOX_TIMEOUT: TimeoutError,
+  ERR_KVBOX_TRAP: TrapError,
+  ERR_KVBOX_CONNECTOR: ConnectorError,
+};
+
+const NATIVE_MESSAGE = /^\[(ERR_KVBOX_[A-Z_]+)\] ([\s\S]*)$/;
+
+/**
+ * Turns an error thrown by the native addon into its kvbox class.
+ * @param err - what the addon threw (`[ERR_KVBOX_…] message`).
+ * @param op - the operation, for the message (`put "key"`).
+ * @returns the typed error, with the original as `cause`; anything
+ *   unrecognised becomes a plain {@link KvboxError}.
+ */
+export function fromNative(err: unknown, op: string): KvboxError {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = NATIVE_MESSAGE.exec(message);
+  const Class = (m && byCode[m[1]!]) || KvboxError;
+  return new Class(`${op}: ${m ? m[2] : message}`, { cause: err });
+}
+
+/**
+ * Runs a native call and maps its failure.
+ * @throws {@link KvboxError} subclasses, via {@link fromNative}.
+ */
+export async function native<T>(op: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw fromNative(err, op);
+  }
+}

@@ -1,0 +1,12 @@
+export { Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
+export * from './errors.js';
+export {
+  compileConnector,
+  ConnectorComponent,
+  defaultCacheDir,
+  FS_CONNECTOR,
+  loadConnector,
+  type CompileOptions,
+  type ConnectorSource,
+} from './load.js';
+export { DEFAULT_LIMITS, type Limits, type OpenOptions } from './options.js';

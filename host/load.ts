@@ -1,0 +1,102 @@
+/** Loading connectors: from a path or bytes, through the compiled-code cache. */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { binding, type NativeComponent } from './binding.js';
+import { Connector } from './connector.js';
+import { InvalidArgumentError, LoadError, native } from './errors.js';
+import { checkOpenOptions, describe, type OpenOptions } from './options.js';
+
+/** Path of the bundled sandboxed filesystem connector (`guests/fs-connector`). */
+export const FS_CONNECTOR: string = fileURLToPath(new URL('../guests/dist/fs-connector.wasm', import.meta.url));
+
+/** Where compiled components are cached: `$KVBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/kvbox`, else `~/.cache/kvbox`. */
+export function defaultCacheDir(): string {
+  return process.env.KVBOX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kvbox');
+}
+
+/** Where to find a connector: a path to a `.wasm` component, a `file:` URL, or its bytes. */
+export type ConnectorSource = string | URL | Uint8Array;
+
+/** Options for compiling a component. */
+export interface CompileOptions {
+  /** On-disk cache of compiled code [{@link defaultCacheDir}]; `false` for none. */
+  cacheDir?: string | false;
+}
+
+/**
+ * A compiled connector component; open it for any number of tenants.
+ */
+export class ConnectorComponent {
+  readonly #native: NativeComponent;
+
+  /** @internal Use {@link compileConnector}. */
+  constructor(nativeComponent: NativeComponent) {
+    this.#native = nativeComponent;
+  }
+
+  /** sha256 (hex) of the component and the engine configuration. */
+  get digest(): string {
+    return this.#native.digest;
+  }
+
+  /** Where this load found the compiled code: `memory`, `disk` or `compiled`. */
+  get origin(): 'memory' | 'disk' | 'compiled' {
+    return this.#native.origin as 'memory' | 'disk' | 'compiled';
+  }
+
+  /**
+   * Opens the connector for one tenant.
+   * @throws {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link TrapError}, {@link StorageIoError}
+   */
+  async open(options: OpenOptions): Promise<Connector> {
+    const o = checkOpenOptions(options);
+    const nativeConnector = await native(`open ${o.root}`, () =>
+      this.#native.open({ root: o.root, config: o.configJson, durable: o.durable, directIo: o.directIo, limits: o.limits }),
+    );
+    return new Connector(nativeConnector);
+  }
+}
+
+/**
+ * Compiles a connector component (or finds it compiled, in memory or on disk).
+ * @throws {@link LoadError} when the bytes are not a component implementing `kvbox:connector/connector@0.1.0`.
+ */
+export async function compileConnector(source: ConnectorSource, options: CompileOptions = {}): Promise<ConnectorComponent> {
+  const wasm = await readSource(source);
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  if (cacheDir !== false && typeof cacheDir !== 'string') {
+    throw new InvalidArgumentError(`cacheDir must be a path or false, got ${describe(cacheDir)}`);
+  }
+  const nativeComponent = await native('load', () => binding.loadComponent(wasm, cacheDir || undefined));
+  return new ConnectorComponent(nativeComponent);
+}
+
+/**
+ * Loads a connector and opens it for one tenant.
+ * @example
+ * ```ts
+ * const store = await loadConnector(FS_CONNECTOR, { root: './data/tenant-a', config: { namespace: 'llama' } });
+ * ```
+ * @throws {@link LoadError}, {@link InvalidArgumentError}, {@link InvalidConfigError}
+ */
+export async function loadConnector(source: ConnectorSource, options: OpenOptions & CompileOptions): Promise<Connector> {
+  checkOpenOptions(options);
+  const component = await compileConnector(source, options);
+  return component.open(options);
+}
+
+async function readSource(source: ConnectorSource): Promise<Buffer> {
+  if (source instanceof Uint8Array) {
+    return Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  }
+  if (typeof source !== 'string' && !(source instanceof URL)) {
+    throw new InvalidArgumentError(`connector source must be a path, URL or bytes, got ${describe(source)}`);
+  }
+  try {
+    return await readFile(source);
+  } catch (err) {
+    throw new LoadError(`cannot read connector ${String(source)}: ${(err as Error).message}`, { cause: err });
+  }
+}

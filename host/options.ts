@@ -1,0 +1,100 @@
+/** Options for opening connectors, their defaults, and their validation. */
+import { InvalidArgumentError } from './errors.js';
+
+/**
+ * Limits on one connector (all its instances). Every field is optional;
+ * defaults in brackets. See docs/security.md for what each guards against.
+ */
+export interface Limits {
+  /** Linear memory per guest instance, bytes [64 MiB]. */
+  memoryBytes?: number;
+  /** Deadline of one call, milliseconds, enforced while guest code runs [10 000]. */
+  callTimeoutMs?: number;
+  /** Longest key, UTF-8 bytes [1024]. */
+  maxKeyBytes?: number;
+  /** Largest object, bytes [1 GiB]. */
+  maxObjectBytes?: number;
+  /** Guest instances serving one connector in parallel [4]. */
+  maxInstances?: number;
+  /** Most keys in one listing page [1000]. */
+  maxListPage?: number;
+  /** Live host handles (payloads, WASI streams) per instance [256]. */
+  maxHostHandles?: number;
+}
+
+/** Default limits, as the native layer applies them. */
+export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({
+  memoryBytes: 64 * 2 ** 20,
+  callTimeoutMs: 10_000,
+  maxKeyBytes: 1024,
+  maxObjectBytes: 2 ** 30,
+  maxInstances: 4,
+  maxListPage: 1000,
+  maxHostHandles: 256,
+});
+
+/** How to open a connector for one tenant. */
+export interface OpenOptions {
+  /** The tenant's directory; created if missing. The connector cannot reach outside it. */
+  root: string;
+  /** The connector's configuration: an object (serialised as JSON) or JSON text [`{}`]. */
+  config?: Record<string, unknown> | string;
+  /** Limits; see {@link Limits}. */
+  limits?: Limits;
+  /** Sync file and directory on every put [true]. `false` suits pure caches: a crash may lose recent objects, never tear one. */
+  durable?: boolean;
+  /** Use O_DIRECT where the filesystem supports it [true]; falls back to buffered I/O where it does not. */
+  directIo?: boolean;
+}
+
+const U32_FIELDS = new Set(['maxKeyBytes', 'maxInstances', 'maxListPage', 'maxHostHandles']);
+
+/** Checks limits' types and ranges. @throws {@link InvalidArgumentError} */
+export function checkLimits(limits: unknown): Limits {
+  if (limits === undefined) return {};
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
+    throw new InvalidArgumentError(`limits must be an object, got ${describe(limits)}`);
+  }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!(name in DEFAULT_LIMITS)) {
+      throw new InvalidArgumentError(`limits.${name} is not a known limit (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
+    }
+    if (value === undefined) continue;
+    const max = U32_FIELDS.has(name) ? 2 ** 32 - 1 : Number.MAX_SAFE_INTEGER;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw new InvalidArgumentError(`limits.${name} must be an integer from 1 to ${max}, got ${describe(value)}`);
+    }
+  }
+  return limits as Limits;
+}
+
+/** Checks open options and renders the config as JSON text. @throws {@link InvalidArgumentError} */
+export function checkOpenOptions(options: unknown): Required<Pick<OpenOptions, 'root'>> & OpenOptions & { configJson: string } {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`options must be an object with a root directory, got ${describe(options)}`);
+  }
+  const o = options as OpenOptions;
+  if (typeof o.root !== 'string' || o.root.length === 0 || o.root.includes('\0')) {
+    throw new InvalidArgumentError(`options.root must be a non-empty path string, got ${describe(o.root)}`);
+  }
+  for (const flag of ['durable', 'directIo'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
+      throw new InvalidArgumentError(`options.${flag} must be a boolean, got ${describe(o[flag])}`);
+    }
+  }
+  let configJson: string;
+  if (o.config === undefined) configJson = '{}';
+  else if (typeof o.config === 'string') configJson = o.config;
+  else if (typeof o.config === 'object' && o.config !== null && !Array.isArray(o.config)) configJson = JSON.stringify(o.config);
+  else throw new InvalidArgumentError(`options.config must be an object or JSON text, got ${describe(o.config)}`);
+  return { ...o, limits: checkLimits(o.limits), configJson };
+}
+
+/** A short description of a value's type, for messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,62 @@
+//! The guest's WASI stdout and stderr, line by line into the log.
+
+use crate::sandbox::logbook::{LogBook, MAX_MESSAGE_BYTES};
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+/// A WASI output stream whose complete lines become log records.
+#[derive(Clone)]
+pub struct LogStream {
+    log: Arc<LogBook>,
+    level: &'static str,
+    source: &'static str,
+    partial: Arc<Mutex<Vec<u8>>>,
+}
+
+impl LogStream {
+    /// A stream logging at `level` from `source`.
+    pub fn new(log: Arc<LogBook>, level: &'static str, source: &'static str) -> Self {
+        Self { log, level, source, partial: Arc::default() }
+    }
+
+    fn accept(&self, bytes: &[u8]) {
+        let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+        partial.extend_from_slice(bytes);
+        while let Some(nl) = partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=nl).collect();
+            self.log.push(self.level, self.source, String::from_utf8_lossy(&line[..nl]).trim_end_matches('\r'));
+        }
+        if partial.len() > MAX_MESSAGE_BYTES {
+            let line: Vec<u8> = std::mem::take(&mut *partial);
+            self.log.push(self.level, self.source, &String::from_utf8_lossy(&line));
+        }
+    }
+}
+
+impl IsTerminal for LogStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogStream {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for LogStream {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.accept(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
