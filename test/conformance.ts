@@ -1,0 +1,164 @@
+/**
+ * The connector conformance suite, written once and run against every
+ * connector kind (see *.test.ts files that call it).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ClosedError, type Connector, InvalidArgumentError, InvalidKeyError, TooLargeError } from '../host/index.js';
+import { bytes, filesUnder, rejectsWith, scratch, sha256 } from './helpers.js';
+
+/** Opens a connector of the kind under test on `root`. */
+export type Opener = (root: string, limits?: Record<string, number>) => Promise<Connector>;
+
+export function conformance(kind: string, open: Opener): void {
+  describe(`conformance: ${kind}`, () => {
+    const base = scratch(kind.replace(/\W+/g, '-'));
+    let n = 0;
+    const tenant = () => `${base}/t${++n}`;
+
+    it('stores and reads back empty, tiny, unaligned and multi-MiB objects', async () => {
+      await using c = await open(tenant());
+      for (const size of [0, 1, 511, 4095, 4096, 4097, 256 << 10, (4 << 20) + 1, 9 << 20]) {
+        const data = bytes(size);
+        await c.put(`obj-${size}`, data);
+        const back = await c.get(`obj-${size}`);
+        expect(back?.length, `size ${size}`).toBe(size);
+        expect(sha256(back!)).toBe(sha256(data));
+        expect(await c.size(`obj-${size}`)).toBe(size);
+        expect(await c.exists(`obj-${size}`)).toBe(true);
+      }
+    });
+
+    it('accepts any Uint8Array view, not only Buffers', async () => {
+      await using c = await open(tenant());
+      const backing = new Uint8Array(100).map((_, i) => i);
+      await c.put('view', backing.subarray(10, 20));
+      expect([...(await c.get('view'))!]).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    });
+
+    it('reports absent keys as undefined or false, not errors', async () => {
+      await using c = await open(tenant());
+      expect(await c.get('missing')).toBeUndefined();
+      expect(await c.size('missing')).toBeUndefined();
+      expect(await c.exists('missing')).toBe(false);
+      expect(await c.remove('missing')).toBe(false);
+    });
+
+    it('overwrites atomically with larger and smaller objects', async () => {
+      await using c = await open(tenant());
+      for (const size of [10, 1 << 20, 3, 0, 5000]) {
+        const data = bytes(size);
+        await c.put('k', data);
+        expect(sha256((await c.get('k'))!)).toBe(sha256(data));
+      }
+    });
+
+    it('removes objects', async () => {
+      await using c = await open(tenant());
+      await c.put('k', bytes(10));
+      expect(await c.remove('k')).toBe(true);
+      expect(await c.exists('k')).toBe(false);
+      expect(await c.get('k')).toBeUndefined();
+      expect(await c.remove('k')).toBe(false);
+    });
+
+    it('lists every key exactly once across several pages', async () => {
+      await using c = await open(tenant());
+      const keys = Array.from({ length: 53 }, (_, i) => `model@1@0@${i.toString(16).padStart(8, '0')}@bf16`);
+      await Promise.all(keys.map((k) => c.put(k, bytes(1))));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await c.listKeys({ cursor, limit: 7 });
+        expect(page.keys.length).toBeLessThanOrEqual(7);
+        seen.push(...page.keys);
+        cursor = page.cursor;
+        pages++;
+      } while (cursor !== undefined);
+      expect(pages).toBeGreaterThanOrEqual(8);
+      expect(seen.sort()).toEqual([...keys].sort());
+      const iterated: string[] = [];
+      for await (const k of c.keys({ pageSize: 10 })) iterated.push(k);
+      expect(iterated.sort()).toEqual([...keys].sort());
+    });
+
+    it('round-trips keys with slashes, dots, unicode and escape characters, and lists them as put', async () => {
+      const root = tenant();
+      await using c = await open(root);
+      const keys = ['a/b/c', '/leading', 'trailing/', '..', '.', '../../etc/passwd', 'x/../../y', '.kvbox-tmp-x', '%2F', 'space key', 'ключ', '模型@1@0', '🚀', 'tab\tnew\nline', 'a'.repeat(300)];
+      for (const [i, k] of keys.entries()) await c.put(k, Buffer.from(`v${i}`));
+      for (const [i, k] of keys.entries()) expect((await c.get(k))?.toString(), k).toBe(`v${i}`);
+      const listed: string[] = [];
+      for await (const k of c.keys()) listed.push(k);
+      expect(listed.sort()).toEqual([...keys].sort());
+      // Nothing escaped the tenant directory, and nothing was left half-written.
+      for (const f of filesUnder(root)) {
+        expect(f.startsWith('..')).toBe(false);
+        expect(f).not.toMatch(/\.kvbox-tmp/);
+      }
+    });
+
+    it('round-trips arbitrary unicode keys (property)', async () => {
+      await using c = await open(tenant());
+      const key = fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }).filter((k) => !k.includes('\0') && Buffer.byteLength(k) <= 1024);
+      await fc.assert(
+        fc.asyncProperty(key, fc.uint8Array({ maxLength: 64 }), async (k, data) => {
+          await c.put(k, data);
+          const back = await c.get(k);
+          expect(Buffer.compare(back!, Buffer.from(data))).toBe(0);
+          expect(await c.remove(k)).toBe(true);
+        }),
+        { numRuns: 150 },
+      );
+    });
+
+    it('rejects empty keys, keys containing NUL and non-string keys, writing nothing', async () => {
+      const root = tenant();
+      await using c = await open(root);
+      await rejectsWith(c.put('', bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.put('a\0b', bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.get('\0'), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.put(42 as unknown as string, bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.exists(undefined as unknown as string), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.put('k', 'text' as unknown as Buffer), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+      await rejectsWith(c.put('k', [1, 2] as unknown as Buffer), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+      await rejectsWith(c.listKeys({ limit: 0 }), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+      expect(filesUnder(root)).toEqual([]);
+    });
+
+    it('accepts keys up to the maximum length in bytes and rejects longer ones', async () => {
+      const root = tenant();
+      await using c = await open(root);
+      const ascii = 'k'.repeat(1024);
+      const multi = 'é'.repeat(512); // 1024 UTF-8 bytes
+      await c.put(ascii, Buffer.from('a'));
+      await c.put(multi, Buffer.from('m'));
+      expect((await c.get(ascii))?.toString()).toBe('a');
+      expect((await c.get(multi))?.toString()).toBe('m');
+      await rejectsWith(c.put('k'.repeat(1025), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.put('é'.repeat(513), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      expect(filesUnder(root)).toHaveLength(2);
+    });
+
+    it('honours a lower key limit and the object size limit, writing nothing', async () => {
+      const root = tenant();
+      await using c = await open(root, { maxKeyBytes: 8, maxObjectBytes: 1000 });
+      await rejectsWith(c.put('123456789', bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.put('big', bytes(1001)), TooLargeError, 'ERR_KVBOX_TOO_LARGE');
+      await c.put('ok', bytes(1000));
+      expect(filesUnder(root)).toHaveLength(1);
+    });
+
+    it('refuses every call once closed, and closing twice is harmless', async () => {
+      const c = await open(tenant());
+      await c.put('k', bytes(3));
+      await c.close();
+      await c.close();
+      expect(c.closed).toBe(true);
+      await rejectsWith(c.get('k'), ClosedError, 'ERR_KVBOX_CLOSED');
+      await rejectsWith(c.put('k', bytes(1)), ClosedError, 'ERR_KVBOX_CLOSED');
+      await rejectsWith(c.listKeys(), ClosedError, 'ERR_KVBOX_CLOSED');
+    });
+  });
+}

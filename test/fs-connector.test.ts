@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { FS_CONNECTOR, InvalidConfigError, loadConnector } from '../host/index.js';
+import { conformance } from './conformance.js';
+import { bytes, fresh, rejectsWith, scratch } from './helpers.js';
+
+conformance('sandboxed wasm fs-connector', (root, limits) => loadConnector(FS_CONNECTOR, { root, limits, cacheDir: false }));
+
+describe('fs-connector configuration', () => {
+  const base = scratch('fs-config');
+
+  it('rejects unknown keys, ill-typed keys and malformed JSON with InvalidConfigError naming the key', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ nmespace: 'x' }, /nmespace/],
+      [{ namespace: 7 }, /namespace|invalid type/],
+      [{ max_key_bytes: 'ten' }, /max_key_bytes|invalid type/],
+      [{ max_key_bytes: 0 }, /max_key_bytes/],
+      [{ namespace: '../up' }, /namespace/],
+      [{ base_path: '/tmp' }, /base_path.*decided by the kvbox host/],
+      ['{"namespace": ', /not valid JSON/],
+      ['[1, 2]', /JSON object/],
+    ];
+    for (const [config, message] of cases) {
+      const err = await rejectsWith(
+        loadConnector(FS_CONNECTOR, { root: fresh(base), config: config as Record<string, unknown>, cacheDir: false }),
+        InvalidConfigError,
+        'ERR_KVBOX_INVALID_CONFIG',
+      );
+      expect(err.message, JSON.stringify(config)).toMatch(message);
+    }
+  });
+
+  it('keeps namespaces apart inside one tenant directory', async () => {
+    const root = fresh(base);
+    await using a = await loadConnector(FS_CONNECTOR, { root, config: { namespace: 'model-a' }, cacheDir: false });
+    await using b = await loadConnector(FS_CONNECTOR, { root, config: { namespace: 'model-b' }, cacheDir: false });
+    await a.put('k', Buffer.from('a'));
+    expect(await b.get('k')).toBeUndefined();
+    await b.put('k', Buffer.from('b'));
+    expect((await a.get('k'))?.toString()).toBe('a');
+    const listed: string[] = [];
+    for await (const k of a.keys()) listed.push(k);
+    expect(listed).toEqual(['k']);
+  });
+
+  it('applies its own max_key_bytes below the host limit', async () => {
+    await using c = await loadConnector(FS_CONNECTOR, { root: fresh(base), config: { max_key_bytes: 4 }, cacheDir: false });
+    await c.put('abcd', bytes(1));
+    await rejectsWith(c.put('abcde', bytes(1)), (await import('../host/index.js')).InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+  });
+
+  it('uses O_DIRECT on this disk and still serves with buffered I/O', async () => {
+    await using direct = await loadConnector(FS_CONNECTOR, { root: fresh(base), cacheDir: false });
+    expect(direct.directAlignment).toBeGreaterThanOrEqual(4096);
+    await using buffered = await loadConnector(FS_CONNECTOR, { root: fresh(base), directIo: false, durable: false, cacheDir: false });
+    expect(buffered.directAlignment).toBeUndefined();
+    const data = bytes(12345);
+    await buffered.put('k', data);
+    expect(Buffer.compare((await buffered.get('k'))!, data)).toBe(0);
+  });
+});

@@ -1,0 +1,56 @@
+/** Shared test helpers: real directories on a real disk, and data makers. */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll } from 'vitest';
+
+/**
+ * A fresh directory for one test file, removed afterwards. Under /var/tmp,
+ * which is disk-backed here (tmpfs O_DIRECT would prove nothing).
+ */
+export function scratch(prefix: string): string {
+  const dir = mkdtempSync(join(process.env.KVBOX_TEST_DIR ?? '/var/tmp', `kvbox-${prefix}-`));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+let seq = 0;
+/** A new, never-used directory path inside `base`. */
+export function fresh(base: string, name = 'tenant'): string {
+  return join(base, `${name}-${++seq}`);
+}
+
+/** `n` random bytes. */
+export function bytes(n: number): Buffer {
+  return n === 0 ? Buffer.alloc(0) : randomBytes(n);
+}
+
+export function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** Every file (not directory) beneath `dir`, as paths relative to it. */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** Asserts that `promise` rejects with an error of `Class` whose code is `code`. */
+export async function rejectsWith(promise: Promise<unknown>, Class: new (...a: never[]) => Error, code: string): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    if (!(err instanceof Class)) throw new Error(`expected ${Class.name}, got ${String(err)}`, { cause: err });
+    if ((err as Error & { code?: string }).code !== code) throw new Error(`expected code ${code}, got ${(err as { code?: string }).code}`);
+    return err;
+  }
+  throw new Error(`expected a ${Class.name}, but the call succeeded`);
+}
