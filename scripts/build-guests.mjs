@@ -75,9 +75,10 @@ if (toolchain.kind === 'rustup-wasip2') {
 }
 
 const target = toolchain.kind === 'rustup-wasip2' ? 'wasm32-wasip2' : 'wasm32-wasip1';
+const targetDir = process.env.CARGO_TARGET_DIR || join(guests, 'target');
 const jco = join(root, 'node_modules', '.bin', 'jco');
 for (const member of members) {
-  const built = join(guests, 'target', target, 'release', `${member.replaceAll('-', '_')}.wasm`);
+  const built = join(targetDir, target, 'release', `${member.replaceAll('-', '_')}.wasm`);
   const out = join(dist, `${member}.wasm`);
   if (target === 'wasm32-wasip2') {
     execFileSync('cp', [built, out]);
