@@ -6,6 +6,7 @@ export {
   defaultCacheDir,
   FS_CONNECTOR,
   loadConnector,
+  NATIVE_FS,
   type CompileOptions,
   type ConnectorSource,
 } from './load.js';

@@ -11,12 +11,19 @@ import { checkOpenOptions, describe, type OpenOptions } from './options.js';
 /** Path of the bundled sandboxed filesystem connector (`guests/fs-connector`). */
 export const FS_CONNECTOR: string = fileURLToPath(new URL('../guests/dist/fs-connector.wasm', import.meta.url));
 
+/**
+ * The built-in native filesystem connector: the trusted fast path. Same
+ * configuration and on-disk layout as {@link FS_CONNECTOR}, no sandbox.
+ * Load it like any connector: `loadConnector(NATIVE_FS, { root })`.
+ */
+export const NATIVE_FS = 'builtin:fs';
+
 /** Where compiled components are cached: `$KVBOX_CACHE_DIR`, else `$XDG_CACHE_HOME/kvbox`, else `~/.cache/kvbox`. */
 export function defaultCacheDir(): string {
   return process.env.KVBOX_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kvbox');
 }
 
-/** Where to find a connector: a path to a `.wasm` component, a `file:` URL, or its bytes. */
+/** Where to find a connector: a path to a `.wasm` component, a `file:` URL, its bytes, or {@link NATIVE_FS}. */
 export type ConnectorSource = string | URL | Uint8Array;
 
 /** Options for compiling a component. */
@@ -41,9 +48,9 @@ export class ConnectorComponent {
     return this.#native.digest;
   }
 
-  /** Where this load found the compiled code: `memory`, `disk` or `compiled`. */
-  get origin(): 'memory' | 'disk' | 'compiled' {
-    return this.#native.origin as 'memory' | 'disk' | 'compiled';
+  /** Where this load found the code: `memory`, `disk` or `compiled`; `builtin` for {@link NATIVE_FS}. */
+  get origin(): 'memory' | 'disk' | 'compiled' | 'builtin' {
+    return this.#native.origin as 'memory' | 'disk' | 'compiled' | 'builtin';
   }
 
   /**
@@ -64,6 +71,7 @@ export class ConnectorComponent {
  * @throws {@link LoadError} when the bytes are not a component implementing `kvbox:connector/connector@0.1.0`.
  */
 export async function compileConnector(source: ConnectorSource, options: CompileOptions = {}): Promise<ConnectorComponent> {
+  if (source === NATIVE_FS) return new ConnectorComponent(binding.nativeFsComponent());
   const wasm = await readSource(source);
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   if (cacheDir !== false && typeof cacheDir !== 'string') {

@@ -22,6 +22,10 @@
 
 extern crate alloc;
 
+mod config;
+
+pub use config::FsConfig;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -8,6 +8,8 @@
 //!   WIT interface (`sandbox::host`, one file per interface).
 //! - [`connector`]: the [`ObjectConnector`] contract every connector kind
 //!   implements, and the key and size checks made before any connector runs.
+//! - [`native_fs`]: the native fast path, the filesystem connector without a
+//!   sandbox, for trusted deployments (same layout as the wasm one).
 //!
 //! No napi here: `native/node` is a thin binding over this crate.
 
@@ -15,6 +17,7 @@ pub mod connector;
 pub mod error;
 pub mod io;
 pub mod limits;
+pub mod native_fs;
 pub mod sandbox;
 
 pub use connector::{ConnectorStats, KeyPage, ObjectConnector};

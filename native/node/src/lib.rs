@@ -5,6 +5,7 @@
 //! Errors cross as `[ERR_KVBOX_…] message`; `host/errors.ts` is the one
 //! place that turns them into error classes.
 
+use kvbox_core::native_fs::NativeFsConnector;
 use kvbox_core::sandbox::{CompiledComponent, Runtime, WasmConnector, runtime::Origin};
 use kvbox_core::{Limits, ObjectConnector, OpenOptions};
 use napi::bindgen_prelude::*;
@@ -104,11 +105,23 @@ impl NativeOpenOptions {
     }
 }
 
-/// A compiled component, linked and checked against the kvbox world.
+enum Kind {
+    Wasm(Arc<CompiledComponent>),
+    NativeFs,
+}
+
+/// A compiled component, linked and checked against the kvbox world — or
+/// the built-in native filesystem connector.
 #[napi]
 pub struct NativeComponent {
-    inner: Arc<CompiledComponent>,
+    kind: Kind,
     origin: &'static str,
+}
+
+/// The built-in native filesystem connector (trusted fast path).
+#[napi]
+pub fn native_fs_component() -> NativeComponent {
+    NativeComponent { kind: Kind::NativeFs, origin: "builtin" }
 }
 
 /// Compiles `wasm` (or finds it compiled, in memory or in `cacheDir`).
@@ -121,19 +134,22 @@ pub fn load_component(wasm: Buffer, cache_dir: Option<String>) -> AsyncTask<Job<
             Origin::Disk => "disk",
             Origin::Compiled => "compiled",
         };
-        Ok(NativeComponent { inner, origin })
+        Ok(NativeComponent { kind: Kind::Wasm(inner), origin })
     })
 }
 
 #[napi]
 impl NativeComponent {
-    /// sha256 (hex) of the wasm and the engine configuration.
+    /// sha256 (hex) of the wasm and the engine configuration; `builtin:fs` for the native connector.
     #[napi(getter)]
     pub fn digest(&self) -> String {
-        self.inner.digest.clone()
+        match &self.kind {
+            Kind::Wasm(c) => c.digest.clone(),
+            Kind::NativeFs => "builtin:fs".into(),
+        }
     }
 
-    /// `memory`, `disk` or `compiled`: where this load found the code.
+    /// `memory`, `disk`, `compiled` or `builtin`: where this load found the code.
     #[napi(getter)]
     pub fn origin(&self) -> String {
         self.origin.to_string()
@@ -143,9 +159,15 @@ impl NativeComponent {
     #[napi(ts_return_type = "Promise<NativeConnector>")]
     pub fn open(&self, options: NativeOpenOptions) -> Result<AsyncTask<Job<NativeConnector>>> {
         let options = options.into_core()?;
-        let component = self.inner.clone();
+        let component = match &self.kind {
+            Kind::Wasm(c) => Some(c.clone()),
+            Kind::NativeFs => None,
+        };
         Ok(Job::new(move || {
-            let inner: Arc<dyn ObjectConnector> = Arc::new(WasmConnector::open(component, &options)?);
+            let inner: Arc<dyn ObjectConnector> = match component {
+                Some(c) => Arc::new(WasmConnector::open(c, &options)?),
+                None => Arc::new(NativeFsConnector::open(&options)?),
+            };
             Ok(NativeConnector { inner })
         }))
     }

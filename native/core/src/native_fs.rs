@@ -1,0 +1,79 @@
+//! The native fast path: kvbox's filesystem connector compiled into the
+//! addon, for trusted deployments. Same configuration and on-disk layout as
+//! the sandboxed `guests/fs-connector` (both use `kvbox-layout`), same I/O
+//! engine ([`ObjectDir`]), so a store written by one is read by the other.
+
+use crate::connector::{check_key, check_object_size};
+use crate::io::ObjectDir;
+use crate::{Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
+use kvbox_layout::FsConfig;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The filesystem connector, running natively.
+pub struct NativeFsConnector {
+    config: FsConfig,
+    io: ObjectDir,
+    limits: Limits,
+    closed: AtomicBool,
+}
+
+impl NativeFsConnector {
+    /// Opens the connector for one tenant.
+    pub fn open(options: &OpenOptions) -> Result<Self> {
+        options.limits.validate()?;
+        let config = FsConfig::parse(&options.config_json).map_err(Error::InvalidConfig)?;
+        let io = ObjectDir::open(&options.root, options.direct_io, options.durable)?;
+        Ok(Self { config, io, limits: options.limits.clone(), closed: AtomicBool::new(false) })
+    }
+
+    fn path(&self, key: &str) -> Result<String> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        check_key(key, &self.limits)?;
+        self.config.path_of(key).map_err(Error::InvalidKey)
+    }
+}
+
+impl ObjectConnector for NativeFsConnector {
+    fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.io.stat(&self.path(key)?)?.is_some())
+    }
+
+    fn put(&self, key: &str, data: &[u8]) -> Result<()> {
+        let path = self.path(key)?;
+        check_object_size(data.len() as u64, &self.limits)?;
+        self.io.write(&path, data)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.io.read(&self.path(key)?, self.limits.max_object_bytes)
+    }
+
+    fn remove(&self, key: &str) -> Result<bool> {
+        self.io.remove(&self.path(key)?)
+    }
+
+    fn size(&self, key: &str) -> Result<Option<u64>> {
+        self.io.stat(&self.path(key)?)
+    }
+
+    fn list_keys(&self, cursor: Option<&str>, limit: u32) -> Result<KeyPage> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let layout = &self.config.layout;
+        let listing = self.io.list(layout.root(), cursor, limit.clamp(1, self.limits.max_list_page))?;
+        let keys = listing.paths.iter().filter_map(|p| layout.key_of(p)).collect();
+        let cursor = if listing.more { listing.paths.last().cloned() } else { None };
+        Ok(KeyPage { keys, cursor })
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn direct_alignment(&self) -> Option<usize> {
+        self.io.direct_alignment()
+    }
+}
