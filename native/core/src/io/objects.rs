@@ -14,7 +14,9 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
 use rustix::io::Errno;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// How a tenant directory is written and read.
 #[derive(Debug)]
@@ -31,7 +33,7 @@ impl ObjectDir {
     /// since ext4 serializes sub-block direct I/O); otherwise buffered I/O.
     pub fn open(path: &Path, direct_io: bool, durable: bool) -> Result<Self> {
         let root = TenantRoot::open(path)?;
-        let direct_align = if direct_io { dio_alignment(&root) } else { None };
+        let direct_align = if direct_io { dio_alignment_cached(&root) } else { None };
         Ok(Self { root, direct_align, durable })
     }
 
@@ -145,6 +147,20 @@ impl ObjectDir {
             Err(e) => Err(Error::os(&format!("removing {path:?}"), e.into())),
         }
     }
+}
+
+/// [`dio_alignment`], remembered per filesystem (device number): opening a
+/// tenant then costs no probe file.
+fn dio_alignment_cached(root: &TenantRoot) -> Option<usize> {
+    static BY_DEVICE: OnceLock<Mutex<HashMap<u64, Option<usize>>>> = OnceLock::new();
+    let Ok(st) = rustix::fs::fstat(root.fd()) else { return dio_alignment(root) };
+    let cache = BY_DEVICE.get_or_init(Mutex::default);
+    if let Some(&known) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&st.st_dev) {
+        return known;
+    }
+    let found = dio_alignment(root);
+    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(st.st_dev, found);
+    found
 }
 
 /// The direct-I/O alignment `statx` reports for files in the root, raised to

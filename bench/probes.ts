@@ -1,0 +1,96 @@
+/**
+ * The benchmark's non-throughput measurements: small-op latency and rate,
+ * instantiation, first load, event-loop lag and idle-tenant memory.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type ConnectorComponent } from '../host/index.js';
+import { pool } from './systems.js';
+
+export const median = (xs: number[]): number => quantile(xs, 0.5);
+
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+
+export interface SmallOps {
+  existsP50Us: number;
+  existsP99Us: number;
+  sizeP50Us: number;
+  sizeP99Us: number;
+  existsPerSec: number;
+  sizePerSec: number;
+}
+
+/** Round-trip latency of sequential exists/size calls, and their rate with 32 in flight. */
+export async function smallOps(component: ConnectorComponent, root: string, calls: number): Promise<SmallOps> {
+  const c = await component.open({ root });
+  const keys = Array.from({ length: 200 }, (_, i) => `small@${i}`);
+  for (const k of keys) await c.put(k, randomBytes(1024));
+  const latency = async (op: (k: string) => Promise<unknown>) => {
+    const us: number[] = [];
+    for (let i = 0; i < calls; i++) {
+      const t = process.hrtime.bigint();
+      await op(keys[i % keys.length]!);
+      us.push(Number(process.hrtime.bigint() - t) / 1e3);
+    }
+    return us;
+  };
+  const rate = async (op: (k: string) => Promise<unknown>) => {
+    const t = process.hrtime.bigint();
+    await pool(calls, 32, async (i) => void (await op(keys[i % keys.length]!)));
+    return calls / (Number(process.hrtime.bigint() - t) / 1e9);
+  };
+  const e = await latency((k) => c.exists(k));
+  const s = await latency((k) => c.size(k));
+  const result = {
+    existsP50Us: median(e),
+    existsP99Us: quantile(e, 0.99),
+    sizeP50Us: median(s),
+    sizeP99Us: quantile(s, 0.99),
+    existsPerSec: await rate((k) => c.exists(k)),
+    sizePerSec: await rate((k) => c.size(k)),
+  };
+  await c.close();
+  return result;
+}
+
+/** JS-visible time (µs) to open a connector from an already compiled component. */
+export async function instantiation(component: ConnectorComponent, base: string, n: number): Promise<number[]> {
+  const us: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const root = join(base, `inst-${i}`);
+    const t = process.hrtime.bigint();
+    const c = await component.open({ root });
+    us.push(Number(process.hrtime.bigint() - t) / 1e3);
+    await c.close();
+  }
+  return us;
+}
+
+/** Event-loop delay p99 (ms) while `load` runs, next to the idle p99. */
+export async function eventLoopLag(load: () => Promise<void>): Promise<{ idleP99Ms: number; busyP99Ms: number }> {
+  const measure = async (work: () => Promise<void>) => {
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    await work();
+    h.disable();
+    return h.percentile(99) / 1e6;
+  };
+  const idleP99Ms = await measure(() => new Promise((r) => setTimeout(r, 1000)));
+  const busyP99Ms = await measure(load);
+  return { idleP99Ms, busyP99Ms };
+}
+
+/** Runs bench/child.ts in a fresh Node process and returns its JSON answer. */
+export function child<T>(task: string, ...args: string[]): T {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx/esm', join(import.meta.dirname, 'child.ts'), task, ...args],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}

@@ -1,0 +1,194 @@
+/**
+ * `npm run bench`: one run, alternatives interleaved (A B C D, then the next
+ * round in rotated order), medians of ≥ 5 rounds, a live progress bar.
+ * Prints tables and target checks; writes docs/bench/latest.json and
+ * docs/bench/throughput.svg.
+ *
+ *   npm run bench -- [--rounds 5] [--batch-mib 96] [--quick]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { compileConnector, FS_CONNECTOR, NATIVE_FS } from '../host/index.js';
+import { child, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
+import { type Cell, label, svgChart, table, throughputTable } from './report.js';
+import { cReference, kvboxSystem, nodeFs, pool, type System } from './systems.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    'batch-mib': { type: 'string', default: '96' },
+    quick: { type: 'boolean', default: false },
+    dir: { type: 'string', default: process.env.KVBOX_BENCH_DIR ?? '/var/tmp' },
+  },
+});
+const ROUNDS = values.quick ? 3 : Math.max(5, Number(values.rounds));
+const BATCH = (values.quick ? 32 : Number(values['batch-mib'])) << 20;
+const SIZES = [256 << 10, 1 << 20, 4 << 20, 16 << 20];
+const CONCURRENCY = [1, 4];
+const ROOT = join(import.meta.dirname, '..');
+const OUT = join(ROOT, 'docs', 'bench');
+const work = mkdtempSync(join(values.dir, 'kvbox-bench-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+function dropCaches(): boolean {
+  try {
+    execFileSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const refBinary = join(work, 'odirect_ref');
+execFileSync('cc', ['-O2', '-pthread', '-o', refBinary, join(import.meta.dirname, 'odirect_ref.c')]);
+const wasmComponent = await compileConnector(FS_CONNECTOR, { cacheDir: false });
+const nativeComponent = await compileConnector(NATIVE_FS);
+const systems: System[] = [
+  kvboxSystem('wasm', wasmComponent, 4),
+  kvboxSystem('native', nativeComponent, 4),
+  nodeFs,
+  cReference(refBinary),
+];
+const names = systems.map((s) => s.name);
+
+// ── throughput, interleaved ─────────────────────────────────────────────
+const samples = new Map<string, number[]>();
+const key = (s: string, op: string, size: number, c: number) => `${s}|${op}|${size}|${c}`;
+const steps = ROUNDS * SIZES.length * CONCURRENCY.length * systems.length;
+const bar = new cliProgress.SingleBar({ format: 'throughput {bar} {value}/{total} | round {round} {what}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+bar.start(steps, 0, { round: 1, what: '' });
+let cold = true;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const size of SIZES) {
+    const count = Math.max(4, Math.round(BATCH / size));
+    const data = Buffer.alloc(size, round + 1);
+    for (const conc of CONCURRENCY) {
+      const order = systems.map((_, i) => systems[(i + round) % systems.length]!);
+      for (const sys of order) {
+        bar.update({ round: round + 1, what: `${sys.name} ${label(size)} c${conc}` });
+        const dir = join(work, `${sys.name}-${round}-${size}-${conc}`);
+        mkdirSync(dir);
+        const putNs = await sys.put(dir, data, count, conc);
+        cold = dropCaches() && cold;
+        const getNs = await sys.get(dir, size, count, conc);
+        rmSync(dir, { recursive: true, force: true });
+        for (const [op, ns] of [['put', putNs], ['get', getNs]] as const) {
+          const k = key(sys.name, op, size, conc);
+          samples.set(k, [...(samples.get(k) ?? []), (count * size) / ns]);
+        }
+        bar.increment();
+      }
+    }
+  }
+}
+bar.stop();
+const cells: Cell[] = [];
+for (const [k, gbs] of samples) {
+  const [system, op, size, conc] = k.split('|');
+  const g = median(gbs);
+  cells.push({ system: system!, op: op as Cell['op'], size: Number(size), concurrency: Number(conc), gbPerSec: g, objPerSec: (g * 1e9) / Number(size), rounds: gbs });
+}
+const cell = (s: string, op: string, size: number, c: number) => cells.find((x) => x.system === s && x.op === op && x.size === size && x.concurrency === c)!;
+
+// ── everything else ─────────────────────────────────────────────────────
+process.stderr.write('small ops, instantiation, first load, event-loop lag, tenants…\n');
+const small: Record<string, Awaited<ReturnType<typeof smallOps>>[]> = { wasm: [], native: [] };
+const inst: Record<string, number[]> = { wasm: [], native: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, comp] of round % 2 ? [['native', nativeComponent], ['wasm', wasmComponent]] as const : [['wasm', wasmComponent], ['native', nativeComponent]] as const) {
+    small[name]!.push(await smallOps(comp, join(work, `small-${name}-${round}`), values.quick ? 1000 : 4000));
+    inst[name]!.push(...(await instantiation(comp, join(work, `inst-${name}-${round}`), 100)));
+  }
+}
+const smallMedian = (name: string) => {
+  const rs = small[name]!;
+  const m = (f: (x: (typeof rs)[number]) => number) => median(rs.map(f));
+  return { existsP50Us: m((r) => r.existsP50Us), existsP99Us: m((r) => r.existsP99Us), sizeP50Us: m((r) => r.sizeP50Us), sizeP99Us: m((r) => r.sizeP99Us), existsPerSec: m((r) => r.existsPerSec), sizePerSec: m((r) => r.sizePerSec) };
+};
+
+const cacheDir = join(work, 'first-load-cache');
+const firstLoad = { coldCompileMs: [] as number[], diskCacheMs: [] as number[] };
+for (let i = 0; i < 3; i++) {
+  rmSync(cacheDir, { recursive: true, force: true });
+  const a = child<{ ms: number; origin: string }>('load', cacheDir);
+  const b = child<{ ms: number; origin: string }>('load', cacheDir);
+  if (a.origin !== 'compiled' || b.origin !== 'disk') throw new Error(`first-load origins ${a.origin}/${b.origin}`);
+  firstLoad.coldCompileMs.push(a.ms);
+  firstLoad.diskCacheMs.push(b.ms);
+}
+
+const lagStore = await wasmComponent.open({ root: join(work, 'lag'), limits: { maxInstances: 4 } });
+const lagData = Buffer.alloc(4 << 20, 7);
+const lag = await eventLoopLag(async () => {
+  const until = Date.now() + 3000;
+  let i = 0;
+  await pool(1 << 30, 8, async () => {
+    if (Date.now() > until) throw Object.assign(new Error('done'), { done: true });
+    const k = `lag-${i++ % 32}`;
+    await lagStore.put(k, lagData);
+    await lagStore.get(k);
+  }).catch((e: { done?: boolean }) => {
+    if (!e.done) throw e;
+  });
+});
+await lagStore.close();
+
+const tenants = {
+  wasm: child<{ bytesPerTenant: number; n: number }>('tenants', 'wasm', join(work, 'tenants-wasm'), '1000'),
+  native: child<{ bytesPerTenant: number; n: number }>('tenants', 'native', join(work, 'tenants-native'), '1000'),
+};
+
+// ── report ──────────────────────────────────────────────────────────────
+const ratio = (a: number, b: number) => a / b;
+const ratios: Array<{ name: string; op: string; size: string; concurrency: number; value: number }> = [];
+for (const c of cells.filter((x) => x.system === 'native')) {
+  const args = [c.op, c.size, c.concurrency] as const;
+  ratios.push({ name: 'wasm / native', op: c.op, size: label(c.size), concurrency: c.concurrency, value: ratio(cell('wasm', ...args).gbPerSec, c.gbPerSec) });
+  ratios.push({ name: 'native / C reference', op: c.op, size: label(c.size), concurrency: c.concurrency, value: ratio(c.gbPerSec, cell('c-odirect', ...args).gbPerSec) });
+  ratios.push({ name: 'native / Node fs', op: c.op, size: label(c.size), concurrency: c.concurrency, value: ratio(c.gbPerSec, cell('node-fs', ...args).gbPerSec) });
+}
+const min = (name: string, pred: (r: (typeof ratios)[number]) => boolean) => Math.min(...ratios.filter((r) => r.name === name && pred(r)).map((r) => r.value));
+const bigObjects = (r: (typeof ratios)[number]) => r.size !== '256 KiB';
+const wasmSmall = smallMedian('wasm');
+const targets = [
+  { target: 'wasm ≥ 0.95× native, objects ≥ 1 MiB (worst cell)', value: min('wasm / native', bigObjects), ok: (v: number) => v >= 0.95 },
+  { target: 'native ≥ 0.9× C reference (worst cell ≥ 1 MiB)', value: min('native / C reference', bigObjects), ok: (v: number) => v >= 0.9 },
+  { target: 'native ≥ 2× Node, 4 MiB writes (worse of c1, c4)', value: min('native / Node fs', (r) => r.op === 'put' && r.size === '4 MiB'), ok: (v: number) => v >= 2 },
+  { target: 'small-op round trip p50 ≤ 5 µs (wasm exists)', value: wasmSmall.existsP50Us, ok: (v: number) => v <= 5 },
+  { target: 'instantiation ≤ 50 µs (wasm open, median)', value: median(inst.wasm!), ok: (v: number) => v <= 50 },
+  { target: 'event-loop lag p99 ≤ 2 ms under saturated I/O', value: lag.busyP99Ms, ok: (v: number) => v <= 2 },
+  { target: 'idle tenant ≤ 512 KiB (wasm)', value: tenants.wasm.bytesPerTenant / 1024, ok: (v: number) => v <= 512 },
+];
+
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, benchDir: values.dir, readsCold: cold, rounds: ROUNDS, batchMiB: BATCH >> 20 };
+console.log(`\nkvbox benchmark — ${new Date().toISOString()} — ${machine.cpus} vCPU ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}`);
+console.log(`rounds ${ROUNDS} (medians), batch ${BATCH >> 20} MiB per cell, dir ${values.dir}, reads ${cold ? 'cold (page cache dropped)' : 'POSSIBLY WARM (could not drop caches)'}\n`);
+console.log(throughputTable(cells, names));
+console.log('\nratios (median GB/s over median GB/s)');
+console.log(table([['ratio', 'op', 'size', 'conc', 'value'], ...ratios.map((r) => [r.name, r.op, r.size, String(r.concurrency), r.value.toFixed(2)])]));
+console.log('\nsmall ops on 1 KiB objects (sequential latency; rate with 32 in flight)');
+const sm = { wasm: wasmSmall, native: smallMedian('native') };
+console.log(table([['system', 'exists p50 µs', 'p99 µs', 'size p50 µs', 'p99 µs', 'exists/s', 'size/s'], ...Object.entries(sm).map(([n, s]) => [n, s.existsP50Us.toFixed(1), s.existsP99Us.toFixed(1), s.sizeP50Us.toFixed(1), s.sizeP99Us.toFixed(1), s.existsPerSec.toFixed(0), s.sizePerSec.toFixed(0)])]));
+console.log(`\nopen a tenant from a compiled component (µs): wasm p50 ${median(inst.wasm!).toFixed(0)} p99 ${quantile(inst.wasm!, 0.99).toFixed(0)}; native p50 ${median(inst.native!).toFixed(0)} p99 ${quantile(inst.native!, 0.99).toFixed(0)}`);
+console.log(`first load in a new process (ms): cold compile ${median(firstLoad.coldCompileMs).toFixed(1)}, from disk cache ${median(firstLoad.diskCacheMs).toFixed(2)}`);
+console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}`);
+console.log(`resident memory per idle tenant (1000 tenants): wasm ${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB, native ${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`);
+console.log('\ntargets');
+console.log(table([['target', 'measured', 'verdict'], ...targets.map((t) => [t.target, t.value.toFixed(2), t.ok(t.value) ? 'met' : 'MISSED'])]));
+
+mkdirSync(OUT, { recursive: true });
+const result = {
+  date: new Date().toISOString(), machine, throughput: cells, ratios, smallOps: sm,
+  instantiationUs: { wasm: { p50: median(inst.wasm!), p99: quantile(inst.wasm!, 0.99) }, native: { p50: median(inst.native!), p99: quantile(inst.native!, 0.99) } },
+  firstLoad: { coldCompileMs: median(firstLoad.coldCompileMs), diskCacheMs: median(firstLoad.diskCacheMs) },
+  eventLoopLag: lag, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
+  targets: targets.map((t) => ({ target: t.target, value: t.value, met: t.ok(t.value) })),
+};
+writeFileSync(join(OUT, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+writeFileSync(join(OUT, 'throughput.svg'), svgChart(cells, names, `kvbox throughput, median of ${ROUNDS} rounds (${machine.cpus} vCPU, ${new Date().toISOString().slice(0, 10)})`));
+console.log(`\nwrote ${join(OUT, 'latest.json')} and ${join(OUT, 'throughput.svg')}`);

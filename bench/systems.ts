@@ -1,0 +1,97 @@
+/**
+ * The systems the throughput benchmark compares, each able to put `count`
+ * objects of `size` bytes into a directory and read them back, with
+ * `concurrency` operations in flight.
+ */
+import { execFileSync } from 'node:child_process';
+import { open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConnectorComponent } from '../host/index.js';
+
+export interface System {
+  name: string;
+  /** Nanoseconds to put the batch. */
+  put(dir: string, data: Buffer, count: number, concurrency: number): Promise<number>;
+  /** Nanoseconds to read the batch back (verifying lengths). */
+  get(dir: string, size: number, count: number, concurrency: number): Promise<number>;
+}
+
+/** Runs `count` tasks with at most `concurrency` in flight. */
+export async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) await task(next++);
+  });
+  await Promise.all(lanes);
+}
+
+function check(got: number | undefined, size: number, what: string): void {
+  if (got !== size) throw new Error(`${what}: read ${got} bytes, expected ${size}`);
+}
+
+/** A kvbox connector (sandboxed or native) opened on each batch directory. */
+export function kvboxSystem(name: string, component: ConnectorComponent, maxInstances: number): System {
+  const opened = new Map<string, Awaited<ReturnType<ConnectorComponent['open']>>>();
+  const connector = async (dir: string) => {
+    let c = opened.get(dir);
+    if (!c) {
+      c = await component.open({ root: dir, limits: { maxInstances } });
+      opened.set(dir, c);
+    }
+    return c;
+  };
+  return {
+    name,
+    async put(dir, data, count, concurrency) {
+      const c = await connector(dir);
+      const t = process.hrtime.bigint();
+      await pool(count, concurrency, (i) => c.put(`bench@1@0@${i}@bf16`, data));
+      return Number(process.hrtime.bigint() - t);
+    },
+    async get(dir, size, count, concurrency) {
+      const c = await connector(dir);
+      const t = process.hrtime.bigint();
+      await pool(count, concurrency, async (i) => check((await c.get(`bench@1@0@${i}@bf16`))?.length, size, name));
+      const ns = Number(process.hrtime.bigint() - t);
+      await c.close();
+      opened.delete(dir);
+      return ns;
+    },
+  };
+}
+
+/** What a user would write with Node's fs: writeFile + fsync + rename (+ directory fsync); readFile. */
+export const nodeFs: System = {
+  name: 'node-fs',
+  async put(dir, data, count, concurrency) {
+    const t = process.hrtime.bigint();
+    await pool(count, concurrency, async (i) => {
+      const tmp = join(dir, `.tmp-${i}`);
+      const fh = await open(tmp, 'w');
+      await fh.writeFile(data);
+      await fh.datasync();
+      await fh.close();
+      await rename(tmp, join(dir, `o${i}`));
+      const d = await open(dir, 'r');
+      await d.sync();
+      await d.close();
+    });
+    return Number(process.hrtime.bigint() - t);
+  },
+  async get(dir, size, count, concurrency) {
+    const t = process.hrtime.bigint();
+    await pool(count, concurrency, async (i) => check((await readFile(join(dir, `o${i}`))).length, size, 'node-fs'));
+    return Number(process.hrtime.bigint() - t);
+  },
+};
+
+/** The C O_DIRECT reference (bench/odirect_ref.c), one process per batch, timed inside. */
+export function cReference(binary: string): System {
+  const run = (op: string, dir: string, size: number, count: number, threads: number) =>
+    Number(execFileSync(binary, [op, dir, String(size), String(count), String(threads)], { encoding: 'utf8' }).trim());
+  return {
+    name: 'c-odirect',
+    put: async (dir, data, count, concurrency) => run('put', dir, data.length, count, concurrency),
+    get: async (dir, size, count, concurrency) => run('get', dir, size, count, concurrency),
+  };
+}
