@@ -1,6 +1,6 @@
 /** {@link Connector}: an open connector for one tenant. */
-import type { NativeConnector, NativeLogRecord } from './binding.js';
-import { ClosedError, InvalidArgumentError, InvalidKeyError, native } from './errors.js';
+import { binding, type NativeCancel, type NativeConnector, type NativeLogRecord } from './binding.js';
+import { CancelledError, ClosedError, InvalidArgumentError, InvalidKeyError, native } from './errors.js';
 import { describe } from './options.js';
 
 /** One page of keys from {@link Connector.listKeys}. */
@@ -11,14 +11,39 @@ export interface KeyPage {
   cursor?: string;
 }
 
-/** Counters of what happened to a sandboxed connector's instances. */
+/** Counters of what happened to a connector, and what its tenant stores. */
 export interface ConnectorStats {
-  /** Instances created: the first, on-demand ones, and replacements. */
+  /** Instances created: the first, on-demand ones, and replacements (0 for the native fast path). */
   instancesCreated: number;
-  /** Calls that trapped; each instance was replaced. */
+  /** Calls that trapped (panic, stack overflow, bad handle…); each instance was replaced. */
   traps: number;
   /** Calls that ran past their deadline; each instance was replaced. */
   timeouts: number;
+  /** Calls that hit the memory cap; each instance was replaced. */
+  memoryLimits: number;
+  /** Calls cancelled while guest code ran; each instance was replaced. */
+  cancellations: number;
+  /** Bytes stored in the tenant's directory. */
+  bytesStored: number;
+  /** Objects stored in the tenant's directory. */
+  objects: number;
+  /** Calls admitted and not yet settled. */
+  inFlight: number;
+  /** Calls refused by a quota (bytes, objects, in flight). */
+  quotaRejections: number;
+}
+
+/** Options every operation takes. */
+export interface CallOptions {
+  /**
+   * Cancels the call. Before it starts, nothing is done; while connector
+   * code runs, it is stopped within about 5 ms and its instance replaced.
+   * Host I/O already under way finishes, so an object is written whole or
+   * not at all, and the promise settles only once the native side let go
+   * of the caller's buffer: with {@link CancelledError}, or with the result
+   * when the call had already completed.
+   */
+  signal?: AbortSignal;
 }
 
 /** A log record from the connector (its `log` calls, stdout, stderr) or the host. */
@@ -55,13 +80,13 @@ export class Connector implements AsyncDisposable {
    * @param data - the bytes (a Buffer or any Uint8Array).
    * @throws {@link InvalidKeyError}, {@link InvalidArgumentError}, {@link TooLargeError}, {@link NoSpaceError}, {@link ClosedError}, …
    */
-  async put(key: string, data: Uint8Array): Promise<void> {
+  async put(key: string, data: Uint8Array, options?: CallOptions): Promise<void> {
     this.#check(key, 'put');
     if (!(data instanceof Uint8Array)) {
       throw new InvalidArgumentError(`put ${quote(key)}: data must be a Buffer or Uint8Array, got ${describe(data)}`);
     }
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    await native(`put ${quote(key)}`, () => this.#native.put(key, buf));
+    await this.#call(`put ${quote(key)}`, options, (c) => this.#native.put(key, buf, c));
   }
 
   /**
@@ -69,27 +94,27 @@ export class Connector implements AsyncDisposable {
    * @returns the bytes, or `undefined` when there is no such object.
    * @throws {@link InvalidKeyError}, {@link ClosedError}, {@link StorageIoError}, …
    */
-  async get(key: string): Promise<Buffer | undefined> {
+  async get(key: string, options?: CallOptions): Promise<Buffer | undefined> {
     this.#check(key, 'get');
-    return (await native(`get ${quote(key)}`, () => this.#native.get(key))) ?? undefined;
+    return (await this.#call(`get ${quote(key)}`, options, (c) => this.#native.get(key, c))) ?? undefined;
   }
 
   /** Whether an object is stored under `key`. @throws {@link InvalidKeyError}, {@link ClosedError}, … */
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options?: CallOptions): Promise<boolean> {
     this.#check(key, 'exists');
-    return native(`exists ${quote(key)}`, () => this.#native.exists(key));
+    return this.#call(`exists ${quote(key)}`, options, (c) => this.#native.exists(key, c));
   }
 
   /** Removes the object under `key`. @returns whether it existed. @throws {@link InvalidKeyError}, {@link ClosedError}, … */
-  async remove(key: string): Promise<boolean> {
+  async remove(key: string, options?: CallOptions): Promise<boolean> {
     this.#check(key, 'remove');
-    return native(`remove ${quote(key)}`, () => this.#native.remove(key));
+    return this.#call(`remove ${quote(key)}`, options, (c) => this.#native.remove(key, c));
   }
 
   /** The size in bytes of the object under `key`, or `undefined` when absent. @throws {@link InvalidKeyError}, {@link ClosedError}, … */
-  async size(key: string): Promise<number | undefined> {
+  async size(key: string, options?: CallOptions): Promise<number | undefined> {
     this.#check(key, 'size');
-    return (await native(`size ${quote(key)}`, () => this.#native.size(key))) ?? undefined;
+    return (await this.#call(`size ${quote(key)}`, options, (c) => this.#native.size(key, c))) ?? undefined;
   }
 
   /**
@@ -98,7 +123,7 @@ export class Connector implements AsyncDisposable {
    * @param options.cursor - from the previous page.
    * @param options.limit - most keys in this page [100], capped by `limits.maxListPage`.
    */
-  async listKeys(options: { cursor?: string; limit?: number } = {}): Promise<KeyPage> {
+  async listKeys(options: { cursor?: string; limit?: number } & CallOptions = {}): Promise<KeyPage> {
     this.#check(undefined, 'listKeys');
     const { cursor, limit = 100 } = options;
     if (cursor !== undefined && typeof cursor !== 'string') {
@@ -107,7 +132,7 @@ export class Connector implements AsyncDisposable {
     if (!Number.isInteger(limit) || limit < 1 || limit > 2 ** 32 - 1) {
       throw new InvalidArgumentError(`listKeys: limit must be a positive integer, got ${describe(limit)}`);
     }
-    const page = await native('listKeys', () => this.#native.listKeys(cursor, limit));
+    const page = await this.#call('listKeys', options, (c) => this.#native.listKeys(cursor, limit, c));
     return page.cursor == null ? { keys: page.keys } : { keys: page.keys, cursor: page.cursor };
   }
 
@@ -115,16 +140,16 @@ export class Connector implements AsyncDisposable {
    * Every key, page by page.
    * @example `for await (const key of store.keys()) console.log(key);`
    */
-  async *keys(options: { pageSize?: number } = {}): AsyncGenerator<string, void, undefined> {
+  async *keys(options: { pageSize?: number } & CallOptions = {}): AsyncGenerator<string, void, undefined> {
     let cursor: string | undefined;
     do {
-      const page: KeyPage = await this.listKeys({ cursor, limit: options.pageSize ?? 1000 });
+      const page: KeyPage = await this.listKeys({ cursor, limit: options.pageSize ?? 1000, signal: options.signal });
       yield* page.keys;
       cursor = page.cursor;
     } while (cursor !== undefined);
   }
 
-  /** Counters of instance events (creations, traps, timeouts). */
+  /** Counters of instance events (creations, traps, timeouts…) and the tenant's usage. */
   stats(): ConnectorStats {
     return this.#native.stats();
   }
@@ -154,6 +179,24 @@ export class Connector implements AsyncDisposable {
   /** Closes, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** Runs one native call with its cancellation wired to `options.signal`. */
+  async #call<T>(op: string, options: CallOptions | undefined, call: (cancel?: NativeCancel) => Promise<T>): Promise<T> {
+    const signal = options?.signal;
+    if (signal === undefined) return native(op, () => call());
+    if (!(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError(`${op}: options.signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    if (signal.aborted) throw new CancelledError(`${op}: the signal was already aborted; nothing was done`, { cause: signal.reason });
+    const cancel = new binding.NativeCancel();
+    const onAbort = () => cancel.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await native(op, () => call(cancel));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   #check(key: unknown, op: string): asserts key is string {

@@ -46,8 +46,16 @@ export class StorageIoError extends kind('ERR_KVBOX_IO') {}
 export class TimeoutError extends kind('ERR_KVBOX_TIMEOUT') {}
 /** The connector trapped (panic, memory limit, bad handle); the instance was replaced. */
 export class TrapError extends kind('ERR_KVBOX_TRAP') {}
-/** The connector reported a failure of its own. */
+/** The connector reported a failure of its own, or broke the contract (an oversized page). */
 export class ConnectorError extends kind('ERR_KVBOX_CONNECTOR') {}
+/** The connector tried to grow its memory past `limits.memoryBytes`; the instance was replaced. */
+export class MemoryLimitError extends kind('ERR_KVBOX_MEMORY_LIMIT') {}
+/** A tenant quota (bytes, objects, operations in flight) would be exceeded. Nothing was written. */
+export class QuotaExceededError extends kind('ERR_KVBOX_QUOTA') {}
+/** The call was cancelled through its `AbortSignal`. */
+export class CancelledError extends kind('ERR_KVBOX_CANCELLED') {}
+/** The tenant directory is held by another open connector (in this or another process). */
+export class BusyError extends kind('ERR_KVBOX_BUSY') {}
 
 const byCode: Record<string, new (message: string, options?: { cause?: unknown }) => KvboxError> = {
   ERR_KVBOX_INVALID_KEY: InvalidKeyError,
@@ -64,6 +72,10 @@ const byCode: Record<string, new (message: string, options?: { cause?: unknown }
   ERR_KVBOX_TIMEOUT: TimeoutError,
   ERR_KVBOX_TRAP: TrapError,
   ERR_KVBOX_CONNECTOR: ConnectorError,
+  ERR_KVBOX_MEMORY_LIMIT: MemoryLimitError,
+  ERR_KVBOX_QUOTA: QuotaExceededError,
+  ERR_KVBOX_CANCELLED: CancelledError,
+  ERR_KVBOX_BUSY: BusyError,
 };
 
 const NATIVE_MESSAGE = /^\[(ERR_KVBOX_[A-Z_]+)\] ([\s\S]*)$/;

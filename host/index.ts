@@ -1,4 +1,4 @@
-export { Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
+export { type CallOptions, Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
 export * from './errors.js';
 export {
   compileConnector,
@@ -10,4 +10,4 @@ export {
   type CompileOptions,
   type ConnectorSource,
 } from './load.js';
-export { DEFAULT_LIMITS, type Limits, type OpenOptions } from './options.js';
+export { DEFAULT_LIMITS, type Limits, type OpenOptions, type Quota } from './options.js';

@@ -55,12 +55,20 @@ export class ConnectorComponent {
 
   /**
    * Opens the connector for one tenant.
-   * @throws {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link TrapError}, {@link StorageIoError}
+   * @throws {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link BusyError} (root already open), {@link TrapError}, {@link StorageIoError}
    */
   async open(options: OpenOptions): Promise<Connector> {
     const o = checkOpenOptions(options);
     const nativeConnector = await native(`open ${o.root}`, () =>
-      this.#native.open({ root: o.root, config: o.configJson, durable: o.durable, directIo: o.directIo, limits: o.limits }),
+      this.#native.open({
+        root: o.root,
+        config: o.configJson,
+        durable: o.durable,
+        directIo: o.directIo,
+        checksums: o.checksums,
+        limits: o.limits,
+        quota: o.quota,
+      }),
     );
     return new Connector(nativeConnector);
   }

@@ -1,5 +1,7 @@
 /** Options for opening connectors, their defaults, and their validation. */
 import { InvalidArgumentError } from './errors.js';
+// For {@link} in docs only.
+import type { CorruptError, QuotaExceededError } from './errors.js';
 
 /**
  * Limits on one connector (all its instances). Every field is optional;
@@ -33,6 +35,20 @@ export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({
   maxHostHandles: 256,
 });
 
+/**
+ * Per-tenant quotas, enforced by the host whatever the connector does. A
+ * put that would go over fails with {@link QuotaExceededError} and writes
+ * nothing; a call over `inFlight` is refused at once.
+ */
+export interface Quota {
+  /** Most bytes stored in the tenant's directory [unlimited]. */
+  bytes?: number;
+  /** Most objects (files) stored [unlimited]. */
+  objects?: number;
+  /** Most calls admitted at once, running or queued [256]. */
+  inFlight?: number;
+}
+
 /** How to open a connector for one tenant. */
 export interface OpenOptions {
   /** The tenant's directory; created if missing. The connector cannot reach outside it. */
@@ -45,6 +61,10 @@ export interface OpenOptions {
   durable?: boolean;
   /** Use O_DIRECT where the filesystem supports it [true]; falls back to buffered I/O where it does not. */
   directIo?: boolean;
+  /** Store a CRC-32C with each object and verify it on read [false]; a mismatch is a {@link CorruptError}. */
+  checksums?: boolean;
+  /** Per-tenant quotas; see {@link Quota}. */
+  quota?: Quota;
 }
 
 const U32_FIELDS = new Set(['maxKeyBytes', 'maxInstances', 'maxListPage', 'maxHostHandles']);
@@ -77,7 +97,7 @@ export function checkOpenOptions(options: unknown): Required<Pick<OpenOptions, '
   if (typeof o.root !== 'string' || o.root.length === 0 || o.root.includes('\0')) {
     throw new InvalidArgumentError(`options.root must be a non-empty path string, got ${describe(o.root)}`);
   }
-  for (const flag of ['durable', 'directIo'] as const) {
+  for (const flag of ['durable', 'directIo', 'checksums'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
       throw new InvalidArgumentError(`options.${flag} must be a boolean, got ${describe(o[flag])}`);
     }
@@ -87,7 +107,29 @@ export function checkOpenOptions(options: unknown): Required<Pick<OpenOptions, '
   else if (typeof o.config === 'string') configJson = o.config;
   else if (typeof o.config === 'object' && o.config !== null && !Array.isArray(o.config)) configJson = JSON.stringify(o.config);
   else throw new InvalidArgumentError(`options.config must be an object or JSON text, got ${describe(o.config)}`);
-  return { ...o, limits: checkLimits(o.limits), configJson };
+  return { ...o, limits: checkLimits(o.limits), quota: checkQuota(o.quota), configJson };
+}
+
+const QUOTA_FIELDS: Record<keyof Quota, number> = { bytes: Number.MAX_SAFE_INTEGER, objects: Number.MAX_SAFE_INTEGER, inFlight: 2 ** 32 - 1 };
+
+/** Checks quotas' types and ranges (0 bytes or objects is allowed: a read-only tenant). @throws {@link InvalidArgumentError} */
+export function checkQuota(quota: unknown): Quota {
+  if (quota === undefined) return {};
+  if (typeof quota !== 'object' || quota === null || Array.isArray(quota)) {
+    throw new InvalidArgumentError(`quota must be an object, got ${describe(quota)}`);
+  }
+  for (const [name, value] of Object.entries(quota)) {
+    if (!(name in QUOTA_FIELDS)) {
+      throw new InvalidArgumentError(`quota.${name} is not a known quota (known: ${Object.keys(QUOTA_FIELDS).join(', ')})`);
+    }
+    if (value === undefined) continue;
+    const min = name === 'inFlight' ? 1 : 0;
+    const max = QUOTA_FIELDS[name as keyof Quota];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`quota.${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    }
+  }
+  return quota as Quota;
 }
 
 /** A short description of a value's type, for messages. */

@@ -21,6 +21,17 @@ const members = readFileSync(join(guests, 'Cargo.toml'), 'utf8')
   .map((m) => m.slice(1, -1))
   .filter((m) => existsSync(join(guests, m, 'Cargo.toml')))
   .filter((m) => /crate-type\s*=\s*\["cdylib"\]/.test(readFileSync(join(guests, m, 'Cargo.toml'), 'utf8')));
+// A member listing `variants` under [package.metadata.kvbox] is built once per
+// variant, with that Cargo feature, into `<member>-<variant>.wasm` (the hostile
+// fixtures: one attack per component).
+const variantsOf = (m) => {
+  const list = readFileSync(join(guests, m, 'Cargo.toml'), 'utf8').match(/^variants\s*=\s*\[([^\]]*)\]/m);
+  return list ? list[1].match(/"([^"]+)"/g).map((v) => v.slice(1, -1)) : [];
+};
+const builds = members.flatMap((m) => {
+  const variants = variantsOf(m);
+  return variants.length === 0 ? [{ member: m, out: m }] : variants.map((v) => ({ member: m, feature: v, out: `${m}-${v}` }));
+});
 
 function probe(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -55,40 +66,46 @@ function detect() {
 }
 
 const toolchain = detect();
-console.log(`kvbox: building guests [${members.join(', ')}] with ${toolchain.kind}${toolchain.rustcVersion ? ` (${toolchain.rustcVersion})` : ''}`);
+console.log(`kvbox: building guests [${builds.map((b) => b.out).join(', ')}] with ${toolchain.kind}${toolchain.rustcVersion ? ` (${toolchain.rustcVersion})` : ''}`);
 mkdirSync(dist, { recursive: true });
 const started = Date.now();
-
-if (toolchain.kind === 'rustup-wasip2') {
-  run('cargo', ['build', '--release', '--target', 'wasm32-wasip2', ...members.flatMap((m) => ['-p', m])]);
-} else {
-  run(
-    '/usr/bin/cargo',
-    ['build', '--release', '--target', 'wasm32-wasip1', '-Zbuild-std=std,panic_abort', ...members.flatMap((m) => ['-p', m])],
-    {
-      RUSTC: '/usr/bin/rustc',
-      RUSTC_BOOTSTRAP: '1',
-      CARGO_TARGET_WASM32_WASIP1_LINKER: 'wasm-ld-19',
-      CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS: '-Clink-self-contained=no -L/usr/lib/wasm32-wasi',
-    },
-  );
-}
 
 const target = toolchain.kind === 'rustup-wasip2' ? 'wasm32-wasip2' : 'wasm32-wasip1';
 const targetDir = process.env.CARGO_TARGET_DIR || join(guests, 'target');
 const jco = join(root, 'node_modules', '.bin', 'jco');
-for (const member of members) {
-  const built = join(targetDir, target, 'release', `${member.replaceAll('-', '_')}.wasm`);
-  const out = join(dist, `${member}.wasm`);
-  if (target === 'wasm32-wasip2') {
-    execFileSync('cp', [built, out]);
+
+function cargoBuild(packages, features) {
+  const common = ['build', '--release', '--target', target, ...packages.flatMap((m) => ['-p', m])];
+  if (features) common.push('--features', features);
+  if (toolchain.kind === 'rustup-wasip2') {
+    run('cargo', common);
   } else {
-    run(jco, ['new', built, '--wasi-reactor', '-o', out]);
+    run('/usr/bin/cargo', [...common, '-Zbuild-std=std,panic_abort'], {
+      RUSTC: '/usr/bin/rustc',
+      RUSTC_BOOTSTRAP: '1',
+      CARGO_TARGET_WASM32_WASIP1_LINKER: 'wasm-ld-19',
+      CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS: '-Clink-self-contained=no -L/usr/lib/wasm32-wasi',
+    });
   }
-  console.log(`kvbox: ${out}`);
+}
+
+function emit({ member, out }) {
+  const built = join(targetDir, target, 'release', `${member.replaceAll('-', '_')}.wasm`);
+  const file = join(dist, `${out}.wasm`);
+  if (target === 'wasm32-wasip2') execFileSync('cp', [built, file]);
+  else run(jco, ['new', built, '--wasi-reactor', '-o', file]);
+  console.log(`kvbox: ${file}`);
+}
+
+const plain = builds.filter((b) => !b.feature);
+cargoBuild(plain.map((b) => b.member));
+plain.forEach(emit);
+for (const b of builds.filter((b) => b.feature)) {
+  cargoBuild([b.member], b.feature);
+  emit(b);
 }
 console.log(`kvbox: guests built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 // Keep the listing honest: nothing stale from a removed guest.
 for (const f of readdirSync(dist)) {
-  if (f.endsWith('.wasm') && !members.includes(f.slice(0, -5))) console.warn(`kvbox: stale ${join(dist, f)} (no such guest)`);
+  if (f.endsWith('.wasm') && !builds.some((b) => b.out === f.slice(0, -5))) console.warn(`kvbox: stale ${join(dist, f)} (no such guest)`);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FS_CONNECTOR, InvalidConfigError, loadConnector } from '../host/index.js';
+import { BusyError, FS_CONNECTOR, InvalidConfigError, loadConnector } from '../host/index.js';
 import { conformance } from './conformance.js';
 import { bytes, fresh, rejectsWith, scratch } from './helpers.js';
 
@@ -29,13 +29,20 @@ describe('fs-connector configuration', () => {
     }
   });
 
-  it('keeps namespaces apart inside one tenant directory', async () => {
+  it('keeps namespaces apart inside one tenant directory (opened in turn: one open per directory)', async () => {
     const root = fresh(base);
-    await using a = await loadConnector(FS_CONNECTOR, { root, config: { namespace: 'model-a' }, cacheDir: false });
-    await using b = await loadConnector(FS_CONNECTOR, { root, config: { namespace: 'model-b' }, cacheDir: false });
-    await a.put('k', Buffer.from('a'));
-    expect(await b.get('k')).toBeUndefined();
-    await b.put('k', Buffer.from('b'));
+    const open = (namespace: string) => loadConnector(FS_CONNECTOR, { root, config: { namespace }, cacheDir: false });
+    {
+      await using a = await open('model-a');
+      await a.put('k', Buffer.from('a'));
+      await rejectsWith(open('model-b'), BusyError, 'ERR_KVBOX_BUSY');
+    }
+    {
+      await using b = await open('model-b');
+      expect(await b.get('k')).toBeUndefined();
+      await b.put('k', Buffer.from('b'));
+    }
+    await using a = await open('model-a');
     expect((await a.get('k'))?.toString()).toBe('a');
     const listed: string[] = [];
     for await (const k of a.keys()) listed.push(k);

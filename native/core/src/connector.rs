@@ -3,8 +3,48 @@
 
 use crate::sandbox::LogRecord;
 use crate::{Error, Limits, Result};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Counters of what happened to a connector's instances.
+/// A caller's way to cancel one call (an `AbortSignal` on the JS side).
+///
+/// A call cancelled before it starts does nothing. A sandboxed call already
+/// running guest code is interrupted at the next epoch tick (5 ms) and its
+/// instance discarded; host I/O already under way (a write and its fsync)
+/// completes first, so an object is either fully written or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Option<Arc<AtomicBool>>);
+
+impl Cancel {
+    /// A token that is never cancelled.
+    pub fn never() -> Self {
+        Self(None)
+    }
+
+    /// A token that [`Cancel::cancel`] can trip.
+    pub fn new() -> Self {
+        Self(Some(Arc::default()))
+    }
+
+    /// Trips the token; idempotent.
+    pub fn cancel(&self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.as_ref().is_some_and(|f| f.load(Ordering::Acquire))
+    }
+
+    /// `Err(Cancelled)` once tripped.
+    pub fn check(&self, op: &str) -> Result<()> {
+        if self.is_cancelled() { Err(Error::Cancelled(format!("{op} was cancelled before it ran; nothing was done"))) } else { Ok(()) }
+    }
+}
+
+/// Counters of what happened to a connector, and the tenant's usage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnectorStats {
     /// Instances created (the first one, on-demand ones, replacements).
@@ -13,6 +53,18 @@ pub struct ConnectorStats {
     pub traps: u64,
     /// Calls that ran out of time (instance discarded).
     pub timeouts: u64,
+    /// Calls that hit the memory cap (instance discarded).
+    pub memory_limits: u64,
+    /// Calls cancelled while guest code ran (instance discarded).
+    pub cancellations: u64,
+    /// Bytes in the tenant's objects (see [`crate::io::Usage`]).
+    pub bytes_stored: u64,
+    /// Objects (files) in the tenant's directory.
+    pub objects: u64,
+    /// Calls admitted and not yet finished.
+    pub in_flight: u64,
+    /// Calls refused by a quota.
+    pub quota_rejections: u64,
 }
 
 /// One page of keys.
@@ -28,23 +80,21 @@ pub struct KeyPage {
 /// every call blocks the calling thread (the binding runs them off the JS thread).
 pub trait ObjectConnector: Send + Sync {
     /// Whether `key` is stored.
-    fn exists(&self, key: &str) -> Result<bool>;
+    fn exists(&self, key: &str, cancel: &Cancel) -> Result<bool>;
     /// Stores `data` under `key`, atomically replacing any previous object.
-    fn put(&self, key: &str, data: &[u8]) -> Result<()>;
+    fn put(&self, key: &str, data: &[u8], cancel: &Cancel) -> Result<()>;
     /// The whole object, or `None`.
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    fn get(&self, key: &str, cancel: &Cancel) -> Result<Option<Vec<u8>>>;
     /// Removes `key`; `true` when it existed.
-    fn remove(&self, key: &str) -> Result<bool>;
+    fn remove(&self, key: &str, cancel: &Cancel) -> Result<bool>;
     /// The object's size, or `None`.
-    fn size(&self, key: &str) -> Result<Option<u64>>;
+    fn size(&self, key: &str, cancel: &Cancel) -> Result<Option<u64>>;
     /// Up to `limit` keys after `cursor`.
-    fn list_keys(&self, cursor: Option<&str>, limit: u32) -> Result<KeyPage>;
-    /// Refuses further calls; calls in flight finish.
+    fn list_keys(&self, cursor: Option<&str>, limit: u32, cancel: &Cancel) -> Result<KeyPage>;
+    /// Refuses further calls and releases the tenant directory; calls in flight finish.
     fn close(&self);
-    /// Counters of instance events (sandboxed connectors).
-    fn stats(&self) -> ConnectorStats {
-        ConnectorStats::default()
-    }
+    /// Counters of instance events and the tenant's usage.
+    fn stats(&self) -> ConnectorStats;
     /// Takes the log records so far (sandboxed connectors).
     fn drain_log(&self) -> Vec<LogRecord> {
         Vec::new()

@@ -49,6 +49,18 @@ pub enum Error {
     /// The connector reported a failure of its own.
     #[error("{0}")]
     Connector(String),
+    /// The guest tried to grow its memory past `limits.memoryBytes`; the instance was discarded.
+    #[error("{0}")]
+    MemoryLimit(String),
+    /// A tenant quota (bytes stored, objects, operations in flight) would be exceeded; nothing was written.
+    #[error("{0}")]
+    Quota(String),
+    /// The call was cancelled by the caller (an `AbortSignal`).
+    #[error("{0}")]
+    Cancelled(String),
+    /// The tenant directory is held by another open connector (in this or another process).
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl Error {
@@ -69,6 +81,10 @@ impl Error {
             Error::Timeout(_) => "ERR_KVBOX_TIMEOUT",
             Error::Trap(_) => "ERR_KVBOX_TRAP",
             Error::Connector(_) => "ERR_KVBOX_CONNECTOR",
+            Error::MemoryLimit(_) => "ERR_KVBOX_MEMORY_LIMIT",
+            Error::Quota(_) => "ERR_KVBOX_QUOTA",
+            Error::Cancelled(_) => "ERR_KVBOX_CANCELLED",
+            Error::Busy(_) => "ERR_KVBOX_BUSY",
         }
     }
 

@@ -11,6 +11,9 @@
 //! - [`native_fs`]: the native fast path, the filesystem connector without a
 //!   sandbox, for trusted deployments (same layout as the wasm one).
 //!
+//! - [`tenant`]: a tenant's open connector of either kind, behind the
+//!   in-flight quota.
+//!
 //! No napi here: `native/node` is a thin binding over this crate.
 
 pub mod connector;
@@ -19,7 +22,8 @@ pub mod io;
 pub mod limits;
 pub mod native_fs;
 pub mod sandbox;
+pub mod tenant;
 
-pub use connector::{ConnectorStats, KeyPage, ObjectConnector};
+pub use connector::{Cancel, ConnectorStats, KeyPage, ObjectConnector};
 pub use error::{Error, Result};
-pub use limits::{Limits, OpenOptions};
+pub use limits::{Limits, OpenOptions, Quota};

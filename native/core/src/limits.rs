@@ -46,11 +46,35 @@ impl Limits {
             ("maxInstances", self.max_instances == 0),
             ("maxListPage", self.max_list_page == 0),
             ("maxHostHandles", self.max_host_handles < 8),
+            ("memoryBytes", self.memory_bytes < 1 << 16),
         ];
         match zero.iter().find(|(_, bad)| *bad) {
             Some((name, _)) => Err(crate::Error::InvalidArgument(format!("limits.{name} is too small"))),
             None => Ok(()),
         }
+    }
+}
+
+/// Per-tenant quotas, enforced by the host whatever the connector does.
+///
+/// Bytes and objects count every regular file in the tenant directory (the
+/// objects a connector wrote, whichever connector wrote them); they are
+/// measured when the directory is opened and kept exact by every write and
+/// remove. A put that would go over fails with `Quota` and writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Most bytes stored. Default: unlimited.
+    pub max_bytes: Option<u64>,
+    /// Most objects stored. Default: unlimited.
+    pub max_objects: Option<u64>,
+    /// Most calls admitted at once (running or queued for an instance);
+    /// more are refused at once. Default 256.
+    pub max_in_flight: u32,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self { max_bytes: None, max_objects: None, max_in_flight: 256 }
     }
 }
 
@@ -68,11 +92,38 @@ pub struct OpenOptions {
     pub durable: bool,
     /// Use O_DIRECT where the filesystem supports it (default).
     pub direct_io: bool,
+    /// Store a CRC-32C of each object (an extended attribute) and verify it
+    /// on every read. Off by default; objects that carry one are verified
+    /// whatever this says.
+    pub checksums: bool,
+    /// Tenant quotas; see [`Quota`].
+    pub quota: Quota,
 }
 
 impl OpenOptions {
     /// Options with every default, for `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), config_json: "{}".into(), limits: Limits::default(), durable: true, direct_io: true }
+        Self {
+            root: root.into(),
+            config_json: "{}".into(),
+            limits: Limits::default(),
+            durable: true,
+            direct_io: true,
+            checksums: false,
+            quota: Quota::default(),
+        }
+    }
+}
+
+impl OpenOptions {
+    /// How the tenant directory is to be opened.
+    pub fn dir_options(&self) -> crate::io::DirOptions {
+        crate::io::DirOptions {
+            direct_io: self.direct_io,
+            durable: self.durable,
+            checksums: self.checksums,
+            max_bytes: self.quota.max_bytes,
+            max_objects: self.quota.max_objects,
+        }
     }
 }

@@ -1,17 +1,18 @@
 //! napi binding of kvbox-core. Only type conversion lives here: every method
-//! is an `AsyncTask` around one kvbox-core call, run on a libuv worker so
-//! guest code and disk I/O never block the JS thread.
+//! admits the call against the tenant's in-flight quota, then runs one
+//! kvbox-core call on a kvbox worker thread and returns a promise, so guest
+//! code and disk I/O never block the JS thread.
 //!
 //! Errors cross as `[ERR_KVBOX_…] message`; `host/errors.ts` is the one
 //! place that turns them into error classes.
 
-use kvbox_core::native_fs::NativeFsConnector;
-use kvbox_core::sandbox::{CompiledComponent, Runtime, WasmConnector, runtime::Origin};
-use kvbox_core::{Limits, ObjectConnector, OpenOptions};
+use kvbox_core::sandbox::{CompiledComponent, Runtime, runtime::Origin};
+use kvbox_core::tenant::Tenant;
+use kvbox_core::{Cancel, Limits, OpenOptions, Quota};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 fn to_napi(e: kvbox_core::Error) -> Error {
     Error::new(Status::GenericFailure, format!("[{}] {e}", e.code()))
@@ -21,32 +22,61 @@ fn invalid(msg: String) -> Error {
     to_napi(kvbox_core::Error::InvalidArgument(msg))
 }
 
-/// One blocking kvbox-core call, run off the JS thread.
-pub struct Job<T> {
-    work: Option<Box<dyn FnOnce() -> kvbox_core::Result<T> + Send>>,
+/// Worker threads for kvbox calls: tokio's blocking pool, which grows on
+/// demand and lets idle threads go. Not libuv's pool: a connector stuck in a
+/// slow call (up to its deadline) must not hold the threads Node's own
+/// `fs`, `crypto` and other tenants need. Per tenant, calls are bounded by
+/// `quota.inFlight`, checked before anything is queued.
+fn workers() -> &'static tokio::runtime::Runtime {
+    static POOL: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    POOL.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .thread_name("kvbox-worker")
+            .max_blocking_threads(1024)
+            .thread_keep_alive(std::time::Duration::from_secs(30))
+            .build()
+            .expect("kvbox: cannot start the worker pool")
+    })
 }
 
-impl<T> Job<T> {
-    fn new(f: impl FnOnce() -> kvbox_core::Result<T> + Send + 'static) -> AsyncTask<Self>
-    where
-        Self: Task,
-    {
-        AsyncTask::new(Self { work: Some(Box::new(f)) })
+/// Runs one blocking kvbox-core call on a worker thread; the returned
+/// promise settles with its result.
+fn spawn<T, F>(env: &Env, work: F) -> Result<Object<'_>>
+where
+    T: ToNapiValue + Send + 'static,
+    F: FnOnce() -> kvbox_core::Result<T> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred::<T, _>()?;
+    workers().spawn_blocking(move || match work() {
+        Ok(value) => deferred.resolve(move |_| Ok(value)),
+        Err(e) => deferred.reject(to_napi(e)),
+    });
+    Ok(promise)
+}
+
+/// A cancellation token for one call, tripped from JS by an `AbortSignal`.
+#[napi]
+pub struct NativeCancel {
+    inner: Cancel,
+}
+
+#[napi]
+impl NativeCancel {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self { inner: Cancel::new() }
+    }
+
+    /// Cancels the call: before it starts, nothing is done; while guest code
+    /// runs, it is stopped within one epoch tick.
+    #[napi]
+    pub fn cancel(&self) {
+        self.inner.cancel();
     }
 }
 
-impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
-    type Output = T;
-    type JsValue = T;
-
-    fn compute(&mut self) -> Result<T> {
-        let work = self.work.take().ok_or_else(|| invalid("job already ran".into()))?;
-        work().map_err(to_napi)
-    }
-
-    fn resolve(&mut self, _env: Env, output: T) -> Result<T> {
-        Ok(output)
-    }
+fn token(cancel: Option<&NativeCancel>) -> Cancel {
+    cancel.map(|c| c.inner.clone()).unwrap_or_default()
 }
 
 /// Limits as given from JS (numbers; validated again here).
@@ -62,6 +92,15 @@ pub struct NativeLimits {
     pub max_host_handles: Option<u32>,
 }
 
+/// Per-tenant quotas as given from JS.
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeQuota {
+    pub bytes: Option<f64>,
+    pub objects: Option<f64>,
+    pub in_flight: Option<u32>,
+}
+
 /// Options to open a connector for one tenant.
 #[napi(object)]
 pub struct NativeOpenOptions {
@@ -71,14 +110,16 @@ pub struct NativeOpenOptions {
     pub config: String,
     pub durable: Option<bool>,
     pub direct_io: Option<bool>,
+    pub checksums: Option<bool>,
     pub limits: Option<NativeLimits>,
+    pub quota: Option<NativeQuota>,
 }
 
 fn whole(name: &str, v: Option<f64>, default: u64) -> Result<u64> {
     match v {
         None => Ok(default),
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_991.0 => Ok(x as u64),
-        Some(x) => Err(invalid(format!("limits.{name} must be a non-negative safe integer, got {x}"))),
+        Some(x) => Err(invalid(format!("{name} must be a non-negative safe integer, got {x}"))),
     }
 }
 
@@ -87,13 +128,19 @@ impl NativeOpenOptions {
         let l = self.limits.unwrap_or_default();
         let d = Limits::default();
         let limits = Limits {
-            memory_bytes: whole("memoryBytes", l.memory_bytes, d.memory_bytes)?,
-            call_timeout_ms: whole("callTimeoutMs", l.call_timeout_ms, d.call_timeout_ms)?,
+            memory_bytes: whole("limits.memoryBytes", l.memory_bytes, d.memory_bytes)?,
+            call_timeout_ms: whole("limits.callTimeoutMs", l.call_timeout_ms, d.call_timeout_ms)?,
             max_key_bytes: l.max_key_bytes.unwrap_or(d.max_key_bytes),
-            max_object_bytes: whole("maxObjectBytes", l.max_object_bytes, d.max_object_bytes)?,
+            max_object_bytes: whole("limits.maxObjectBytes", l.max_object_bytes, d.max_object_bytes)?,
             max_instances: l.max_instances.unwrap_or(d.max_instances),
             max_list_page: l.max_list_page.unwrap_or(d.max_list_page),
             max_host_handles: l.max_host_handles.unwrap_or(d.max_host_handles),
+        };
+        let q = self.quota.unwrap_or_default();
+        let quota = Quota {
+            max_bytes: q.bytes.map(|b| whole("quota.bytes", Some(b), 0)).transpose()?,
+            max_objects: q.objects.map(|o| whole("quota.objects", Some(o), 0)).transpose()?,
+            max_in_flight: q.in_flight.unwrap_or(Quota::default().max_in_flight),
         };
         Ok(OpenOptions {
             root: PathBuf::from(self.root),
@@ -101,6 +148,8 @@ impl NativeOpenOptions {
             limits,
             durable: self.durable.unwrap_or(true),
             direct_io: self.direct_io.unwrap_or(true),
+            checksums: self.checksums.unwrap_or(false),
+            quota,
         })
     }
 }
@@ -126,8 +175,8 @@ pub fn native_fs_component() -> NativeComponent {
 
 /// Compiles `wasm` (or finds it compiled, in memory or in `cacheDir`).
 #[napi(ts_return_type = "Promise<NativeComponent>")]
-pub fn load_component(wasm: Buffer, cache_dir: Option<String>) -> AsyncTask<Job<NativeComponent>> {
-    Job::new(move || {
+pub fn load_component(env: &Env, wasm: Buffer, cache_dir: Option<String>) -> Result<Object<'_>> {
+    spawn(env, move || {
         let (inner, origin) = Runtime::global()?.load(&wasm, cache_dir.as_deref().map(std::path::Path::new))?;
         let origin = match origin {
             Origin::Memory => "memory",
@@ -157,28 +206,28 @@ impl NativeComponent {
 
     /// Opens the connector for one tenant.
     #[napi(ts_return_type = "Promise<NativeConnector>")]
-    pub fn open(&self, options: NativeOpenOptions) -> Result<AsyncTask<Job<NativeConnector>>> {
+    pub fn open<'e>(&self, env: &'e Env, options: NativeOpenOptions) -> Result<Object<'e>> {
         let options = options.into_core()?;
         let component = match &self.kind {
             Kind::Wasm(c) => Some(c.clone()),
             Kind::NativeFs => None,
         };
-        Ok(Job::new(move || {
-            let inner: Arc<dyn ObjectConnector> = match component {
-                Some(c) => Arc::new(WasmConnector::open(c, &options)?),
-                None => Arc::new(NativeFsConnector::open(&options)?),
-            };
-            Ok(NativeConnector { inner })
-        }))
+        spawn(env, move || Ok(NativeConnector { inner: Arc::new(Tenant::open(component, &options)?) }))
     }
 }
 
-/// Counters of instance events.
+/// Counters of instance events and the tenant's usage.
 #[napi(object)]
 pub struct NativeStats {
     pub instances_created: f64,
     pub traps: f64,
     pub timeouts: f64,
+    pub memory_limits: f64,
+    pub cancellations: f64,
+    pub bytes_stored: f64,
+    pub objects: f64,
+    pub in_flight: f64,
+    pub quota_rejections: f64,
 }
 
 /// One log record.
@@ -199,67 +248,92 @@ pub struct NativeKeyPage {
 /// An open connector.
 #[napi]
 pub struct NativeConnector {
-    inner: Arc<dyn ObjectConnector>,
+    inner: Arc<Tenant>,
 }
 
 #[napi]
 impl NativeConnector {
+    /// Admits a call against the tenant's in-flight quota and runs `f` on a worker.
+    fn run<'e, T, F>(&self, env: &'e Env, op: &str, f: F) -> Result<Object<'e>>
+    where
+        T: ToNapiValue + Send + 'static,
+        F: FnOnce(&Tenant) -> kvbox_core::Result<T> + Send + 'static,
+    {
+        let ticket = self.inner.admit(op).map_err(to_napi)?;
+        let tenant = self.inner.clone();
+        spawn(env, move || {
+            let _ticket = ticket;
+            f(&tenant)
+        })
+    }
+
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn exists(&self, key: String) -> AsyncTask<Job<bool>> {
-        let c = self.inner.clone();
-        Job::new(move || c.exists(&key))
+    pub fn exists<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "exists", move |t| t.connector().exists(&key, &cancel))
     }
 
     /// Stores `data`; its bytes are lent to the connector without a copy, so
     /// the caller must not modify it until the promise settles.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn put(&self, key: String, data: Buffer) -> AsyncTask<Job<()>> {
-        let c = self.inner.clone();
-        Job::new(move || c.put(&key, &data))
+    pub fn put<'e>(&self, env: &'e Env, key: String, data: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "put", move |t| t.connector().put(&key, &data, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
-    pub fn get(&self, key: String) -> AsyncTask<Job<Option<Buffer>>> {
-        let c = self.inner.clone();
-        Job::new(move || Ok(c.get(&key)?.map(Buffer::from)))
+    pub fn get<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "get", move |t| Ok(t.connector().get(&key, &cancel)?.map(Buffer::from)))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn remove(&self, key: String) -> AsyncTask<Job<bool>> {
-        let c = self.inner.clone();
-        Job::new(move || c.remove(&key))
+    pub fn remove<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "remove", move |t| t.connector().remove(&key, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<number | null>")]
-    pub fn size(&self, key: String) -> AsyncTask<Job<Option<f64>>> {
-        let c = self.inner.clone();
-        Job::new(move || Ok(c.size(&key)?.map(|n| n as f64)))
+    pub fn size<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "size", move |t| Ok(t.connector().size(&key, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<NativeKeyPage>")]
-    pub fn list_keys(&self, cursor: Option<String>, limit: u32) -> AsyncTask<Job<NativeKeyPage>> {
-        let c = self.inner.clone();
-        Job::new(move || {
-            let page = c.list_keys(cursor.as_deref(), limit)?;
+    pub fn list_keys<'e>(&self, env: &'e Env, cursor: Option<String>, limit: u32, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "listKeys", move |t| {
+            let page = t.connector().list_keys(cursor.as_deref(), limit, &cancel)?;
             Ok(NativeKeyPage { keys: page.keys, cursor: page.cursor })
         })
     }
 
-    /// Refuses further calls; calls in flight finish.
+    /// Refuses further calls and releases the tenant directory; calls in flight finish.
     #[napi]
     pub fn close(&self) {
-        self.inner.close();
+        self.inner.connector().close();
     }
 
     #[napi]
     pub fn stats(&self) -> NativeStats {
         let s = self.inner.stats();
-        NativeStats { instances_created: s.instances_created as f64, traps: s.traps as f64, timeouts: s.timeouts as f64 }
+        NativeStats {
+            instances_created: s.instances_created as f64,
+            traps: s.traps as f64,
+            timeouts: s.timeouts as f64,
+            memory_limits: s.memory_limits as f64,
+            cancellations: s.cancellations as f64,
+            bytes_stored: s.bytes_stored as f64,
+            objects: s.objects as f64,
+            in_flight: s.in_flight as f64,
+            quota_rejections: s.quota_rejections as f64,
+        }
     }
 
     #[napi]
     pub fn drain_log(&self) -> Vec<NativeLogRecord> {
         self.inner
+            .connector()
             .drain_log()
             .into_iter()
             .map(|r| NativeLogRecord { level: r.level.into(), source: r.source.into(), message: r.message })
@@ -269,6 +343,6 @@ impl NativeConnector {
     /// The O_DIRECT alignment in use for this tenant, or null when buffered.
     #[napi(getter)]
     pub fn direct_alignment(&self) -> Option<u32> {
-        self.inner.direct_alignment().map(|a| a as u32)
+        self.inner.connector().direct_alignment().map(|a| a as u32)
     }
 }

@@ -4,11 +4,14 @@
 //! - [`aligned`]: aligned, pooled, huge-page-advised buffers for O_DIRECT.
 //! - [`objects`]: atomic durable writes, whole-object reads, stat, remove.
 //! - [`listing`]: a sorted, resumable walk for paged listings.
+//! - [`usage`]: bytes and objects stored, quotas, the open-time sweep.
 
 pub mod aligned;
 pub mod listing;
 pub mod objects;
 pub mod root;
+pub mod usage;
 
-pub use objects::ObjectDir;
+pub use objects::{DirOptions, ObjectDir};
+pub use usage::Usage;
 pub use root::TenantRoot;

@@ -5,12 +5,22 @@
 //! listed, never a valid object path) in the object's own directory, is
 //! synced, renamed over the object and the directory is synced: readers see
 //! the old bytes or the new, never a mix, and a crash leaves at most a
-//! temporary file behind.
+//! temporary file behind, which the next open sweeps (see [`super::usage`]).
+//!
+//! One open `ObjectDir` owns its directory: it holds an exclusive `flock` on
+//! it until [`ObjectDir::release`], so quotas are exact and the sweep never
+//! removes a live writer's temporary file. A second open, in this process or
+//! another, fails with `Busy`.
+//!
+//! With checksums on, each object carries its CRC-32C in the extended
+//! attribute `user.kvbox.crc32c`, set before the rename; every read of an
+//! object that carries one verifies it and reports `Corrupt` on mismatch.
 
 use super::aligned::{BUF_SIZE, BufferPool, round_up};
 use super::root::{TenantRoot, check_path, split_parent};
+use super::usage::{Accounts, Usage, scan};
 use crate::{Error, Result};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, StatxFlags, XattrFlags};
 use rustix::io::Errno;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
@@ -18,23 +28,98 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+const CRC_XATTR: &str = "user.kvbox.crc32c";
+
+/// How a tenant directory is to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirOptions {
+    /// O_DIRECT where the filesystem supports it.
+    pub direct_io: bool,
+    /// fdatasync each object and fsync its directory.
+    pub durable: bool,
+    /// Store a CRC-32C with each object.
+    pub checksums: bool,
+    /// Quota on bytes stored.
+    pub max_bytes: Option<u64>,
+    /// Quota on objects stored.
+    pub max_objects: Option<u64>,
+}
+
+impl Default for DirOptions {
+    fn default() -> Self {
+        Self { direct_io: true, durable: true, checksums: false, max_bytes: None, max_objects: None }
+    }
+}
+
 /// How a tenant directory is written and read.
 #[derive(Debug)]
 pub struct ObjectDir {
     root: TenantRoot,
+    /// The descriptor holding the exclusive lock, until released.
+    lock: Mutex<Option<OwnedFd>>,
     /// O_DIRECT alignment (memory and offset), or `None` for buffered I/O.
     direct_align: Option<usize>,
     durable: bool,
+    checksums: bool,
+    accounts: Accounts,
+    swept: u64,
 }
 
 impl ObjectDir {
-    /// Opens the tenant directory. With `direct_io`, O_DIRECT is used when
-    /// `statx` reports direct-I/O support (alignment = max(4096, reported),
-    /// since ext4 serializes sub-block direct I/O); otherwise buffered I/O.
+    /// Opens the tenant directory with default options (O_DIRECT, durable).
     pub fn open(path: &Path, direct_io: bool, durable: bool) -> Result<Self> {
+        Self::open_with(path, &DirOptions { direct_io, durable, ..DirOptions::default() })
+    }
+
+    /// Opens (creating if needed) and locks the tenant directory, measures
+    /// its usage and sweeps stale temporary files. With `direct_io`,
+    /// O_DIRECT is used when `statx` reports direct-I/O support (alignment
+    /// = max(4096, reported), since ext4 serializes sub-block direct I/O);
+    /// otherwise buffered I/O.
+    pub fn open_with(path: &Path, options: &DirOptions) -> Result<Self> {
         let root = TenantRoot::open(path)?;
-        let direct_align = if direct_io { dio_alignment_cached(&root) } else { None };
-        Ok(Self { root, direct_align, durable })
+        let lock = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        match rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Error::Busy(format!(
+                    "the tenant directory {} is in use by another open connector (close it first)",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(Error::os(&format!("locking {}", path.display()), e.into())),
+        }
+        let found = scan(&root)?;
+        let direct_align = if options.direct_io { dio_alignment_cached(&root) } else { None };
+        Ok(Self {
+            root,
+            lock: Mutex::new(Some(lock)),
+            direct_align,
+            durable: options.durable,
+            checksums: options.checksums,
+            accounts: Accounts::new(found.usage, options.max_bytes, options.max_objects),
+            swept: found.swept,
+        })
+    }
+
+    /// Releases the directory's lock (at close); calls still in flight finish.
+    pub fn release(&self) {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// What the tenant stores now.
+    pub fn usage(&self) -> Usage {
+        self.accounts.usage()
+    }
+
+    /// Puts refused by a quota so far.
+    pub fn quota_rejections(&self) -> u64 {
+        self.accounts.rejections()
+    }
+
+    /// Temporary files the open swept (left by a writer that died).
+    pub fn swept(&self) -> u64 {
+        self.swept
     }
 
     /// The O_DIRECT alignment in use, or `None` when buffered.
@@ -48,10 +133,14 @@ impl ObjectDir {
     }
 
     /// Atomically (and, when durable, durably) replaces `path` with `data`.
+    /// A put that would go over a quota fails with `Quota` and writes nothing.
     pub fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         check_path(path, false)?;
         let (parent, name) = split_parent(path);
         let dir = self.root.dir(parent, true, self.durable)?.expect("created");
+        let _serial = self.accounts.lock_path(path);
+        let old = regular_size_at(&dir, name)?;
+        let reservation = self.accounts.reserve(path, old, data.len() as u64)?;
         let tmp = temp_name();
         let result = self.write_temp(&dir, &tmp, data).and_then(|()| {
             rustix::fs::renameat(&dir, tmp.as_str(), &dir, name).map_err(|e| Error::os(&format!("renaming into {path:?}"), e.into()))?;
@@ -60,8 +149,11 @@ impl ObjectDir {
             }
             Ok(())
         });
-        if result.is_err() {
-            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+        match result {
+            Ok(()) => reservation.commit(),
+            Err(_) => {
+                let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            }
         }
         result
     }
@@ -89,6 +181,10 @@ impl ObjectDir {
                 fd
             }
         };
+        if self.checksums {
+            rustix::fs::fsetxattr(&fd, CRC_XATTR, &crc32c::crc32c(data).to_le_bytes(), XattrFlags::empty())
+                .map_err(|e| Error::os("storing the object's checksum (checksums need user extended attributes)", e.into()))?;
+        }
         if self.durable {
             rustix::fs::fdatasync(&fd).map_err(|e| Error::os("syncing an object", e.into()))?;
         }
@@ -103,16 +199,25 @@ impl ObjectDir {
         let too_large = |size: usize| {
             Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"))
         };
+        // NONBLOCK: a FIFO planted in the tree opens at once (and is then
+        // refused as not a regular file) instead of blocking the thread.
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK;
         if let Some(align) = self.direct_align {
-            match self.root.open_beneath(path, OFlags::RDONLY | OFlags::DIRECT, Mode::empty()) {
-                Ok(fd) => return read_direct(&fd, align, max_bytes).map_err(|e| e.into_error(&what(), too_large)),
+            match self.root.open_beneath(path, flags | OFlags::DIRECT, Mode::empty()) {
+                Ok(fd) => {
+                    let got = read_direct(&fd, align, max_bytes).map_err(|e| e.into_error(&what(), too_large))?;
+                    return verify(&fd, path, got);
+                }
                 Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
                 Err(Errno::INVAL) => {} // no O_DIRECT for this file: buffered below
                 Err(e) => return Err(Error::os(&what(), e.into())),
             }
         }
-        match self.root.open_beneath(path, OFlags::RDONLY, Mode::empty()) {
-            Ok(fd) => read_buffered(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large)),
+        match self.root.open_beneath(path, flags, Mode::empty()) {
+            Ok(fd) => {
+                let got = read_buffered(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large))?;
+                verify(&fd, path, got)
+            }
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(None),
             Err(e) => Err(Error::os(&what(), e.into())),
         }
@@ -136,8 +241,11 @@ impl ObjectDir {
         check_path(path, false)?;
         let (parent, name) = split_parent(path);
         let Some(dir) = self.root.dir(parent, false, false)? else { return Ok(false) };
+        let _serial = self.accounts.lock_path(path);
+        let Some(old) = regular_size_at(&dir, name)? else { return Ok(false) };
         match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => {
+                self.accounts.removed(old);
                 if self.durable {
                     rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {path:?}"), e.into()))?;
                 }
@@ -146,6 +254,36 @@ impl ObjectDir {
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(false),
             Err(e) => Err(Error::os(&format!("removing {path:?}"), e.into())),
         }
+    }
+}
+
+/// The size of regular file `name` in `dir`; `None` when absent or not a
+/// regular file (a directory, a link: never an object).
+fn regular_size_at(dir: &OwnedFd, name: &str) -> Result<Option<u64>> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => Ok(Some(st.st_size as u64)),
+        Ok(_) | Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(Error::os(&format!("stat {name:?}"), e.into())),
+    }
+}
+
+/// Checks `got` against the CRC-32C stored with the object, if it has one.
+fn verify(fd: &OwnedFd, path: &str, got: Option<Vec<u8>>) -> Result<Option<Vec<u8>>> {
+    let Some(bytes) = got else { return Ok(None) };
+    let mut stored = [0u8; 4];
+    match rustix::fs::fgetxattr(fd, CRC_XATTR, &mut stored) {
+        Ok(4) => {
+            let (want, have) = (u32::from_le_bytes(stored), crc32c::crc32c(&bytes));
+            if want != have {
+                return Err(Error::Corrupt(format!(
+                    "object {path:?} failed its CRC-32C check (stored {want:08x}, read {have:08x}); its bytes were not returned"
+                )));
+            }
+            Ok(Some(bytes))
+        }
+        Ok(_) => Err(Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"))),
+        Err(Errno::NODATA) | Err(Errno::NOTSUP) => Ok(Some(bytes)),
+        Err(e) => Err(Error::os(&format!("reading the checksum of {path:?}"), e.into())),
     }
 }
 
@@ -290,6 +428,7 @@ fn read_buffered(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::Usage;
 
     fn pattern(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 + i / 4096) as u8).collect()
@@ -360,6 +499,52 @@ mod tests {
     }
 
     #[test]
+    fn keeps_exact_usage_and_refuses_puts_over_quota() {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = DirOptions { max_bytes: Some(10_000), max_objects: Some(3), ..DirOptions::default() };
+        let d = ObjectDir::open_with(tmp.path(), &opts).unwrap();
+        d.write("a/1", &pattern(4000)).unwrap();
+        d.write("a/2", &pattern(4000)).unwrap();
+        assert!(matches!(d.write("a/3", &pattern(2001)), Err(Error::Quota(_))));
+        assert_eq!(d.stat("a/3").unwrap(), None, "a refused put writes nothing");
+        d.write("a/1", &pattern(6000)).expect("an overwrite counts only the difference");
+        assert_eq!(d.usage(), Usage { bytes: 10_000, objects: 2 });
+        assert!(d.remove("a/2").unwrap());
+        d.write("a/3", &pattern(1)).unwrap();
+        d.write("a/4", &pattern(1)).unwrap();
+        assert!(matches!(d.write("a/5", &pattern(1)), Err(Error::Quota(_))), "objects quota");
+        assert_eq!(d.usage(), Usage { bytes: 6002, objects: 3 });
+        drop(d);
+        let again = ObjectDir::open_with(tmp.path(), &opts).unwrap();
+        assert_eq!(again.usage(), Usage { bytes: 6002, objects: 3 }, "measured again at open");
+    }
+
+    #[test]
+    fn checksums_catch_a_flipped_bit() {
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        let d = ObjectDir::open_with(tmp.path(), &DirOptions { checksums: true, ..DirOptions::default() }).unwrap();
+        let data = pattern(100_000);
+        d.write("x/o", &data).unwrap();
+        assert_eq!(d.read("x/o", u64::MAX).unwrap().as_deref(), Some(&data[..]));
+        let file = tmp.path().join("x/o");
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes[54_321] ^= 0x10;
+        // Rewrite in place (keeps the attribute), as bit rot would.
+        std::fs::OpenOptions::new().write(true).open(&file).and_then(|mut f| std::io::Write::write_all(&mut f, &bytes)).unwrap();
+        assert!(matches!(d.read("x/o", u64::MAX), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_fifo_planted_as_an_object_does_not_block_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = ObjectDir::open(tmp.path(), true, true).unwrap();
+        std::fs::create_dir(tmp.path().join("p")).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, &tmp.path().join("p/fifo"), FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        assert_eq!(d.read("p/fifo", u64::MAX).unwrap(), None);
+        assert_eq!(d.stat("p/fifo").unwrap(), None);
+    }
+
+    #[test]
     fn detects_direct_io_on_a_real_filesystem() {
         // /var/tmp is disk-backed on our machines (tmpfs O_DIRECT proves nothing).
         let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
@@ -367,6 +552,7 @@ mod tests {
         let align = d.direct_alignment().expect("ext4 under /var/tmp supports O_DIRECT");
         assert!(align >= 4096 && align.is_power_of_two());
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "the probe file is removed");
+        drop(d);
         let buffered = ObjectDir::open(tmp.path(), false, true).unwrap();
         assert_eq!(buffered.direct_alignment(), None);
     }

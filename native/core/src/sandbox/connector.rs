@@ -9,21 +9,24 @@
 //! - an instance whose call trapped or timed out is dropped, never reused;
 //!   the next call gets a fresh one, so the connector stays usable;
 //! - a payload lent for a `put` is removed from the instance's table before
-//!   `put` returns.
+//!   `put` returns;
+//! - guest code is stopped at an epoch tick (every 5 ms) when the call's
+//!   deadline passes or its caller cancels; the instance is then discarded.
 
 use super::bindings::{Connector, WitError};
 use super::host::payload::Payload;
 use super::host::types::from_wit;
 use super::logbook::{LogBook, LogRecord};
 use super::runtime::{CompiledComponent, EPOCH_TICK, Runtime};
-use super::state::Sandbox;
+use super::state::{Interrupt, Sandbox};
 use crate::connector::{ConnectorStats, check_key, check_object_size};
 use crate::io::ObjectDir;
-use crate::{Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
+use crate::{Cancel, Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use wasmtime::component::{Resource, ResourceAny};
-use wasmtime::{Store, Trap};
+use std::time::Duration;
+use wasmtime::{Store, UpdateDeadline};
 
 struct Instance {
     store: Store<Sandbox>,
@@ -50,6 +53,8 @@ pub struct WasmConnector {
     created: AtomicU64,
     traps: AtomicU64,
     timeouts: AtomicU64,
+    memory_limits: AtomicU64,
+    cancellations: AtomicU64,
 }
 
 impl WasmConnector {
@@ -57,7 +62,7 @@ impl WasmConnector {
     /// now, so a bad configuration fails here, not on the first call.
     pub fn open(component: Arc<CompiledComponent>, options: &OpenOptions) -> Result<Self> {
         options.limits.validate()?;
-        let io = Arc::new(ObjectDir::open(&options.root, options.direct_io, options.durable)?);
+        let io = Arc::new(ObjectDir::open_with(&options.root, &options.dir_options())?);
         let this = Self {
             component,
             config: options.config_json.clone(),
@@ -70,8 +75,10 @@ impl WasmConnector {
             created: AtomicU64::new(0),
             traps: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
+            memory_limits: AtomicU64::new(0),
+            cancellations: AtomicU64::new(0),
         };
-        let first = this.instantiate()?;
+        let first = this.instantiate().inspect_err(|_| this.io.release())?;
         let mut pool = this.lock();
         pool.live = 1;
         pool.idle.push(first);
@@ -90,40 +97,60 @@ impl WasmConnector {
     fn instantiate(&self) -> Result<Instance> {
         let engine = Runtime::global()?.engine();
         let mut store = Store::new(engine, Sandbox::new(self.io.clone(), self.log.clone(), self.limits.clone()));
-        store.limiter(|s| &mut s.store_limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks());
+        store.limiter(|s| &mut s.limiter);
+        // Checked at every tick while guest code runs: the deadline is
+        // counted down in ticks, and a cancellation is seen within one tick.
+        store.epoch_deadline_callback(|mut cx| match cx.data_mut().call.tick() {
+            Ok(()) => Ok(UpdateDeadline::Continue(1)),
+            Err(why) => Err(why.into()),
+        });
+        store.data_mut().call.ticks_left = self.deadline_ticks();
+        store.set_epoch_deadline(1);
         self.created.fetch_add(1, Ordering::Relaxed);
-        let bindings = self.component.pre.instantiate(&mut store).map_err(|e| self.classify(e, "instantiating"))?;
-        let handle = bindings
-            .kvbox_connector_store()
-            .connector()
-            .call_open(&mut store, &self.config)
-            .map_err(|e| self.classify(e, "open"))?
-            .map_err(from_wit)?;
+        let bindings = match self.component.pre.instantiate(&mut store) {
+            Ok(b) => b,
+            Err(e) => return Err(self.classify(e, &store, "instantiating")),
+        };
+        let handle = match bindings.kvbox_connector_store().connector().call_open(&mut store, &self.config) {
+            Ok(opened) => opened.map_err(from_wit)?,
+            Err(e) => return Err(self.classify(e, &store, "open")),
+        };
         Ok(Instance { store, bindings, handle })
     }
 
     /// Turns a trap into the caller's error, counting it.
-    fn classify(&self, e: wasmtime::Error, during: &str) -> Error {
-        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            self.timeouts.fetch_add(1, Ordering::Relaxed);
-            return Error::Timeout(format!(
-                "the connector ran past its {} ms deadline during {during} (limits.callTimeoutMs); the instance was discarded",
-                self.limits.call_timeout_ms
-            ));
+    fn classify(&self, e: wasmtime::Error, store: &Store<Sandbox>, during: &str) -> Error {
+        match e.downcast_ref::<Interrupt>() {
+            Some(Interrupt::Deadline) => {
+                self.timeouts.fetch_add(1, Ordering::Relaxed);
+                return Error::Timeout(format!(
+                    "the connector ran past its {} ms deadline during {during} (limits.callTimeoutMs); the instance was discarded",
+                    self.limits.call_timeout_ms
+                ));
+            }
+            Some(Interrupt::Cancelled) => {
+                self.cancellations.fetch_add(1, Ordering::Relaxed);
+                return Error::Cancelled(format!("{during} was cancelled while the connector ran; the instance was discarded"));
+            }
+            None => {}
+        }
+        if store.data().limiter.memory_exceeded {
+            self.memory_limits.fetch_add(1, Ordering::Relaxed);
+            self.log.push("error", "host", &format!("memory limit hit during {during}: {e:#}"));
+            return Error::MemoryLimit(format!("the connector hit its memory limit during {during}; the instance was discarded: {e:#}"));
         }
         self.traps.fetch_add(1, Ordering::Relaxed);
         self.log.push("error", "host", &format!("trap during {during}: {e:#}"));
         Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}"))
     }
 
-    fn checkout(&self) -> Result<Instance> {
+    fn checkout(&self, during: &str, cancel: &Cancel) -> Result<Instance> {
         let mut pool = self.lock();
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
+            cancel.check(during)?;
             if let Some(inst) = pool.idle.pop() {
                 return Ok(inst);
             }
@@ -132,7 +159,8 @@ impl WasmConnector {
                 drop(pool);
                 return self.instantiate().inspect_err(|_| self.retire());
             }
-            pool = self.freed.wait(pool).unwrap_or_else(|p| p.into_inner());
+            // Waiting for an instance: wake now and then to notice a cancellation.
+            pool = self.freed.wait_timeout(pool, Duration::from_millis(10)).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
@@ -153,33 +181,42 @@ impl WasmConnector {
     }
 
     /// Runs `f` on an instance; discards the instance if it trapped.
-    fn call<R>(&self, during: &str, f: impl FnOnce(&mut Instance) -> wasmtime::Result<std::result::Result<R, WitError>>) -> Result<R> {
-        let mut inst = self.checkout()?;
-        inst.store.set_epoch_deadline(self.deadline_ticks());
-        match f(&mut inst) {
+    fn call<R>(
+        &self,
+        during: &str,
+        cancel: &Cancel,
+        f: impl FnOnce(&mut Instance) -> wasmtime::Result<std::result::Result<R, WitError>>,
+    ) -> Result<R> {
+        let mut inst = self.checkout(during, cancel)?;
+        inst.store.data_mut().call = super::state::CallState { ticks_left: self.deadline_ticks(), cancel: cancel.clone() };
+        inst.store.set_epoch_deadline(1);
+        let outcome = f(&mut inst);
+        inst.store.data_mut().call.cancel = Cancel::never();
+        match outcome {
             Ok(result) => {
                 self.checkin(inst);
                 result.map_err(from_wit)
             }
             Err(trap) => {
+                let err = self.classify(trap, &inst.store, during);
                 drop(inst);
                 self.retire();
-                Err(self.classify(trap, during))
+                Err(err)
             }
         }
     }
 }
 
 impl ObjectConnector for WasmConnector {
-    fn exists(&self, key: &str) -> Result<bool> {
+    fn exists(&self, key: &str, cancel: &Cancel) -> Result<bool> {
         check_key(key, &self.limits)?;
-        self.call("exists", |i| i.bindings.kvbox_connector_store().connector().call_exists(&mut i.store, i.handle, key))
+        self.call("exists", cancel, |i| i.bindings.kvbox_connector_store().connector().call_exists(&mut i.store, i.handle, key))
     }
 
-    fn put(&self, key: &str, data: &[u8]) -> Result<()> {
+    fn put(&self, key: &str, data: &[u8], cancel: &Cancel) -> Result<()> {
         check_key(key, &self.limits)?;
         check_object_size(data.len() as u64, &self.limits)?;
-        self.call("put", |i| {
+        self.call("put", cancel, |i| {
             let lent = i.store.data_mut().table().push(Payload::lend(data))?;
             let borrowed = Resource::<Payload>::new_borrow(lent.rep());
             let result = i.bindings.kvbox_connector_store().connector().call_put(&mut i.store, i.handle, key, borrowed);
@@ -188,9 +225,9 @@ impl ObjectConnector for WasmConnector {
         })
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    fn get(&self, key: &str, cancel: &Cancel) -> Result<Option<Vec<u8>>> {
         check_key(key, &self.limits)?;
-        self.call("get", |i| {
+        self.call("get", cancel, |i| {
             let got = i.bindings.kvbox_connector_store().connector().call_get(&mut i.store, i.handle, key)?;
             Ok(match got {
                 Ok(Some(res)) => {
@@ -208,19 +245,19 @@ impl ObjectConnector for WasmConnector {
         })
     }
 
-    fn remove(&self, key: &str) -> Result<bool> {
+    fn remove(&self, key: &str, cancel: &Cancel) -> Result<bool> {
         check_key(key, &self.limits)?;
-        self.call("remove", |i| i.bindings.kvbox_connector_store().connector().call_remove(&mut i.store, i.handle, key))
+        self.call("remove", cancel, |i| i.bindings.kvbox_connector_store().connector().call_remove(&mut i.store, i.handle, key))
     }
 
-    fn size(&self, key: &str) -> Result<Option<u64>> {
+    fn size(&self, key: &str, cancel: &Cancel) -> Result<Option<u64>> {
         check_key(key, &self.limits)?;
-        self.call("size", |i| i.bindings.kvbox_connector_store().connector().call_size(&mut i.store, i.handle, key))
+        self.call("size", cancel, |i| i.bindings.kvbox_connector_store().connector().call_size(&mut i.store, i.handle, key))
     }
 
-    fn list_keys(&self, cursor: Option<&str>, limit: u32) -> Result<KeyPage> {
+    fn list_keys(&self, cursor: Option<&str>, limit: u32, cancel: &Cancel) -> Result<KeyPage> {
         let limit = limit.clamp(1, self.limits.max_list_page);
-        let page = self.call("list-keys", |i| {
+        let page = self.call("list-keys", cancel, |i| {
             i.bindings.kvbox_connector_store().connector().call_list_keys(&mut i.store, i.handle, cursor, limit)
         })?;
         if page.keys.len() > limit as usize {
@@ -230,10 +267,17 @@ impl ObjectConnector for WasmConnector {
     }
 
     fn stats(&self) -> ConnectorStats {
+        let usage = self.io.usage();
         ConnectorStats {
             instances_created: self.created.load(Ordering::Relaxed),
             traps: self.traps.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
+            memory_limits: self.memory_limits.load(Ordering::Relaxed),
+            cancellations: self.cancellations.load(Ordering::Relaxed),
+            bytes_stored: usage.bytes,
+            objects: usage.objects,
+            in_flight: 0,
+            quota_rejections: self.io.quota_rejections(),
         }
     }
 
@@ -253,6 +297,7 @@ impl ObjectConnector for WasmConnector {
             std::mem::take(&mut pool.idle)
         };
         drop(idle);
+        self.io.release();
         self.freed.notify_all();
     }
 }

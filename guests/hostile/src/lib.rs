@@ -1,0 +1,206 @@
+//! Hostile connectors, for kvbox's adversarial tests. Each Cargo feature
+//! builds a component with one attack (`guests/dist/hostile-<feature>.wasm`):
+//!
+//! | feature     | attack                                                       |
+//! |-------------|--------------------------------------------------------------|
+//! | `loop`      | `put("attack")` spins forever                                |
+//! | `memory`    | `put("attack")` allocates until memory runs out              |
+//! | `recursion` | `put("attack")` recurses without end                         |
+//! | `panic`     | `put("attack")` panics                                       |
+//! | `handles`   | `put("attack")` creates payload handles without dropping any |
+//! | `huge-page` | `list-keys` returns far more keys than asked                 |
+//! | `paths`     | every call hands the key to host I/O as a raw object path    |
+//! |             | (`%00` becomes NUL), so tests can try `..`, `/etc`, links    |
+//! | `wasi`      | `put("attack")` tries WASI files, environment and sockets    |
+//!
+//! Any other key is served honestly (one object per key, hex-named), so a
+//! test can show the connector stays usable after each attack.
+
+mod wit {
+    wit_bindgen::generate!({ path: "../../wit", world: "connector" });
+}
+
+use wit::exports::kvbox::connector::store::{Connector, Guest, GuestConnector, KeyPage};
+use wit::kvbox::connector::objects;
+use wit::kvbox::connector::payload::Payload;
+use wit::kvbox::connector::types::Error;
+
+const TRIGGER: &str = "attack";
+
+struct Hostile {
+    /// From the config `{"port": N}`: where the `wasi` attack tries to connect.
+    #[allow(dead_code)]
+    port: u16,
+}
+
+fn hex_path(key: &str) -> String {
+    let mut p = String::from("o/");
+    for b in key.bytes() {
+        p.push_str(&format!("{b:02x}"));
+    }
+    p
+}
+
+fn unhex(path: &str) -> Option<String> {
+    let h = path.strip_prefix("o/")?;
+    let bytes: Option<Vec<u8>> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// The object path a call uses: the raw key for the `paths` attack.
+fn path_of(key: &str) -> String {
+    if cfg!(feature = "paths") { key.replace("%00", "\0") } else { hex_path(key) }
+}
+
+impl Hostile {
+    fn attack(&self) -> Result<(), Error> {
+        #[cfg(feature = "loop")]
+        loop {
+            core::hint::black_box(());
+        }
+        #[cfg(feature = "memory")]
+        {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![0xA5; 1 << 20]);
+                core::hint::black_box(&hoard);
+            }
+        }
+        #[cfg(feature = "recursion")]
+        {
+            #[allow(unconditional_recursion)]
+            fn dive(n: u64) -> u64 {
+                let frame = core::hint::black_box([n; 32]);
+                dive(n + 1).wrapping_add(frame[7])
+            }
+            return Err(Error::Other(format!("recursion ended at {}", dive(0))));
+        }
+        #[cfg(feature = "panic")]
+        panic!("hostile connector panics on purpose");
+        #[cfg(feature = "handles")]
+        {
+            let mut held = Vec::new();
+            loop {
+                match Payload::create(1) {
+                    Ok(p) => held.push(p),
+                    Err(e) => return Err(Error::Other(format!("payload.create refused after {} handles: {e:?}", held.len()))),
+                }
+            }
+        }
+        #[cfg(feature = "wasi")]
+        return Err(Error::Other(wasi_attack::run(self.port)));
+        #[allow(unreachable_code)]
+        Ok(())
+    }
+}
+
+impl GuestConnector for Hostile {
+    fn open(config: String) -> Result<Connector, Error> {
+        let port = config.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).and_then(|s| s.parse().ok()).unwrap_or(9);
+        Ok(Connector::new(Self { port }))
+    }
+
+    fn exists(&self, key: String) -> Result<bool, Error> {
+        Ok(objects::stat(&path_of(&key))?.is_some())
+    }
+
+    fn put(&self, key: String, data: &Payload) -> Result<(), Error> {
+        if key == TRIGGER {
+            self.attack()?;
+        }
+        objects::write(&path_of(&key), data)
+    }
+
+    fn get(&self, key: String) -> Result<Option<Payload>, Error> {
+        objects::read(&path_of(&key))
+    }
+
+    fn remove(&self, key: String) -> Result<bool, Error> {
+        objects::remove(&path_of(&key))
+    }
+
+    fn size(&self, key: String) -> Result<Option<u64>, Error> {
+        objects::stat(&path_of(&key))
+    }
+
+    fn list_keys(&self, cursor: Option<String>, limit: u32) -> Result<KeyPage, Error> {
+        if cfg!(feature = "huge-page") {
+            let keys = (0..200_000u32).map(|i| format!("key-{i}")).collect();
+            return Ok(KeyPage { keys, cursor: None });
+        }
+        if cfg!(feature = "paths") {
+            objects::list_objects("..", None, limit)?;
+        }
+        let listing = objects::list_objects("o", cursor.as_deref(), limit)?;
+        let keys = listing.paths.iter().filter_map(|p| unhex(p)).collect();
+        let cursor = if listing.more { listing.paths.last().cloned() } else { None };
+        Ok(KeyPage { keys, cursor })
+    }
+}
+
+/// Tries every WASI capability a connector could abuse and reports what it
+/// got. Anything that works is reported as `LEAK`; the host must deny all.
+#[cfg(feature = "wasi")]
+mod wasi_attack {
+    use wasip2::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    use wasip2::sockets::{instance_network, ip_name_lookup, tcp_create_socket, udp_create_socket};
+
+    pub fn run(port: u16) -> String {
+        let mut report = Vec::new();
+        let preopens = wasip2::filesystem::preopens::get_directories();
+        report.push(format!("preopens={}", preopens.len()));
+        for (_, name) in &preopens {
+            report.push(format!("LEAK: preopened {name}"));
+        }
+        let env = wasip2::cli::environment::get_environment();
+        report.push(format!("env={}", env.len()));
+        if !env.is_empty() {
+            report.push("LEAK: environment".into());
+        }
+        report.push(format!("args={}", wasip2::cli::environment::get_arguments().len()));
+        let net = instance_network::instance_network();
+        let target = IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (127, 0, 0, 1) });
+        match tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4) {
+            Err(e) => report.push(format!("tcp-create={e:?}")),
+            Ok(sock) => match sock.start_connect(&net, target) {
+                Err(e) => report.push(format!("tcp-connect={e:?}")),
+                Ok(()) => {
+                    sock.subscribe().block();
+                    match sock.finish_connect() {
+                        Err(e) => report.push(format!("tcp-connect={e:?}")),
+                        Ok(_) => report.push("LEAK: tcp connected".into()),
+                    }
+                }
+            },
+        }
+        match udp_create_socket::create_udp_socket(IpAddressFamily::Ipv4) {
+            Err(e) => report.push(format!("udp-create={e:?}")),
+            Ok(sock) => match sock.start_bind(&net, IpSocketAddress::Ipv4(Ipv4SocketAddress { port: 0, address: (0, 0, 0, 0) })) {
+                Err(e) => report.push(format!("udp-bind={e:?}")),
+                Ok(()) => match sock.finish_bind() {
+                    Err(e) => report.push(format!("udp-bind={e:?}")),
+                    Ok(()) => report.push("LEAK: udp bound".into()),
+                },
+            },
+        }
+        match ip_name_lookup::resolve_addresses(&net, "localhost") {
+            Err(e) => report.push(format!("dns={e:?}")),
+            Ok(stream) => {
+                stream.subscribe().block();
+                match stream.resolve_next_address() {
+                    Ok(Some(_)) => report.push("LEAK: name resolved".into()),
+                    other => report.push(format!("dns={other:?}")),
+                }
+            }
+        }
+        format!("wasi attack: {}", report.join(" "))
+    }
+}
+
+struct Component;
+
+impl Guest for Component {
+    type Connector = Hostile;
+}
+
+wit::export!(Component with_types_in wit);
