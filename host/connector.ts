@@ -203,6 +203,9 @@ export class Connector implements AsyncDisposable {
     if (this.#closed) throw new ClosedError(`${op}: the connector is closed`);
     if (key === undefined && op === 'listKeys') return;
     if (typeof key !== 'string') throw new InvalidKeyError(`${op}: key must be a string, got ${describe(key)}`);
+    // A lone surrogate has no UTF-8 form: passing it on would silently turn
+    // it into U+FFFD, so two different keys would name one object.
+    if (!key.isWellFormed()) throw new InvalidKeyError(`${op}: key ${quote(key)} is not well-formed Unicode (it has a lone surrogate)`);
   }
 }
 

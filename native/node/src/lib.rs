@@ -27,10 +27,16 @@ fn invalid(msg: String) -> Error {
 /// slow call (up to its deadline) must not hold the threads Node's own
 /// `fs`, `crypto` and other tenants need. Per tenant, calls are bounded by
 /// `quota.inFlight`, checked before anything is queued.
+///
+/// The runtime also has one async worker with timers and I/O: WASI streams
+/// (a guest's stdout and stderr) run small tasks on the runtime of the
+/// calling thread, which must therefore be driven.
 fn workers() -> &'static tokio::runtime::Runtime {
     static POOL: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     POOL.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
             .thread_name("kvbox-worker")
             .max_blocking_threads(1024)
             .thread_keep_alive(std::time::Duration::from_secs(30))

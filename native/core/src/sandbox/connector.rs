@@ -24,7 +24,7 @@ use crate::io::ObjectDir;
 use crate::{Cancel, Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use wasmtime::component::{Resource, ResourceAny};
+use wasmtime::component::{Resource, ResourceAny, ResourceTableError};
 use std::time::Duration;
 use wasmtime::{Store, UpdateDeadline};
 
@@ -140,6 +140,14 @@ impl WasmConnector {
             return Error::MemoryLimit(format!("the connector hit its memory limit during {during}; the instance was discarded: {e:#}"));
         }
         self.traps.fetch_add(1, Ordering::Relaxed);
+        if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
+            let msg = format!(
+                "the connector holds too many host handles during {during}, over limits.maxHostHandles = {}; the instance was discarded",
+                self.limits.max_host_handles
+            );
+            self.log.push("error", "host", &msg);
+            return Error::Trap(msg);
+        }
         self.log.push("error", "host", &format!("trap during {during}: {e:#}"));
         Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}"))
     }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
@@ -45,7 +45,11 @@ pub struct CompiledComponent {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<Sandbox>,
-    compiled: Mutex<HashMap<String, Arc<CompiledComponent>>>,
+    /// Components compiled in this process, while anything still uses them
+    /// (a loaded component or an open connector): weak, so loading many
+    /// distinct components (fuzzing, churn of connector versions) does not
+    /// keep their machine code forever.
+    compiled: Mutex<HashMap<String, Weak<CompiledComponent>>>,
 }
 
 impl Runtime {
@@ -82,8 +86,8 @@ impl Runtime {
     /// the kvbox world.
     pub fn load(&self, wasm: &[u8], cache_dir: Option<&Path>) -> Result<(Arc<CompiledComponent>, Origin)> {
         let digest = self.digest(wasm);
-        if let Some(c) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
-            return Ok((c.clone(), Origin::Memory));
+        if let Some(c) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).and_then(Weak::upgrade) {
+            return Ok((c, Origin::Memory));
         }
         check_header(wasm)?;
         let (component, origin) = match cache_dir {
@@ -97,7 +101,9 @@ impl Runtime {
             Error::Load(format!("the component does not implement the world kvbox:connector/connector@0.1.0: {e:#}"))
         })?;
         let compiled = Arc::new(CompiledComponent { pre, digest: digest.clone() });
-        self.compiled.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, compiled.clone());
+        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, c| c.strong_count() > 0);
+        cache.insert(digest, Arc::downgrade(&compiled));
         Ok((compiled, origin))
     }
 
