@@ -8,12 +8,13 @@
 # sources, lld-19 and wasi-libc (see scripts/build-guests.mjs).
 set -euo pipefail
 
+# e2fsprogs: mkfs.ext4, for the full-disk test's loop-mounted image.
+pkgs=(e2fsprogs)
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
-  echo "install-system-deps: rustup has wasm32-wasip2; no system packages needed"
-  exit 0
+  echo "install-system-deps: rustup has wasm32-wasip2; no guest toolchain packages needed"
+else
+  pkgs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
 fi
-
-pkgs=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
