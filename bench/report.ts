@@ -2,7 +2,7 @@
 
 export interface Cell {
   system: string;
-  op: 'put' | 'get';
+  op: 'put' | 'get' | 'get-into';
   size: number;
   concurrency: number;
   /** Median over rounds. */
@@ -39,9 +39,9 @@ const COLORS: Record<string, string> = { wasm: '#4c78a8', native: '#f58518', 'no
 /** Four panels (put/get × concurrency 1/4), grouped bars of GB/s per size and system. */
 export function svgChart(cells: Cell[], systems: string[], title: string): string {
   const sizes = [...new Set(cells.map((c) => c.size))].sort((a, b) => a - b);
-  const panels: Array<[Cell['op'], number]> = [['put', 1], ['put', 4], ['get', 1], ['get', 4]];
+  const panels: Array<[Cell['op'], number]> = [['put', 1], ['put', 4], ['get', 1], ['get', 4], ['get-into', 1], ['get-into', 4]];
   const pw = 420, ph = 260, pad = 40, gap = 30;
-  const width = pad + 2 * (pw + gap), height = 70 + 2 * (ph + gap) + 30;
+  const width = pad + 2 * (pw + gap), height = 70 + 3 * (ph + gap) + 30;
   const max = Math.max(...cells.map((c) => c.gbPerSec), 0.1);
   const scale = Math.ceil(max);
   const out: string[] = [

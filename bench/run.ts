@@ -76,8 +76,10 @@ for (let round = 0; round < ROUNDS; round++) {
         const putNs = await sys.put(dir, data, count, conc);
         cold = dropCaches() && cold;
         const getNs = await sys.get(dir, size, count, conc);
+        cold = dropCaches() && cold;
+        const getIntoNs = await sys.getInto(dir, size, count, conc);
         rmSync(dir, { recursive: true, force: true });
-        for (const [op, ns] of [['put', putNs], ['get', getNs]] as const) {
+        for (const [op, ns] of [['put', putNs], ['get', getNs], ['get-into', getIntoNs]] as const) {
           const k = key(sys.name, op, size, conc);
           samples.set(k, [...(samples.get(k) ?? []), (count * size) / ns]);
         }
@@ -154,10 +156,13 @@ for (const c of cells.filter((x) => x.system === 'native')) {
 }
 const min = (name: string, pred: (r: (typeof ratios)[number]) => boolean) => Math.min(...ratios.filter((r) => r.name === name && pred(r)).map((r) => r.value));
 const bigObjects = (r: (typeof ratios)[number]) => r.size !== '256 KiB';
+// Like for like with the C reference, which reads into buffers it reuses: put and get-into.
+const likeForLike = (r: (typeof ratios)[number]) => bigObjects(r) && r.op !== 'get';
 const wasmSmall = smallMedian('wasm');
 const targets = [
   { target: 'wasm ≥ 0.95× native, objects ≥ 1 MiB (worst cell)', value: min('wasm / native', bigObjects), ok: (v: number) => v >= 0.95 },
-  { target: 'native ≥ 0.9× C reference (worst cell ≥ 1 MiB)', value: min('native / C reference', bigObjects), ok: (v: number) => v >= 0.9 },
+  { target: 'native ≥ 0.9× C reference (worst put/get-into cell ≥ 1 MiB)', value: min('native / C reference', likeForLike), ok: (v: number) => v >= 0.9 },
+  { target: '  (for information: worst allocating get cell ≥ 1 MiB)', value: min('native / C reference', (r) => bigObjects(r) && r.op === 'get'), ok: (v: number) => v >= 0.9 },
   { target: 'native ≥ 2× Node, 4 MiB writes (worse of c1, c4)', value: min('native / Node fs', (r) => r.op === 'put' && r.size === '4 MiB'), ok: (v: number) => v >= 2 },
   { target: 'small-op round trip p50 ≤ 5 µs (wasm exists)', value: wasmSmall.existsP50Us, ok: (v: number) => v <= 5 },
   { target: 'instantiation ≤ 50 µs (wasm open, median)', value: median(inst.wasm!), ok: (v: number) => v <= 50 },

@@ -14,6 +14,23 @@ export interface System {
   put(dir: string, data: Buffer, count: number, concurrency: number): Promise<number>;
   /** Nanoseconds to read the batch back (verifying lengths). */
   get(dir: string, size: number, count: number, concurrency: number): Promise<number>;
+  /** Nanoseconds to read the batch back into preallocated, reused buffers (one per lane). */
+  getInto(dir: string, size: number, count: number, concurrency: number): Promise<number>;
+}
+
+/** One reused, already-touched target buffer per lane, as an application keeps staging buffers. */
+function targets(size: number, concurrency: number): Buffer[] {
+  return Array.from({ length: concurrency }, () => Buffer.allocUnsafeSlow(size).fill(1));
+}
+
+/** Like {@link pool}, handing each task its lane number. */
+async function lanes(count: number, concurrency: number, task: (i: number, lane: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async (_, lane) => {
+      while (next < count) await task(next++, lane);
+    }),
+  );
 }
 
 /** Runs `count` tasks with at most `concurrency` in flight. */
@@ -52,6 +69,13 @@ export function kvboxSystem(name: string, component: ConnectorComponent, maxInst
       const c = await connector(dir);
       const t = process.hrtime.bigint();
       await pool(count, concurrency, async (i) => check((await c.get(`bench@1@0@${i}@bf16`))?.length, size, name));
+      return Number(process.hrtime.bigint() - t);
+    },
+    async getInto(dir, size, count, concurrency) {
+      const c = await connector(dir);
+      const bufs = targets(size, concurrency);
+      const t = process.hrtime.bigint();
+      await lanes(count, concurrency, async (i, lane) => check(await c.getInto(`bench@1@0@${i}@bf16`, bufs[lane]!), size, name));
       const ns = Number(process.hrtime.bigint() - t);
       await c.close();
       opened.delete(dir);
@@ -83,6 +107,17 @@ export const nodeFs: System = {
     await pool(count, concurrency, async (i) => check((await readFile(join(dir, `o${i}`))).length, size, 'node-fs'));
     return Number(process.hrtime.bigint() - t);
   },
+  async getInto(dir, size, count, concurrency) {
+    const bufs = targets(size, concurrency);
+    const t = process.hrtime.bigint();
+    await lanes(count, concurrency, async (i, lane) => {
+      const fh = await open(join(dir, `o${i}`), 'r');
+      const { bytesRead } = await fh.read(bufs[lane]!, 0, size, 0);
+      await fh.close();
+      check(bytesRead, size, 'node-fs');
+    });
+    return Number(process.hrtime.bigint() - t);
+  },
 };
 
 /** The C O_DIRECT reference (bench/odirect_ref.c), one process per batch, timed inside. */
@@ -93,5 +128,7 @@ export function cReference(binary: string): System {
     name: 'c-odirect',
     put: async (dir, data, count, concurrency) => run('put', dir, data.length, count, concurrency),
     get: async (dir, size, count, concurrency) => run('get', dir, size, count, concurrency),
+    // The reference always reads into buffers allocated once per thread.
+    getInto: async (dir, size, count, concurrency) => run('get', dir, size, count, concurrency),
   };
 }

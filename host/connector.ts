@@ -99,6 +99,23 @@ export class Connector implements AsyncDisposable {
     return (await this.#call(`get ${quote(key)}`, options, (c) => this.#native.get(key, c))) ?? undefined;
   }
 
+  /**
+   * Reads the object under `key` into the start of `target`, without
+   * allocating: the way to fill preallocated (staging, pinned) buffers. The
+   * bytes are written in place, so do not use `target` until the promise
+   * settles.
+   * @returns the object's size, or `undefined` when there is no such object.
+   * @throws {@link TooLargeError} when the object does not fit `target`; {@link InvalidKeyError}, {@link ClosedError}, …
+   */
+  async getInto(key: string, target: Uint8Array, options?: CallOptions): Promise<number | undefined> {
+    this.#check(key, 'getInto');
+    if (!(target instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`getInto ${quote(key)}: target must be a Buffer or Uint8Array, got ${describe(target)}`);
+    }
+    const buf = Buffer.isBuffer(target) ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+    return (await this.#call(`getInto ${quote(key)}`, options, (c) => this.#native.getInto(key, buf, c))) ?? undefined;
+  }
+
   /** Whether an object is stored under `key`. @throws {@link InvalidKeyError}, {@link ClosedError}, … */
   async exists(key: string, options?: CallOptions): Promise<boolean> {
     this.#check(key, 'exists');

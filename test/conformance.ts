@@ -29,6 +29,23 @@ export function conformance(kind: string, open: Opener): void {
       }
     });
 
+    it('reads into caller-provided buffers of any alignment, refusing ones too small', async () => {
+      await using c = await open(tenant());
+      const target = Buffer.allocUnsafeSlow((8 << 20) + 8192);
+      for (const size of [0, 1, 4097, 256 << 10, (4 << 20) + 3]) {
+        const data = bytes(size);
+        await c.put(`into-${size}`, data);
+        for (const offset of [0, 1, 4096]) {
+          const view = target.subarray(offset);
+          expect(await c.getInto(`into-${size}`, view), `size ${size} offset ${offset}`).toBe(size);
+          expect(sha256(view.subarray(0, size))).toBe(sha256(data));
+        }
+      }
+      expect(await c.getInto('missing', target)).toBeUndefined();
+      await rejectsWith(c.getInto('into-4097', new Uint8Array(4096)), TooLargeError, 'ERR_KVBOX_TOO_LARGE');
+      await rejectsWith(c.getInto('into-1', 'nope' as never), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+    });
+
     it('accepts any Uint8Array view, not only Buffers', async () => {
       await using c = await open(tenant());
       const backing = new Uint8Array(100).map((_, i) => i);

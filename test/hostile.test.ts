@@ -166,6 +166,20 @@ describe('hostile connectors', () => {
     expect(await c.exists('inside/ok')).toBe(true);
   });
 
+  it('a payload over the caller buffer kept past getInto is revoked, never read after the call', async () => {
+    await using c = await openHostile('stash');
+    const secret = Buffer.alloc(64 * 1024, 0x5a);
+    await c.put('a', secret);
+    await c.put('b', bytes(10));
+    const first = Buffer.alloc(128 * 1024);
+    expect(await c.getInto('a', first)).toBeUndefined(); // the stash attack returns the previous call's payload: none yet
+    first.fill(0x11); // the caller reuses its buffer, as it may once the call settled
+    const second = Buffer.alloc(128 * 1024);
+    const n = await c.getInto('b', second);
+    expect(n, 'the kept payload was emptied when the first call ended').toBe(0);
+    expect(second.subarray(0, 64 * 1024).includes(0x11)).toBe(false);
+  });
+
   describe('WASI', () => {
     let server: Server;
     let connections = 0;

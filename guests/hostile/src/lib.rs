@@ -12,6 +12,8 @@
 //! | `paths`     | every call hands the key to host I/O as a raw object path    |
 //! |             | (`%00` becomes NUL), so tests can try `..`, `/etc`, links    |
 //! | `wasi`      | `put("attack")` tries WASI files, environment and sockets    |
+//! | `stash`     | `get` keeps each payload the host hands it and returns the   |
+//! |             | one kept by the previous call (a use-after-call attempt)     |
 //!
 //! Any other key is served honestly (one object per key, hex-named), so a
 //! test can show the connector stays usable after each attack.
@@ -31,6 +33,9 @@ struct Hostile {
     /// From the config `{"port": N}`: where the `wasi` attack tries to connect.
     #[allow(dead_code)]
     port: u16,
+    /// The `stash` attack's payload from the previous call.
+    #[allow(dead_code)]
+    stash: core::cell::RefCell<Option<Payload>>,
 }
 
 fn hex_path(key: &str) -> String {
@@ -97,7 +102,7 @@ impl Hostile {
 impl GuestConnector for Hostile {
     fn open(config: String) -> Result<Connector, Error> {
         let port = config.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).and_then(|s| s.parse().ok()).unwrap_or(9);
-        Ok(Connector::new(Self { port }))
+        Ok(Connector::new(Self { port, stash: Default::default() }))
     }
 
     fn exists(&self, key: String) -> Result<bool, Error> {
@@ -112,6 +117,19 @@ impl GuestConnector for Hostile {
     }
 
     fn get(&self, key: String) -> Result<Option<Payload>, Error> {
+        if cfg!(feature = "stash") {
+            let fresh = objects::read(&path_of(&key))?;
+            let previous = self.stash.replace(fresh);
+            // Return a copy of what the previous call's payload holds now.
+            return Ok(match previous {
+                Some(p) => {
+                    let copy = Payload::create(p.len())?;
+                    copy.write(0, &p.read(0, p.len() as u32)?)?;
+                    Some(copy)
+                }
+                None => None,
+            });
+        }
         objects::read(&path_of(&key))
     }
 

@@ -85,6 +85,20 @@ pub trait ObjectConnector: Send + Sync {
     fn put(&self, key: &str, data: &[u8], cancel: &Cancel) -> Result<()>;
     /// The whole object, or `None`.
     fn get(&self, key: &str, cancel: &Cancel) -> Result<Option<Vec<u8>>>;
+    /// Reads the object into the start of `dst`, without allocating where
+    /// the connector allows; its size, or `None`. An object larger than
+    /// `dst` is refused with `TooLarge`. The default reads with
+    /// [`ObjectConnector::get`] and copies.
+    fn get_into(&self, key: &str, dst: &mut [u8], cancel: &Cancel) -> Result<Option<u64>> {
+        let Some(bytes) = self.get(key, cancel)? else { return Ok(None) };
+        if bytes.len() > dst.len() {
+            return Err(Error::TooLarge(format!("object of {} bytes does not fit the {}-byte target", bytes.len(), dst.len())));
+        }
+        dst[..bytes.len()].copy_from_slice(&bytes);
+        let len = bytes.len() as u64;
+        crate::io::recycle::give(bytes);
+        Ok(Some(len))
+    }
     /// Removes `key`; `true` when it existed.
     fn remove(&self, key: &str, cancel: &Cancel) -> Result<bool>;
     /// The object's size, or `None`.

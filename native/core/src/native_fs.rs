@@ -51,6 +51,10 @@ impl ObjectConnector for NativeFsConnector {
         self.io.read(&self.path(key, "get", cancel)?, self.limits.max_object_bytes)
     }
 
+    fn get_into(&self, key: &str, dst: &mut [u8], cancel: &Cancel) -> Result<Option<u64>> {
+        self.io.read_into(&self.path(key, "getInto", cancel)?, dst, self.limits.max_object_bytes)
+    }
+
     fn remove(&self, key: &str, cancel: &Cancel) -> Result<bool> {
         self.io.remove(&self.path(key, "remove", cancel)?)
     }

@@ -14,6 +14,9 @@ use napi_derive::napi;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+mod recycled;
+use recycled::RecycledBuffer;
+
 fn to_napi(e: kvbox_core::Error) -> Error {
     Error::new(Status::GenericFailure, format!("[{}] {e}", e.code()))
 }
@@ -290,7 +293,15 @@ impl NativeConnector {
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn get<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "get", move |t| Ok(t.connector().get(&key, &cancel)?.map(Buffer::from)))
+        self.run(env, "get", move |t| Ok(t.connector().get(&key, &cancel)?.map(RecycledBuffer)))
+    }
+
+    /// Reads into `target` (lent without a copy: the caller must not touch
+    /// it until the promise settles); the object's size, or null.
+    #[napi(ts_return_type = "Promise<number | null>")]
+    pub fn get_into<'e>(&self, env: &'e Env, key: String, mut target: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "getInto", move |t| Ok(t.connector().get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]

@@ -4,11 +4,13 @@
 //! - [`aligned`]: aligned, pooled, huge-page-advised buffers for O_DIRECT.
 //! - [`objects`]: atomic durable writes, whole-object reads, stat, remove.
 //! - [`listing`]: a sorted, resumable walk for paged listings.
+//! - [`recycle`]: result buffers handed back by JS, reused by the next read.
 //! - [`usage`]: bytes and objects stored, quotas, the open-time sweep.
 
 pub mod aligned;
 pub mod listing;
 pub mod objects;
+pub mod recycle;
 pub mod root;
 pub mod usage;
 

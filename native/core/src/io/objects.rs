@@ -22,7 +22,7 @@ use super::usage::{Accounts, Usage, scan};
 use crate::{Error, Result};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, StatxFlags, XattrFlags};
 use rustix::io::Errno;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -191,36 +191,61 @@ impl ObjectDir {
         Ok(())
     }
 
-    /// The whole object at `path`, or `None` when there is none; an object
-    /// over `max_bytes` is refused with `TooLarge` before it is read.
-    pub fn read(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+    /// Opens the object at `path` for reading: with O_DIRECT (and its
+    /// alignment) where possible; `None` when there is no such object.
+    fn open_for_read(&self, path: &str) -> Result<Option<(OwnedFd, Option<usize>)>> {
         check_path(path, false)?;
-        let what = || format!("reading {path:?}");
-        let too_large = |size: usize| {
-            Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"))
-        };
         // NONBLOCK: a FIFO planted in the tree opens at once (and is then
         // refused as not a regular file) instead of blocking the thread.
         let flags = OFlags::RDONLY | OFlags::NONBLOCK;
         if let Some(align) = self.direct_align {
             match self.root.open_beneath(path, flags | OFlags::DIRECT, Mode::empty()) {
-                Ok(fd) => {
-                    let got = read_direct(&fd, align, max_bytes).map_err(|e| e.into_error(&what(), too_large))?;
-                    return verify(&fd, path, got);
-                }
+                Ok(fd) => return Ok(Some((fd, Some(align)))),
                 Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
                 Err(Errno::INVAL) => {} // no O_DIRECT for this file: buffered below
-                Err(e) => return Err(Error::os(&what(), e.into())),
+                Err(e) => return Err(Error::os(&format!("reading {path:?}"), e.into())),
             }
         }
         match self.root.open_beneath(path, flags, Mode::empty()) {
-            Ok(fd) => {
-                let got = read_buffered(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large))?;
-                verify(&fd, path, got)
-            }
+            Ok(fd) => Ok(Some((fd, None))),
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(None),
-            Err(e) => Err(Error::os(&what(), e.into())),
+            Err(e) => Err(Error::os(&format!("reading {path:?}"), e.into())),
         }
+    }
+
+    /// The whole object at `path`, or `None` when there is none; an object
+    /// over `max_bytes` is refused with `TooLarge` before it is read.
+    pub fn read(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+        let Some((fd, direct)) = self.open_for_read(path)? else { return Ok(None) };
+        let too_large = |size: usize| Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"));
+        let got = match direct {
+            Some(align) => read_direct(&fd, align, max_bytes),
+            None => read_buffered(&fd, max_bytes),
+        };
+        let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {path:?}"), too_large))? else { return Ok(None) };
+        check_crc(&fd, path, &bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Reads the object at `path` into the start of `dst`; its size, or
+    /// `None` when there is none. No allocation: with O_DIRECT the device
+    /// writes straight into `dst` when it is suitably aligned, else through
+    /// a pooled buffer. An object larger than `dst` is refused with `TooLarge`.
+    pub fn read_into(&self, path: &str, dst: &mut [u8], max_bytes: u64) -> Result<Option<u64>> {
+        let Some((fd, direct)) = self.open_for_read(path)? else { return Ok(None) };
+        let what = || format!("reading {path:?}");
+        let too_large = |size: usize| Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"));
+        let Some(size) = regular_size(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large))? else { return Ok(None) };
+        if size > dst.len() {
+            return Err(Error::TooLarge(format!("object {path:?} of {size} bytes does not fit the {}-byte target", dst.len())));
+        }
+        let filled = match direct {
+            Some(align) => read_direct_into(&fd, align, &mut dst[..], size),
+            None => read_at_into(&fd, &mut dst[..size]),
+        }
+        .map_err(|e| Error::os(&what(), e.into()))?;
+        check_crc(&fd, path, &dst[..filled])?;
+        Ok(Some(filled as u64))
     }
 
     /// The size of the object at `path`, or `None` when there is none.
@@ -267,22 +292,21 @@ fn regular_size_at(dir: &OwnedFd, name: &str) -> Result<Option<u64>> {
     }
 }
 
-/// Checks `got` against the CRC-32C stored with the object, if it has one.
-fn verify(fd: &OwnedFd, path: &str, got: Option<Vec<u8>>) -> Result<Option<Vec<u8>>> {
-    let Some(bytes) = got else { return Ok(None) };
+/// Checks `bytes` against the CRC-32C stored with the object, if it has one.
+fn check_crc(fd: &OwnedFd, path: &str, bytes: &[u8]) -> Result<()> {
     let mut stored = [0u8; 4];
     match rustix::fs::fgetxattr(fd, CRC_XATTR, &mut stored) {
         Ok(4) => {
-            let (want, have) = (u32::from_le_bytes(stored), crc32c::crc32c(&bytes));
+            let (want, have) = (u32::from_le_bytes(stored), crc32c::crc32c(bytes));
             if want != have {
                 return Err(Error::Corrupt(format!(
                     "object {path:?} failed its CRC-32C check (stored {want:08x}, read {have:08x}); its bytes were not returned"
                 )));
             }
-            Ok(Some(bytes))
+            Ok(())
         }
         Ok(_) => Err(Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"))),
-        Err(Errno::NODATA) | Err(Errno::NOTSUP) => Ok(Some(bytes)),
+        Err(Errno::NODATA) | Err(Errno::NOTSUP) => Ok(()),
         Err(e) => Err(Error::os(&format!("reading the checksum of {path:?}"), e.into())),
     }
 }
@@ -383,7 +407,7 @@ impl ReadError {
 
 fn read_direct(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
     let Some(size) = regular_size(fd, max_bytes)? else { return Ok(None) };
-    let mut out = Vec::with_capacity(size);
+    let mut out = super::recycle::take(size);
     let mut buf = BufferPool::global().take();
     while out.len() < size {
         let want = round_up((size - out.len()).min(BUF_SIZE), align);
@@ -410,17 +434,55 @@ fn regular_size(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<usiz
     Ok(Some(st.st_size as usize))
 }
 
-fn read_buffered(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
-    let Some(size) = regular_size(fd, max_bytes)? else { return Ok(None) };
-    let mut out = vec![0u8; size];
+/// Reads `size` bytes with O_DIRECT into `dst`: straight in when `dst` is
+/// aligned and has room for the rounded-up tail, else through a pooled
+/// buffer. Returns the bytes read.
+fn read_direct_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize) -> std::result::Result<usize, Errno> {
+    let padded = round_up(size, align);
+    if (dst.as_ptr() as usize) % align == 0 && dst.len() >= padded {
+        let mut off = 0;
+        while off < size {
+            let want = round_up((size - off).min(BUF_SIZE * 4), align);
+            let n = rustix::io::pread(fd, &mut dst[off..off + want], off as u64)?;
+            if n == 0 {
+                break;
+            }
+            off += n.min(size - off);
+        }
+        return Ok(off);
+    }
+    let mut buf = BufferPool::global().take();
+    let mut off = 0;
+    while off < size {
+        let want = round_up((size - off).min(BUF_SIZE), align);
+        let n = rustix::io::pread(fd, &mut buf.as_mut_slice()[..want], off as u64)?;
+        if n == 0 {
+            break;
+        }
+        let take = n.min(size - off);
+        dst[off..off + take].copy_from_slice(&buf.as_slice()[..take]);
+        off += take;
+    }
+    Ok(off)
+}
+
+/// Reads into all of `dst` with plain `pread`s; returns the bytes read.
+fn read_at_into(fd: &OwnedFd, dst: &mut [u8]) -> std::result::Result<usize, Errno> {
     let mut filled = 0;
-    while filled < size {
-        let n = rustix::io::pread(fd.as_fd(), &mut out[filled..], filled as u64)?;
+    while filled < dst.len() {
+        let n = rustix::io::pread(fd, &mut dst[filled..], filled as u64)?;
         if n == 0 {
             break;
         }
         filled += n;
     }
+    Ok(filled)
+}
+
+fn read_buffered(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
+    let Some(size) = regular_size(fd, max_bytes)? else { return Ok(None) };
+    let mut out = vec![0u8; size];
+    let filled = read_at_into(fd, &mut out)?;
     out.truncate(filled);
     Ok(Some(out))
 }
@@ -450,6 +512,28 @@ mod tests {
                 assert_eq!(d.stat("ab/obj").unwrap(), Some(len as u64));
                 assert_eq!(d.read("ab/obj", u64::MAX).unwrap().as_deref(), Some(&data[..]), "len {len}");
             }
+        });
+    }
+
+    #[test]
+    fn reads_into_aligned_and_unaligned_targets() {
+        both_modes(|d| {
+            let mut aligned = super::super::aligned::BufferPool::global().take();
+            let mut plain = vec![0u8; BUF_SIZE + 20_000];
+            for len in [0, 1, 4095, 4097, 1 << 20, BUF_SIZE + 12_345] {
+                let data = pattern(len);
+                d.write("ri/o", &data).unwrap();
+                if len <= BUF_SIZE {
+                    let dst = aligned.as_mut_slice();
+                    assert_eq!(d.read_into("ri/o", dst, u64::MAX).unwrap(), Some(len as u64));
+                    assert_eq!(&dst[..len], &data[..], "aligned, len {len}");
+                }
+                let dst = &mut plain[1..]; // deliberately misaligned
+                assert_eq!(d.read_into("ri/o", dst, u64::MAX).unwrap(), Some(len as u64));
+                assert_eq!(&dst[..len], &data[..], "unaligned, len {len}");
+            }
+            assert!(matches!(d.read_into("ri/o", &mut [0u8; 10], u64::MAX), Err(Error::TooLarge(_))));
+            assert_eq!(d.read_into("ri/none", &mut plain, u64::MAX).unwrap(), None);
         });
     }
 

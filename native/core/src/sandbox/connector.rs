@@ -18,7 +18,7 @@ use super::host::payload::Payload;
 use super::host::types::from_wit;
 use super::logbook::{LogBook, LogRecord};
 use super::runtime::{CompiledComponent, EPOCH_TICK, Runtime};
-use super::state::{Interrupt, Sandbox};
+use super::state::{Interrupt, ReadTarget, Sandbox};
 use crate::connector::{ConnectorStats, check_key, check_object_size};
 use crate::io::ObjectDir;
 use crate::{Cancel, Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
@@ -250,6 +250,53 @@ impl ObjectConnector for WasmConnector {
                 Ok(None) => Ok(None),
                 Err(e) => Err(e),
             })
+        })
+    }
+
+    /// The guest's `get` runs with the caller's buffer armed as the read
+    /// target (see [`super::state::ReadTarget`]): a connector that returns
+    /// what it read costs no copy at all; one that transforms the bytes has
+    /// its result copied in.
+    fn get_into(&self, key: &str, dst: &mut [u8], cancel: &Cancel) -> Result<Option<u64>> {
+        check_key(key, &self.limits)?;
+        let (ptr, cap) = (dst.as_mut_ptr(), dst.len());
+        self.call("getInto", cancel, |i| {
+            i.store.data_mut().read_target = ReadTarget { armed: Some((ptr, cap)), issued: Vec::new() };
+            let got = i.bindings.kvbox_connector_store().connector().call_get(&mut i.store, i.handle, key);
+            let target = std::mem::take(&mut i.store.data_mut().read_target);
+            let view = i.store.data_mut().host();
+            let outcome = match got? {
+                Ok(Some(res)) => {
+                    let from_target = target.issued.contains(&res.rep());
+                    let payload = view.table.delete(res)?;
+                    view.budget.release(payload.owned_len());
+                    let bytes = payload.bytes();
+                    if from_target {
+                        Ok(Some(bytes.len() as u64))
+                    } else if bytes.len() > cap {
+                        Err(WitError::TooLarge(format!("object of {} bytes does not fit the {cap}-byte target", bytes.len())))
+                    } else {
+                        // SAFETY: `dst` is ours for the whole call; no payload over it is alive here.
+                        unsafe { std::slice::from_raw_parts_mut(ptr, bytes.len()) }.copy_from_slice(bytes);
+                        let len = bytes.len() as u64;
+                        if let Payload::Owned(v) = payload {
+                            crate::io::recycle::give(v);
+                        }
+                        Ok(Some(len))
+                    }
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            // Payloads over the caller's buffer that the guest kept must not outlive the call.
+            for rep in target.issued {
+                if let Ok(kept) = view.table.get_mut(&Resource::<Payload>::new_borrow(rep)) {
+                    if matches!(kept, Payload::Lent { ptr: p, .. } if p.cast_mut() == ptr) {
+                        *kept = Payload::Owned(Vec::new());
+                    }
+                }
+            }
+            Ok(outcome)
         })
     }
 

@@ -80,12 +80,29 @@ impl ResourceLimiter for GuestLimiter {
     }
 }
 
+/// The caller's buffer during a `get_into` call: the guest's first
+/// `objects.read` that fits lands in it directly, handed to the guest as a
+/// read-only payload. Every payload issued over it is revoked (emptied)
+/// when the call ends, so none outlives the caller's buffer.
+#[derive(Default)]
+pub struct ReadTarget {
+    /// Where and how much, while armed.
+    pub armed: Option<(*mut u8, usize)>,
+    /// Resource reps of payloads backed by the target.
+    pub issued: Vec<u32>,
+}
+
+// SAFETY: the pointer is only used on the thread running the call that
+// armed it, while the caller keeps the buffer alive and untouched.
+unsafe impl Send for ReadTarget {}
+
 /// The data of one instance's `Store`.
 pub struct Sandbox {
     table: ResourceTable,
     wasi: WasiCtx,
     pub(crate) limiter: GuestLimiter,
     pub(crate) call: CallState,
+    pub(crate) read_target: ReadTarget,
     io: Arc<ObjectDir>,
     log: Arc<LogBook>,
     limits: Arc<Limits>,
@@ -119,12 +136,19 @@ impl Sandbox {
         let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
         let limiter = GuestLimiter { memory_cap, memory_exceeded: false, counts };
         let budget = PayloadBudget::new(limits.max_object_bytes.saturating_mul(2));
-        Self { table, wasi, limiter, call: CallState::default(), io, log, limits, budget }
+        Self { table, wasi, limiter, call: CallState::default(), read_target: ReadTarget::default(), io, log, limits, budget }
     }
 
     /// The view the host interfaces are implemented on.
     pub fn host(&mut self) -> HostView<'_> {
-        HostView { table: &mut self.table, io: &self.io, log: &self.log, limits: &self.limits, budget: &mut self.budget }
+        HostView {
+            table: &mut self.table,
+            io: &self.io,
+            log: &self.log,
+            limits: &self.limits,
+            budget: &mut self.budget,
+            read_target: &mut self.read_target,
+        }
     }
 
     /// The resource table (to lend and collect payloads around a call).
@@ -146,6 +170,7 @@ pub struct HostView<'a> {
     pub(crate) log: &'a LogBook,
     pub(crate) limits: &'a Limits,
     pub(crate) budget: &'a mut PayloadBudget,
+    pub(crate) read_target: &'a mut ReadTarget,
 }
 
 /// Marker naming [`HostView`] as the data of the kvbox interfaces.

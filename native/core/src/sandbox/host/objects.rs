@@ -2,6 +2,7 @@
 //! behalf of the guest. Confinement and O_DIRECT live in [`crate::io`]; this
 //! file only moves handles and maps errors.
 
+use crate::Error;
 use crate::sandbox::bindings::WitError;
 use crate::sandbox::bindings::kvbox::connector::objects::{Host, Listing};
 use crate::sandbox::host::payload::Payload;
@@ -19,6 +20,23 @@ impl Host for HostView<'_> {
     }
 
     fn read(&mut self, path: String) -> wasmtime::Result<Result<Option<Resource<Payload>>, WitError>> {
+        if let Some((ptr, cap)) = self.read_target.armed {
+            // SAFETY: armed only during a `get_into` call, whose caller keeps
+            // the buffer alive and untouched until the call returns; no
+            // payload over it exists yet (it is disarmed once used).
+            let dst = unsafe { std::slice::from_raw_parts_mut(ptr, cap) };
+            match self.io.read_into(&path, dst, self.limits.max_object_bytes) {
+                Ok(Some(len)) => {
+                    self.read_target.armed = None;
+                    let lent = self.table.push(Payload::Lent { ptr: ptr.cast_const(), len: len as usize })?;
+                    self.read_target.issued.push(lent.rep());
+                    return Ok(Ok(Some(lent)));
+                }
+                Ok(None) => return Ok(Ok(None)),
+                Err(Error::TooLarge(_)) => {} // does not fit: an ordinary read below
+                Err(e) => return Ok(Err(to_wit(e))),
+            }
+        }
         match self.io.read(&path, self.limits.max_object_bytes) {
             Ok(Some(bytes)) => Ok(self.push_owned(bytes)?.map(Some)),
             Ok(None) => Ok(Ok(None)),
