@@ -174,12 +174,13 @@ describe('mutated components', () => {
     let b = Buffer.from(bytes);
     for (const m of ms) {
       const at = b.length === 0 ? 0 : m.at % b.length;
+      if (b.length === 0) break;
       if (m.kind === 'flip') b[at] = b[at]! ^ (1 << (m.value % 8));
       else if (m.kind === 'set') b[at] = m.value;
       else if (m.kind === 'truncate') b = b.subarray(0, at);
       else if (m.kind === 'splice') b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + m.len))]);
       else if (m.kind === 'duplicate') b = Buffer.concat([b.subarray(0, at + m.len), b.subarray(at)]);
-      else b.fill(0, at, at + m.len);
+      else b.fill(0, at, Math.min(b.length, at + m.len));
     }
     return b;
   }
