@@ -4,7 +4,7 @@
  *   perf record -e cpu-clock -F 2000 -g -o /tmp/kvbox.perf -- npx tsx bench/profile.ts get 16 native
  *   perf report -i /tmp/kvbox.perf --no-children --sort dso,symbol
  *
- * Scenarios: `get <MiB> <wasm|native>`, `put <MiB> <wasm|native>`, `exists <wasm|native>`,
+ * Scenarios: `get <MiB> <wasm|native>`, `put <MiB> <wasm|native>` (new keys), `exists <wasm|native>`,
  * `open <wasm|native>`. Runs for $SECONDS (default 10) seconds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,7 +33,7 @@ if (scenario === 'open') {
   while (Date.now() < end) {
     const key = `k${n % 8}`;
     if (scenario === 'get') await store.get(key);
-    else if (scenario === 'put') await store.put(key, data);
+    else if (scenario === 'put') await store.put(`new-${n}`, data); // new objects, as the benchmark writes
     else await store.exists(key);
     n++;
   }

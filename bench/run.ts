@@ -15,7 +15,7 @@ import cliProgress from 'cli-progress';
 import { compileConnector, FS_CONNECTOR, NATIVE_FS } from '../host/index.js';
 import { child, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
 import { type Cell, label, svgChart, table, throughputTable } from './report.js';
-import { cReference, kvboxSystem, nodeFs, pool, type System } from './systems.js';
+import { cReference, kvboxSystem, nodeFs, type System } from './systems.js';
 
 const { values } = parseArgs({
   options: {
@@ -126,18 +126,24 @@ for (let i = 0; i < 3; i++) {
 
 const lagStore = await wasmComponent.open({ root: join(work, 'lag'), limits: { maxInstances: 4 } });
 const lagData = Buffer.alloc(4 << 20, 7);
-const lag = await eventLoopLag(async () => {
+const lagTargets = Array.from({ length: 8 }, () => Buffer.alloc(4 << 20));
+/** 8 lanes of 4 MiB put + read for 3 s; `into` reads into reused buffers instead of allocating. */
+const saturate = (into: boolean) => async () => {
   const until = Date.now() + 3000;
   let i = 0;
-  await pool(1 << 30, 8, async () => {
-    if (Date.now() > until) throw Object.assign(new Error('done'), { done: true });
-    const k = `lag-${i++ % 32}`;
-    await lagStore.put(k, lagData);
-    await lagStore.get(k);
-  }).catch((e: { done?: boolean }) => {
-    if (!e.done) throw e;
-  });
-});
+  await Promise.all(
+    lagTargets.map(async (target) => {
+      while (Date.now() < until) {
+        const k = `lag-${i++ % 32}`;
+        await lagStore.put(k, lagData);
+        if (into) await lagStore.getInto(k, target);
+        else await lagStore.get(k);
+      }
+    }),
+  );
+};
+const lag = await eventLoopLag(saturate(false));
+const lagInto = await eventLoopLag(saturate(true));
 await lagStore.close();
 
 const tenants = {
@@ -166,7 +172,8 @@ const targets = [
   { target: 'native ≥ 2× Node, 4 MiB writes (worse of c1, c4)', value: min('native / Node fs', (r) => r.op === 'put' && r.size === '4 MiB'), ok: (v: number) => v >= 2 },
   { target: 'small-op round trip p50 ≤ 5 µs (wasm exists)', value: wasmSmall.existsP50Us, ok: (v: number) => v <= 5 },
   { target: 'instantiation ≤ 50 µs (wasm open, median)', value: median(inst.wasm!), ok: (v: number) => v <= 50 },
-  { target: 'event-loop lag p99 ≤ 2 ms under saturated I/O', value: lag.busyP99Ms, ok: (v: number) => v <= 2 },
+  { target: 'event-loop lag p99 ≤ 2 ms, saturated I/O (put + get)', value: lag.busyP99Ms, ok: (v: number) => v <= 2 },
+  { target: 'event-loop lag p99 ≤ 2 ms, saturated I/O (put + getInto)', value: lagInto.busyP99Ms, ok: (v: number) => v <= 2 },
   { target: 'idle tenant ≤ 512 KiB (wasm)', value: tenants.wasm.bytesPerTenant / 1024, ok: (v: number) => v <= 512 },
 ];
 
@@ -181,7 +188,7 @@ const sm = { wasm: wasmSmall, native: smallMedian('native') };
 console.log(table([['system', 'exists p50 µs', 'p99 µs', 'size p50 µs', 'p99 µs', 'exists/s', 'size/s'], ...Object.entries(sm).map(([n, s]) => [n, s.existsP50Us.toFixed(1), s.existsP99Us.toFixed(1), s.sizeP50Us.toFixed(1), s.sizeP99Us.toFixed(1), s.existsPerSec.toFixed(0), s.sizePerSec.toFixed(0)])]));
 console.log(`\nopen a tenant from a compiled component (µs): wasm p50 ${median(inst.wasm!).toFixed(0)} p99 ${quantile(inst.wasm!, 0.99).toFixed(0)}; native p50 ${median(inst.native!).toFixed(0)} p99 ${quantile(inst.native!, 0.99).toFixed(0)}`);
 console.log(`first load in a new process (ms): cold compile ${median(firstLoad.coldCompileMs).toFixed(1)}, from disk cache ${median(firstLoad.diskCacheMs).toFixed(2)}`);
-console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}`);
+console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}, with getInto ${lagInto.busyP99Ms.toFixed(2)}`);
 console.log(`resident memory per idle tenant (1000 tenants): wasm ${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB, native ${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`);
 console.log('\ntargets');
 console.log(table([['target', 'measured', 'verdict'], ...targets.map((t) => [t.target, t.value.toFixed(2), t.ok(t.value) ? 'met' : 'MISSED'])]));
@@ -191,7 +198,7 @@ const result = {
   date: new Date().toISOString(), machine, throughput: cells, ratios, smallOps: sm,
   instantiationUs: { wasm: { p50: median(inst.wasm!), p99: quantile(inst.wasm!, 0.99) }, native: { p50: median(inst.native!), p99: quantile(inst.native!, 0.99) } },
   firstLoad: { coldCompileMs: median(firstLoad.coldCompileMs), diskCacheMs: median(firstLoad.diskCacheMs) },
-  eventLoopLag: lag, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
+  eventLoopLag: { ...lag, busyGetIntoP99Ms: lagInto.busyP99Ms }, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
   targets: targets.map((t) => ({ target: t.target, value: t.value, met: t.ok(t.value) })),
 };
 writeFileSync(join(OUT, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
