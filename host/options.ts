@@ -67,25 +67,47 @@ export interface OpenOptions {
   quota?: Quota;
 }
 
-const U32_FIELDS = new Set(['maxKeyBytes', 'maxInstances', 'maxListPage', 'maxHostHandles']);
+const U32 = 2 ** 32 - 1;
+const SAFE = Number.MAX_SAFE_INTEGER;
+/** Each limit's accepted range. */
+const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
+  memoryBytes: [1, SAFE],
+  callTimeoutMs: [1, SAFE],
+  maxKeyBytes: [1, U32],
+  maxObjectBytes: [1, SAFE],
+  maxInstances: [1, U32],
+  maxListPage: [1, U32],
+  maxHostHandles: [1, U32],
+};
+/** Each quota's accepted range (0 bytes or objects is allowed: a read-only tenant). */
+const QUOTA_RANGES: Record<keyof Quota, [number, number]> = { bytes: [0, SAFE], objects: [0, SAFE], inFlight: [1, U32] };
+
+/** Checks that `value` is undefined or an object of known integer fields within their ranges. */
+function checkIntegers<T>(what: string, value: unknown, ranges: Record<string, [number, number]>): T {
+  if (value === undefined) return {} as T;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(`${what} must be an object, got ${describe(value)}`);
+  }
+  for (const [name, v] of Object.entries(value)) {
+    const range = ranges[name];
+    if (!range) throw new InvalidArgumentError(`${what}.${name} is not known (known: ${Object.keys(ranges).join(', ')})`);
+    if (v === undefined) continue;
+    const [min, max] = range;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new InvalidArgumentError(`${what}.${name} must be an integer from ${min} to ${max}, got ${describe(v)}`);
+    }
+  }
+  return value as T;
+}
 
 /** Checks limits' types and ranges. @throws {@link InvalidArgumentError} */
 export function checkLimits(limits: unknown): Limits {
-  if (limits === undefined) return {};
-  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
-    throw new InvalidArgumentError(`limits must be an object, got ${describe(limits)}`);
-  }
-  for (const [name, value] of Object.entries(limits)) {
-    if (!(name in DEFAULT_LIMITS)) {
-      throw new InvalidArgumentError(`limits.${name} is not a known limit (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
-    }
-    if (value === undefined) continue;
-    const max = U32_FIELDS.has(name) ? 2 ** 32 - 1 : Number.MAX_SAFE_INTEGER;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-      throw new InvalidArgumentError(`limits.${name} must be an integer from 1 to ${max}, got ${describe(value)}`);
-    }
-  }
-  return limits as Limits;
+  return checkIntegers<Limits>('limits', limits, LIMIT_RANGES);
+}
+
+/** Checks quotas' types and ranges. @throws {@link InvalidArgumentError} */
+export function checkQuota(quota: unknown): Quota {
+  return checkIntegers<Quota>('quota', quota, QUOTA_RANGES);
 }
 
 /** Checks open options and renders the config as JSON text. @throws {@link InvalidArgumentError} */
@@ -108,28 +130,6 @@ export function checkOpenOptions(options: unknown): Required<Pick<OpenOptions, '
   else if (typeof o.config === 'object' && o.config !== null && !Array.isArray(o.config)) configJson = JSON.stringify(o.config);
   else throw new InvalidArgumentError(`options.config must be an object or JSON text, got ${describe(o.config)}`);
   return { ...o, limits: checkLimits(o.limits), quota: checkQuota(o.quota), configJson };
-}
-
-const QUOTA_FIELDS: Record<keyof Quota, number> = { bytes: Number.MAX_SAFE_INTEGER, objects: Number.MAX_SAFE_INTEGER, inFlight: 2 ** 32 - 1 };
-
-/** Checks quotas' types and ranges (0 bytes or objects is allowed: a read-only tenant). @throws {@link InvalidArgumentError} */
-export function checkQuota(quota: unknown): Quota {
-  if (quota === undefined) return {};
-  if (typeof quota !== 'object' || quota === null || Array.isArray(quota)) {
-    throw new InvalidArgumentError(`quota must be an object, got ${describe(quota)}`);
-  }
-  for (const [name, value] of Object.entries(quota)) {
-    if (!(name in QUOTA_FIELDS)) {
-      throw new InvalidArgumentError(`quota.${name} is not a known quota (known: ${Object.keys(QUOTA_FIELDS).join(', ')})`);
-    }
-    if (value === undefined) continue;
-    const min = name === 'inFlight' ? 1 : 0;
-    const max = QUOTA_FIELDS[name as keyof Quota];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`quota.${name} must be an integer from ${min} to ${max}, got ${describe(value)}`);
-    }
-  }
-  return quota as Quota;
 }
 
 /** A short description of a value's type, for messages. */
