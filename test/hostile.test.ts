@@ -15,6 +15,7 @@ import {
   InvalidPathError,
   type Limits,
   loadConnector,
+  LoadError,
   MemoryLimitError,
   NATIVE_FS,
   TimeoutError,
@@ -203,6 +204,15 @@ describe('hostile connectors', () => {
       expect(err.message).not.toMatch(/LEAK/);
       expect(connections).toBe(0);
     });
+  });
+
+  it('a component exporting the wrong world is refused with LoadError', async () => {
+    const wrong = join(import.meta.dirname, '..', 'guests', 'dist', 'hostile-wrong-world.wasm');
+    const err = await whileNeighbourServes(
+      'wrong world',
+      rejectsWith(loadConnector(wrong, { root: fresh(base, 'wrong'), cacheDir: false }), LoadError, 'ERR_KVBOX_LOAD'),
+    );
+    expect(err.message).toMatch(/does not implement the world kvbox:connector\/connector@0\.1\.0/);
   });
 
   it('the native fast path is unaffected by a sandboxed neighbour looping', async () => {
