@@ -186,7 +186,11 @@ export class Connector implements AsyncDisposable {
     return this.#closed;
   }
 
-  /** Refuses further calls; calls in flight finish. Idempotent. */
+  /**
+   * Refuses further calls and releases the tenant directory (another
+   * connector may open it now); calls in flight finish, then the
+   * connector's instances and descriptors are freed. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

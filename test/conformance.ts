@@ -2,6 +2,7 @@
  * The connector conformance suite, written once and run against every
  * connector kind (see *.test.ts files that call it).
  */
+import { readdirSync, readlinkSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClosedError, type Connector, InvalidArgumentError, InvalidKeyError, TooLargeError } from '../host/index.js';
@@ -176,6 +177,26 @@ export function conformance(kind: string, open: Opener): void {
       await rejectsWith(c.get('k'), ClosedError, 'ERR_KVBOX_CLOSED');
       await rejectsWith(c.put('k', bytes(1)), ClosedError, 'ERR_KVBOX_CLOSED');
       await rejectsWith(c.listKeys(), ClosedError, 'ERR_KVBOX_CLOSED');
+    });
+
+    it('frees the directory at close: no descriptor left open, the directory can be reopened', async () => {
+      const root = tenant();
+      const holdsRoot = () =>
+        readdirSync('/proc/self/fd').some((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
+          } catch {
+            return false; // closed while we looked
+          }
+        });
+      const c = await open(root);
+      await c.put('k', bytes(3));
+      expect(holdsRoot()).toBe(true);
+      await c.close();
+      expect(holdsRoot(), 'descriptors under the root after close').toBe(false);
+      expect(c.stats().objects, 'counters survive close').toBe(1);
+      await using again = await open(root);
+      expect(await again.exists('k')).toBe(true);
     });
   });
 }

@@ -8,7 +8,7 @@
 
 use kvbox_core::sandbox::{CompiledComponent, Runtime, runtime::Origin};
 use kvbox_core::tenant::Tenant;
-use kvbox_core::{Cancel, Limits, OpenOptions, Quota};
+use kvbox_core::{Cancel, Limits, ObjectConnector, OpenOptions, Quota};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::path::PathBuf;
@@ -266,20 +266,19 @@ impl NativeConnector {
     fn run<'e, T, F>(&self, env: &'e Env, op: &str, f: F) -> Result<Object<'e>>
     where
         T: ToNapiValue + Send + 'static,
-        F: FnOnce(&Tenant) -> kvbox_core::Result<T> + Send + 'static,
+        F: FnOnce(&dyn ObjectConnector) -> kvbox_core::Result<T> + Send + 'static,
     {
-        let ticket = self.inner.admit(op).map_err(to_napi)?;
-        let tenant = self.inner.clone();
+        let (connector, ticket) = self.inner.admit(op).map_err(to_napi)?;
         spawn(env, move || {
             let _ticket = ticket;
-            f(&tenant)
+            f(&*connector)
         })
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn exists<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "exists", move |t| t.connector().exists(&key, &cancel))
+        self.run(env, "exists", move |t| t.exists(&key, &cancel))
     }
 
     /// Stores `data`; its bytes are lent to the connector without a copy, so
@@ -287,13 +286,13 @@ impl NativeConnector {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn put<'e>(&self, env: &'e Env, key: String, data: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "put", move |t| t.connector().put(&key, &data, &cancel))
+        self.run(env, "put", move |t| t.put(&key, &data, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn get<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "get", move |t| Ok(t.connector().get(&key, &cancel)?.map(RecycledBuffer)))
+        self.run(env, "get", move |t| Ok(t.get(&key, &cancel)?.map(RecycledBuffer)))
     }
 
     /// Reads into `target` (lent without a copy: the caller must not touch
@@ -301,34 +300,35 @@ impl NativeConnector {
     #[napi(ts_return_type = "Promise<number | null>")]
     pub fn get_into<'e>(&self, env: &'e Env, key: String, mut target: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "getInto", move |t| Ok(t.connector().get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
+        self.run(env, "getInto", move |t| Ok(t.get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn remove<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "remove", move |t| t.connector().remove(&key, &cancel))
+        self.run(env, "remove", move |t| t.remove(&key, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<number | null>")]
     pub fn size<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "size", move |t| Ok(t.connector().size(&key, &cancel)?.map(|n| n as f64)))
+        self.run(env, "size", move |t| Ok(t.size(&key, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<NativeKeyPage>")]
     pub fn list_keys<'e>(&self, env: &'e Env, cursor: Option<String>, limit: u32, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
         self.run(env, "listKeys", move |t| {
-            let page = t.connector().list_keys(cursor.as_deref(), limit, &cancel)?;
+            let page = t.list_keys(cursor.as_deref(), limit, &cancel)?;
             Ok(NativeKeyPage { keys: page.keys, cursor: page.cursor })
         })
     }
 
-    /// Refuses further calls and releases the tenant directory; calls in flight finish.
+    /// Refuses further calls and releases the tenant directory's lock;
+    /// calls in flight finish, then the connector's resources are freed.
     #[napi]
     pub fn close(&self) {
-        self.inner.connector().close();
+        self.inner.close();
     }
 
     #[napi]
@@ -349,8 +349,8 @@ impl NativeConnector {
 
     #[napi]
     pub fn drain_log(&self) -> Vec<NativeLogRecord> {
-        self.inner
-            .connector()
+        let Ok(connector) = self.inner.connector() else { return Vec::new() };
+        connector
             .drain_log()
             .into_iter()
             .map(|r| NativeLogRecord { level: r.level.into(), source: r.source.into(), message: r.message })
@@ -360,6 +360,6 @@ impl NativeConnector {
     /// The O_DIRECT alignment in use for this tenant, or null when buffered.
     #[napi(getter)]
     pub fn direct_alignment(&self) -> Option<u32> {
-        self.inner.connector().direct_alignment().map(|a| a as u32)
+        self.inner.connector().ok()?.direct_alignment().map(|a| a as u32)
     }
 }
