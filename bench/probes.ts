@@ -17,6 +17,8 @@ export function quantile(xs: number[], q: number): number {
 }
 
 export interface SmallOps {
+  /** A round trip through the worker pool that does no work: the floor. */
+  pingP50Us: number;
   existsP50Us: number;
   existsP99Us: number;
   sizeP50Us: number;
@@ -44,9 +46,11 @@ export async function smallOps(component: ConnectorComponent, root: string, call
     await pool(calls, 32, async (i) => void (await op(keys[i % keys.length]!)));
     return calls / (Number(process.hrtime.bigint() - t) / 1e9);
   };
+  const p = await latency(() => c.ping());
   const e = await latency((k) => c.exists(k));
   const s = await latency((k) => c.size(k));
   const result = {
+    pingP50Us: median(p),
     existsP50Us: median(e),
     existsP99Us: quantile(e, 0.99),
     sizeP50Us: median(s),

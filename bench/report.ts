@@ -80,3 +80,15 @@ export function svgChart(cells: Cell[], systems: string[], title: string): strin
 function escape(s: string): string {
   return s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c]!);
 }
+
+/** A Markdown table. */
+export function markdownTable(rows: string[][]): string {
+  const [head, ...body] = rows;
+  return [`| ${head!.join(' | ')} |`, `|${head!.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** Replaces the text between `<!-- bench:begin -->` and `<!-- bench:end -->` in `doc`, if present. */
+export function spliceGenerated(doc: string, generated: string): string | undefined {
+  const m = /<!-- bench:begin -->[\s\S]*<!-- bench:end -->/.exec(doc);
+  return m ? doc.replace(m[0], `<!-- bench:begin -->\n${generated}\n<!-- bench:end -->`) : undefined;
+}

@@ -7,14 +7,14 @@
  *   npm run bench -- [--rounds 5] [--batch-mib 96] [--quick]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { compileConnector, FS_CONNECTOR, NATIVE_FS } from '../host/index.js';
 import { child, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
-import { type Cell, label, svgChart, table, throughputTable } from './report.js';
+import { type Cell, label, markdownTable, spliceGenerated, svgChart, table, throughputTable } from './report.js';
 import { cReference, kvboxSystem, nodeFs, type System } from './systems.js';
 
 const { values } = parseArgs({
@@ -110,7 +110,7 @@ for (let round = 0; round < ROUNDS; round++) {
 const smallMedian = (name: string) => {
   const rs = small[name]!;
   const m = (f: (x: (typeof rs)[number]) => number) => median(rs.map(f));
-  return { existsP50Us: m((r) => r.existsP50Us), existsP99Us: m((r) => r.existsP99Us), sizeP50Us: m((r) => r.sizeP50Us), sizeP99Us: m((r) => r.sizeP99Us), existsPerSec: m((r) => r.existsPerSec), sizePerSec: m((r) => r.sizePerSec) };
+  return { pingP50Us: m((r) => r.pingP50Us), existsP50Us: m((r) => r.existsP50Us), existsP99Us: m((r) => r.existsP99Us), sizeP50Us: m((r) => r.sizeP50Us), sizeP99Us: m((r) => r.sizeP99Us), existsPerSec: m((r) => r.existsPerSec), sizePerSec: m((r) => r.sizePerSec) };
 };
 
 const cacheDir = join(work, 'first-load-cache');
@@ -185,7 +185,7 @@ console.log('\nratios (median GB/s over median GB/s)');
 console.log(table([['ratio', 'op', 'size', 'conc', 'value'], ...ratios.map((r) => [r.name, r.op, r.size, String(r.concurrency), r.value.toFixed(2)])]));
 console.log('\nsmall ops on 1 KiB objects (sequential latency; rate with 32 in flight)');
 const sm = { wasm: wasmSmall, native: smallMedian('native') };
-console.log(table([['system', 'exists p50 µs', 'p99 µs', 'size p50 µs', 'p99 µs', 'exists/s', 'size/s'], ...Object.entries(sm).map(([n, s]) => [n, s.existsP50Us.toFixed(1), s.existsP99Us.toFixed(1), s.sizeP50Us.toFixed(1), s.sizeP99Us.toFixed(1), s.existsPerSec.toFixed(0), s.sizePerSec.toFixed(0)])]));
+console.log(table([['system', 'ping p50 µs', 'exists p50 µs', 'p99 µs', 'size p50 µs', 'p99 µs', 'exists/s', 'size/s'], ...Object.entries(sm).map(([n, s]) => [n, s.pingP50Us.toFixed(1), s.existsP50Us.toFixed(1), s.existsP99Us.toFixed(1), s.sizeP50Us.toFixed(1), s.sizeP99Us.toFixed(1), s.existsPerSec.toFixed(0), s.sizePerSec.toFixed(0)])]));
 console.log(`\nopen a tenant from a compiled component (µs): wasm p50 ${median(inst.wasm!).toFixed(0)} p99 ${quantile(inst.wasm!, 0.99).toFixed(0)}; native p50 ${median(inst.native!).toFixed(0)} p99 ${quantile(inst.native!, 0.99).toFixed(0)}`);
 console.log(`first load in a new process (ms): cold compile ${median(firstLoad.coldCompileMs).toFixed(1)}, from disk cache ${median(firstLoad.diskCacheMs).toFixed(2)}`);
 console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}, with getInto ${lagInto.busyP99Ms.toFixed(2)}`);
@@ -203,4 +203,39 @@ const result = {
 };
 writeFileSync(join(OUT, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
 writeFileSync(join(OUT, 'throughput.svg'), svgChart(cells, names, `kvbox throughput, median of ${ROUNDS} rounds (${machine.cpus} vCPU, ${new Date().toISOString().slice(0, 10)})`));
-console.log(`\nwrote ${join(OUT, 'latest.json')} and ${join(OUT, 'throughput.svg')}`);
+
+// docs/benchmarks.md keeps the latest figures between its bench markers.
+const gb = (s: string, op: string, size: number, c: number) => cell(s, op, size, c).gbPerSec.toFixed(2);
+const ratioOf = (name: string, op: string, size: number, c: number) => ratios.find((r) => r.name === name && r.op === op && r.size === label(size) && r.concurrency === c)!.value.toFixed(2);
+const generated = [
+  `Run ${result.date}: ${machine.cpus} vCPU ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}; medians of ${ROUNDS} rounds, ${BATCH >> 20} MiB per cell, reads ${cold ? 'cold' : 'possibly warm'}. GB/s:`,
+  '',
+  markdownTable([['op', 'size', 'conc', ...names], ...SIZES.flatMap((size) => CONCURRENCY.flatMap((c) => (['put', 'get', 'get-into'] as const).map((op) => [op, label(size), String(c), ...names.map((n) => gb(n, op, size, c))])))]),
+  '',
+  'Ratios for objects ≥ 1 MiB, concurrency 1 / 4 (every cell is in `latest.json`):',
+  '',
+  markdownTable([
+    ['ratio', 'size', 'put', 'get', 'get-into'],
+    ...['wasm / native', 'native / C reference', 'native / Node fs'].flatMap((name) =>
+      SIZES.filter((sz) => sz >= 1 << 20).map((size) => [name, label(size), ...(['put', 'get', 'get-into'] as const).map((op) => `${ratioOf(name, op, size, 1)} / ${ratioOf(name, op, size, 4)}`)]),
+    ),
+  ]),
+  '',
+  markdownTable([
+    ['probe', 'wasm', 'native'],
+    ['`ping` round trip p50 (worker pool, no connector work)', `${sm.wasm.pingP50Us.toFixed(1)} µs`, `${sm.native.pingP50Us.toFixed(1)} µs`],
+    ['`exists` round trip p50 / p99 (1 KiB objects, sequential)', `${sm.wasm.existsP50Us.toFixed(1)} / ${sm.wasm.existsP99Us.toFixed(1)} µs`, `${sm.native.existsP50Us.toFixed(1)} / ${sm.native.existsP99Us.toFixed(1)} µs`],
+    ['`size` round trip p50 / p99', `${sm.wasm.sizeP50Us.toFixed(1)} / ${sm.wasm.sizeP99Us.toFixed(1)} µs`, `${sm.native.sizeP50Us.toFixed(1)} / ${sm.native.sizeP99Us.toFixed(1)} µs`],
+    ['`exists` / `size` rate, 32 in flight', `${sm.wasm.existsPerSec.toFixed(0)} / ${sm.wasm.sizePerSec.toFixed(0)} per s`, `${sm.native.existsPerSec.toFixed(0)} / ${sm.native.sizePerSec.toFixed(0)} per s`],
+    ['open a tenant (new directory) from a compiled component, p50 / p99', `${median(inst.wasm!).toFixed(0)} / ${quantile(inst.wasm!, 0.99).toFixed(0)} µs`, `${median(inst.native!).toFixed(0)} / ${quantile(inst.native!, 0.99).toFixed(0)} µs`],
+    ['first load in a new process: cold compile / from the disk cache', `${median(firstLoad.coldCompileMs).toFixed(1)} / ${median(firstLoad.diskCacheMs).toFixed(2)} ms`, '—'],
+    ['event-loop delay p99: idle / 8 × (4 MiB put + get) / with getInto', `${lag.idleP99Ms.toFixed(2)} / ${lag.busyP99Ms.toFixed(2)} / ${lagInto.busyP99Ms.toFixed(2)} ms`, '—'],
+    ['resident memory per idle tenant, 1 000 tenants', `${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB`, `${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`],
+  ]),
+  '',
+  markdownTable([['target', 'measured', 'verdict'], ...targets.map((t) => [t.target.trim(), t.value.toFixed(2), t.ok(t.value) ? 'met' : 'missed'])]),
+].join('\n');
+const docPath = join(ROOT, 'docs', 'benchmarks.md');
+const spliced = spliceGenerated(readFileSync(docPath, 'utf8'), generated);
+if (spliced) writeFileSync(docPath, spliced);
+console.log(`\nwrote ${join(OUT, 'latest.json')}, ${join(OUT, 'throughput.svg')}${spliced ? ' and the figures in docs/benchmarks.md' : ''}`);

@@ -116,6 +116,17 @@ export class Connector implements AsyncDisposable {
     return (await this.#call(`getInto ${quote(key)}`, options, (c) => this.#native.getInto(key, buf, c))) ?? undefined;
   }
 
+  /**
+   * A round trip through admission and kvbox's worker threads that does not
+   * call the connector: resolves while the connector is open and under its
+   * `quota.inFlight`. Its latency is the floor under every other call.
+   * @throws {@link ClosedError}, {@link QuotaExceededError}
+   */
+  async ping(): Promise<void> {
+    if (this.#closed) throw new ClosedError('ping: the connector is closed');
+    await native('ping', () => this.#native.ping());
+  }
+
   /** Whether an object is stored under `key`. @throws {@link InvalidKeyError}, {@link ClosedError}, … */
   async exists(key: string, options?: CallOptions): Promise<boolean> {
     this.#check(key, 'exists');

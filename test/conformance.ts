@@ -171,9 +171,11 @@ export function conformance(kind: string, open: Opener): void {
     it('refuses every call once closed, and closing twice is harmless', async () => {
       const c = await open(tenant());
       await c.put('k', bytes(3));
+      await c.ping();
       await c.close();
       await c.close();
       expect(c.closed).toBe(true);
+      await rejectsWith(c.ping(), ClosedError, 'ERR_KVBOX_CLOSED');
       await rejectsWith(c.get('k'), ClosedError, 'ERR_KVBOX_CLOSED');
       await rejectsWith(c.put('k', bytes(1)), ClosedError, 'ERR_KVBOX_CLOSED');
       await rejectsWith(c.listKeys(), ClosedError, 'ERR_KVBOX_CLOSED');

@@ -275,6 +275,13 @@ impl NativeConnector {
         })
     }
 
+    /// A round trip through admission and the worker pool that does not call
+    /// the connector: a liveness check, and the floor under every call.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn ping<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        self.run(env, "ping", |_| Ok(()))
+    }
+
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn exists<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
