@@ -86,7 +86,7 @@ async function demo(args: string[]): Promise<void> {
   console.log(`removed ${JSON.stringify(listed[0])}: ${removed && gone ? 'yes' : 'NO'}`);
   if (!(removed && gone)) failures++;
   const stats = store.stats();
-  console.log(`instances created ${stats.instancesCreated}, traps ${stats.traps}, timeouts ${stats.timeouts}`);
+  console.log(`instances created ${stats.instancesCreated}, traps ${stats.traps}, timeouts ${stats.timeouts}; tenant holds ${stats.objects} objects, ${stats.bytesStored} bytes`);
   for (const r of store.drainLog()) console.log(`[connector ${r.level}] ${r.message}`);
   if (failures > 0) {
     console.error(`\ndemo FAILED: ${failures} check(s) did not hold`);
