@@ -62,6 +62,25 @@ export async function smallOps(component: ConnectorComponent, root: string, call
   return result;
 }
 
+/**
+ * GB/s of sequential 1 MiB puts with `durable` on and off (the faster mode
+ * for pure caches), alternating, median of `rounds`.
+ */
+export async function durability(component: ConnectorComponent, base: string, rounds: number): Promise<{ durable: number; cache: number }> {
+  const data = randomBytes(1 << 20);
+  const gbs: Record<'durable' | 'cache', number[]> = { durable: [], cache: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const durable of round % 2 ? [true, false] : [false, true]) {
+      const c = await component.open({ root: join(base, `${durable}-${round}`), durable });
+      const t = process.hrtime.bigint();
+      for (let i = 0; i < 64; i++) await c.put(`k${i}`, data);
+      gbs[durable ? 'durable' : 'cache'].push((64 * data.length) / Number(process.hrtime.bigint() - t));
+      await c.close();
+    }
+  }
+  return { durable: median(gbs.durable), cache: median(gbs.cache) };
+}
+
 /** JS-visible time (µs) to open a connector from an already compiled component. */
 export async function instantiation(component: ConnectorComponent, base: string, n: number): Promise<number[]> {
   const us: number[] = [];

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { compileConnector, FS_CONNECTOR, NATIVE_FS } from '../host/index.js';
-import { child, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
+import { child, durability, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
 import { type Cell, label, markdownTable, spliceGenerated, svgChart, table, throughputTable } from './report.js';
 import { cReference, kvboxSystem, nodeFs, type System } from './systems.js';
 
@@ -142,6 +142,7 @@ const saturate = (into: boolean) => async () => {
     }),
   );
 };
+const durableModes = await durability(nativeComponent, join(work, 'durability'), ROUNDS);
 const lag = await eventLoopLag(saturate(false));
 const lagInto = await eventLoopLag(saturate(true));
 await lagStore.close();
@@ -189,6 +190,7 @@ console.log(table([['system', 'ping p50 µs', 'exists p50 µs', 'p99 µs', 'size
 console.log(`\nopen a tenant from a compiled component (µs): wasm p50 ${median(inst.wasm!).toFixed(0)} p99 ${quantile(inst.wasm!, 0.99).toFixed(0)}; native p50 ${median(inst.native!).toFixed(0)} p99 ${quantile(inst.native!, 0.99).toFixed(0)}`);
 console.log(`first load in a new process (ms): cold compile ${median(firstLoad.coldCompileMs).toFixed(1)}, from disk cache ${median(firstLoad.diskCacheMs).toFixed(2)}`);
 console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}, with getInto ${lagInto.busyP99Ms.toFixed(2)}`);
+console.log(`1 MiB puts, native, concurrency 1 (GB/s): durable ${durableModes.durable.toFixed(2)}, durable: false ${durableModes.cache.toFixed(2)}`);
 console.log(`resident memory per idle tenant (1000 tenants): wasm ${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB, native ${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`);
 console.log('\ntargets');
 console.log(table([['target', 'measured', 'verdict'], ...targets.map((t) => [t.target, t.value.toFixed(2), t.ok(t.value) ? 'met' : 'MISSED'])]));
@@ -198,7 +200,7 @@ const result = {
   date: new Date().toISOString(), machine, throughput: cells, ratios, smallOps: sm,
   instantiationUs: { wasm: { p50: median(inst.wasm!), p99: quantile(inst.wasm!, 0.99) }, native: { p50: median(inst.native!), p99: quantile(inst.native!, 0.99) } },
   firstLoad: { coldCompileMs: median(firstLoad.coldCompileMs), diskCacheMs: median(firstLoad.diskCacheMs) },
-  eventLoopLag: { ...lag, busyGetIntoP99Ms: lagInto.busyP99Ms }, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
+  eventLoopLag: { ...lag, busyGetIntoP99Ms: lagInto.busyP99Ms }, durabilityGbPerSec: durableModes, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
   targets: targets.map((t) => ({ target: t.target, value: t.value, met: t.ok(t.value) })),
 };
 writeFileSync(join(OUT, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
@@ -230,6 +232,7 @@ const generated = [
     ['open a tenant (new directory) from a compiled component, p50 / p99', `${median(inst.wasm!).toFixed(0)} / ${quantile(inst.wasm!, 0.99).toFixed(0)} µs`, `${median(inst.native!).toFixed(0)} / ${quantile(inst.native!, 0.99).toFixed(0)} µs`],
     ['first load in a new process: cold compile / from the disk cache', `${median(firstLoad.coldCompileMs).toFixed(1)} / ${median(firstLoad.diskCacheMs).toFixed(2)} ms`, '—'],
     ['event-loop delay p99: idle / 8 × (4 MiB put + get) / with getInto', `${lag.idleP99Ms.toFixed(2)} / ${lag.busyP99Ms.toFixed(2)} / ${lagInto.busyP99Ms.toFixed(2)} ms`, '—'],
+    ['1 MiB puts, concurrency 1: `durable` (default) / `durable: false` (pure caches)', '—', `${durableModes.durable.toFixed(2)} / ${durableModes.cache.toFixed(2)} GB/s`],
     ['resident memory per idle tenant, 1 000 tenants', `${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB`, `${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`],
   ]),
   '',
