@@ -35,15 +35,12 @@ impl FsConfig {
     /// Parses JSON text (empty text means `{}`); the error names the offending key.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = if text.trim().is_empty() { "{}" } else { text };
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("config is not valid JSON: {e}"))?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("config is not valid JSON: {e}"))?;
         let Some(map) = value.as_object() else {
             return Err(String::from("config must be a JSON object"));
         };
         if let Some(key) = map.keys().find(|k| HOST_DECIDED.contains(&k.as_str())) {
-            return Err(format!(
-                "`{key}`: decided by the kvbox host (directory grant, O_DIRECT, alignment, temp files); remove it"
-            ));
+            return Err(format!("`{key}`: decided by the kvbox host (directory grant, O_DIRECT, alignment, temp files); remove it"));
         }
         let raw: Raw = serde_json::from_value(value).map_err(|e| format!("config: {e}"))?;
         if raw.max_key_bytes == Some(0) {

@@ -63,10 +63,7 @@ impl Layout {
         let Some(ns) = namespace else {
             return Ok(Self { namespace: None });
         };
-        let ok = !ns.is_empty()
-            && ns.len() <= MAX_NAMESPACE_BYTES
-            && !ns.starts_with('.')
-            && ns.bytes().all(is_safe);
+        let ok = !ns.is_empty() && ns.len() <= MAX_NAMESPACE_BYTES && !ns.starts_with('.') && ns.bytes().all(is_safe);
         if !ok {
             return Err(LayoutError::Namespace(alloc::format!(
                 "namespace {ns:?} must be 1 to {MAX_NAMESPACE_BYTES} bytes of [A-Za-z0-9_@=+,~.-], not starting with '.'"
@@ -137,11 +134,7 @@ impl Layout {
         let mut escaped = Vec::with_capacity(rest.len());
         let mut segments = rest.split('/').peekable();
         while let Some(seg) = segments.next() {
-            let body = if segments.peek().is_some() {
-                seg.strip_suffix(DIR_SUFFIX)?
-            } else {
-                seg.strip_suffix(FILE_SUFFIX)?
-            };
+            let body = if segments.peek().is_some() { seg.strip_suffix(DIR_SUFFIX)? } else { seg.strip_suffix(FILE_SUFFIX)? };
             if body.is_empty() {
                 return None;
             }

@@ -90,7 +90,9 @@ pub trait ObjectConnector: Send + Sync {
     /// `dst` is refused with `TooLarge`. The default reads with
     /// [`ObjectConnector::get`] and copies.
     fn get_into(&self, key: &str, dst: &mut [u8], cancel: &Cancel) -> Result<Option<u64>> {
-        let Some(bytes) = self.get(key, cancel)? else { return Ok(None) };
+        let Some(bytes) = self.get(key, cancel)? else {
+            return Ok(None);
+        };
         if bytes.len() > dst.len() {
             return Err(Error::TooLarge(format!("object of {} bytes does not fit the {}-byte target", bytes.len(), dst.len())));
         }

@@ -69,6 +69,12 @@ pub struct NativeCancel {
     inner: Cancel,
 }
 
+impl Default for NativeCancel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[napi]
 impl NativeCancel {
     #[napi(constructor)]
@@ -356,7 +362,9 @@ impl NativeConnector {
 
     #[napi]
     pub fn drain_log(&self) -> Vec<NativeLogRecord> {
-        let Ok(connector) = self.inner.connector() else { return Vec::new() };
+        let Ok(connector) = self.inner.connector() else {
+            return Vec::new();
+        };
         connector
             .drain_log()
             .into_iter()

@@ -30,7 +30,9 @@ impl ObjectDir {
                 rel.split('/').collect()
             }
         };
-        let Some(dir) = self.root().dir(prefix, false, false)? else { return Ok(Listing::default()) };
+        let Some(dir) = self.root().dir(prefix, false, false)? else {
+            return Ok(Listing::default());
+        };
         let mut walk = Walk { out: Vec::new(), want: limit.max(1) as usize + 1 };
         walk.dir(dir, prefix.to_string(), &after_rel)?;
         let more = walk.out.len() == walk.want;
@@ -50,14 +52,16 @@ impl Walk {
         let mut entries: Vec<(String, FileType)> = Vec::new();
         for entry in Dir::read_from(&fd).map_err(|e| Error::os("listing", e.into()))? {
             let entry = entry.map_err(|e| Error::os("listing", e.into()))?;
-            let Ok(name) = entry.file_name().to_str() else { continue }; // not UTF-8: not ours
+            let Ok(name) = entry.file_name().to_str() else {
+                continue;
+            }; // not UTF-8: not ours
             if name == "." || name == ".." || name.starts_with(RESERVED_PREFIX) {
                 continue;
             }
-            if let Some(first) = after.first() {
-                if name < *first {
-                    continue;
-                }
+            if let Some(first) = after.first()
+                && name < *first
+            {
+                continue;
             }
             let mut kind = entry.file_type();
             if kind == FileType::Unknown {

@@ -15,5 +15,5 @@ pub mod root;
 pub mod usage;
 
 pub use objects::{DirOptions, ObjectDir};
-pub use usage::Usage;
 pub use root::TenantRoot;
+pub use usage::Usage;

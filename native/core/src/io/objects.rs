@@ -22,9 +22,9 @@ use super::usage::{Accounts, Usage, scan};
 use crate::{Error, Result};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, StatxFlags, XattrFlags};
 use rustix::io::Errno;
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -216,13 +216,17 @@ impl ObjectDir {
     /// The whole object at `path`, or `None` when there is none; an object
     /// over `max_bytes` is refused with `TooLarge` before it is read.
     pub fn read(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>> {
-        let Some((fd, direct)) = self.open_for_read(path)? else { return Ok(None) };
+        let Some((fd, direct)) = self.open_for_read(path)? else {
+            return Ok(None);
+        };
         let too_large = |size: usize| Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"));
         let got = match direct {
             Some(align) => read_direct(&fd, align, max_bytes),
             None => read_buffered(&fd, max_bytes),
         };
-        let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {path:?}"), too_large))? else { return Ok(None) };
+        let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {path:?}"), too_large))? else {
+            return Ok(None);
+        };
         check_crc(&fd, path, &bytes)?;
         Ok(Some(bytes))
     }
@@ -232,10 +236,14 @@ impl ObjectDir {
     /// writes straight into `dst` when it is suitably aligned, else through
     /// a pooled buffer. An object larger than `dst` is refused with `TooLarge`.
     pub fn read_into(&self, path: &str, dst: &mut [u8], max_bytes: u64) -> Result<Option<u64>> {
-        let Some((fd, direct)) = self.open_for_read(path)? else { return Ok(None) };
+        let Some((fd, direct)) = self.open_for_read(path)? else {
+            return Ok(None);
+        };
         let what = || format!("reading {path:?}");
         let too_large = |size: usize| Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"));
-        let Some(size) = regular_size(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large))? else { return Ok(None) };
+        let Some(size) = regular_size(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large))? else {
+            return Ok(None);
+        };
         if size > dst.len() {
             return Err(Error::TooLarge(format!("object {path:?} of {size} bytes does not fit the {}-byte target", dst.len())));
         }
@@ -265,9 +273,13 @@ impl ObjectDir {
     pub fn remove(&self, path: &str) -> Result<bool> {
         check_path(path, false)?;
         let (parent, name) = split_parent(path);
-        let Some(dir) = self.root.dir(parent, false, false)? else { return Ok(false) };
+        let Some(dir) = self.root.dir(parent, false, false)? else {
+            return Ok(false);
+        };
         let _serial = self.accounts.lock_path(path);
-        let Some(old) = regular_size_at(&dir, name)? else { return Ok(false) };
+        let Some(old) = regular_size_at(&dir, name)? else {
+            return Ok(false);
+        };
         match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => {
                 self.accounts.removed(old);
@@ -315,7 +327,9 @@ fn check_crc(fd: &OwnedFd, path: &str, bytes: &[u8]) -> Result<()> {
 /// tenant then costs no probe file.
 fn dio_alignment_cached(root: &TenantRoot) -> Option<usize> {
     static BY_DEVICE: OnceLock<Mutex<HashMap<u64, Option<usize>>>> = OnceLock::new();
-    let Ok(st) = rustix::fs::fstat(root.fd()) else { return dio_alignment(root) };
+    let Ok(st) = rustix::fs::fstat(root.fd()) else {
+        return dio_alignment(root);
+    };
     let cache = BY_DEVICE.get_or_init(Mutex::default);
     if let Some(&known) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&st.st_dev) {
         return known;
@@ -376,7 +390,7 @@ fn write_direct(fd: &OwnedFd, data: &[u8], align: usize) -> Result<()> {
         write_all_at(fd, &dst[..padded], off as u64)?;
         off += chunk.len();
     }
-    if data.len() % align != 0 {
+    if !data.len().is_multiple_of(align) {
         rustix::fs::ftruncate(fd, data.len() as u64).map_err(|e| Error::os("truncating an object", e.into()))?;
     }
     Ok(())
@@ -406,7 +420,9 @@ impl ReadError {
 }
 
 fn read_direct(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
-    let Some(size) = regular_size(fd, max_bytes)? else { return Ok(None) };
+    let Some(size) = regular_size(fd, max_bytes)? else {
+        return Ok(None);
+    };
     let mut out = super::recycle::take(size);
     let mut buf = BufferPool::global().take();
     while out.len() < size {
@@ -439,7 +455,7 @@ fn regular_size(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<usiz
 /// buffer. Returns the bytes read.
 fn read_direct_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize) -> std::result::Result<usize, Errno> {
     let padded = round_up(size, align);
-    if (dst.as_ptr() as usize) % align == 0 && dst.len() >= padded {
+    if (dst.as_ptr() as usize).is_multiple_of(align) && dst.len() >= padded {
         let mut off = 0;
         while off < size {
             let want = round_up((size - off).min(BUF_SIZE * 4), align);
@@ -480,7 +496,9 @@ fn read_at_into(fd: &OwnedFd, dst: &mut [u8]) -> std::result::Result<usize, Errn
 }
 
 fn read_buffered(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
-    let Some(size) = regular_size(fd, max_bytes)? else { return Ok(None) };
+    let Some(size) = regular_size(fd, max_bytes)? else {
+        return Ok(None);
+    };
     let mut out = vec![0u8; size];
     let filled = read_at_into(fd, &mut out)?;
     out.truncate(filled);
@@ -623,7 +641,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = ObjectDir::open(tmp.path(), true, true).unwrap();
         std::fs::create_dir(tmp.path().join("p")).unwrap();
-        rustix::fs::mknodat(rustix::fs::CWD, &tmp.path().join("p/fifo"), FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, tmp.path().join("p/fifo"), FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
         assert_eq!(d.read("p/fifo", u64::MAX).unwrap(), None);
         assert_eq!(d.stat("p/fifo").unwrap(), None);
     }

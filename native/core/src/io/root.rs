@@ -44,7 +44,9 @@ pub fn check_path(path: &str, allow_empty: bool) -> Result<()> {
             "" => return bad("has an empty segment"),
             "." | ".." => return bad("has a '.' or '..' segment"),
             s if s.starts_with(RESERVED_PREFIX) => return bad("uses the reserved '.kvbox' prefix"),
-            s if s.len() > MAX_SEGMENT_BYTES => return bad(&format!("has a segment over {MAX_SEGMENT_BYTES} bytes")),
+            s if s.len() > MAX_SEGMENT_BYTES => {
+                return bad(&format!("has a segment over {MAX_SEGMENT_BYTES} bytes"));
+            }
             _ => {}
         }
     }

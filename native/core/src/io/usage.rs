@@ -77,7 +77,9 @@ impl Accounts {
         let grow = new.saturating_sub(old.unwrap_or(0));
         let shrink = old.unwrap_or(0).saturating_sub(new);
         if let Some(max) = self.max_objects {
-            if let Err(now) = self.objects.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n + add_objects <= max).then_some(n + add_objects)) {
+            if let Err(now) =
+                self.objects.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n + add_objects <= max).then_some(n + add_objects))
+            {
                 self.rejections.fetch_add(1, Ordering::Relaxed);
                 return Err(Error::Quota(format!(
                     "put of {path:?} would make {} objects, over the quota of {max} (quota.objects); nothing was written",
@@ -167,7 +169,9 @@ pub fn scan(root: &TenantRoot) -> Result<Scan> {
             if name == b"." || name == b".." {
                 continue;
             }
-            let Ok(st) = rustix::fs::statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else { continue };
+            let Ok(st) = rustix::fs::statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
             match FileType::from_raw_mode(st.st_mode) {
                 FileType::Directory => match std::str::from_utf8(name) {
                     Ok(n) if rel.is_empty() => queue.push_back(n.to_string()),
@@ -175,11 +179,10 @@ pub fn scan(root: &TenantRoot) -> Result<Scan> {
                     Err(_) => {} // not UTF-8: no object path can name it
                 },
                 FileType::RegularFile if name.starts_with(RESERVED_PREFIX.as_bytes()) => {
-                    if name.starts_with(format!("{RESERVED_PREFIX}-tmp-").as_bytes())
-                        && rustix::fs::unlinkat(&fd, entry.file_name(), AtFlags::empty()).is_ok()
-                    {
-                        out.swept += 1;
-                    }
+                    // Host files: stale temporaries are removed, anything else left alone.
+                    let stale = name.starts_with(format!("{RESERVED_PREFIX}-tmp-").as_bytes());
+                    let removed = stale && rustix::fs::unlinkat(&fd, entry.file_name(), AtFlags::empty()).is_ok();
+                    out.swept += u64::from(removed);
                 }
                 FileType::RegularFile => {
                     out.usage.bytes += st.st_size as u64;

@@ -24,8 +24,8 @@ use crate::io::ObjectDir;
 use crate::{Cancel, Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use wasmtime::component::{Resource, ResourceAny, ResourceTableError};
 use std::time::Duration;
+use wasmtime::component::{Resource, ResourceAny, ResourceTableError};
 use wasmtime::{Store, UpdateDeadline};
 
 struct Instance {
@@ -290,10 +290,10 @@ impl ObjectConnector for WasmConnector {
             };
             // Payloads over the caller's buffer that the guest kept must not outlive the call.
             for rep in target.issued {
-                if let Ok(kept) = view.table.get_mut(&Resource::<Payload>::new_borrow(rep)) {
-                    if matches!(kept, Payload::Lent { ptr: p, .. } if p.cast_mut() == ptr) {
-                        *kept = Payload::Owned(Vec::new());
-                    }
+                if let Ok(kept) = view.table.get_mut(&Resource::<Payload>::new_borrow(rep))
+                    && matches!(kept, Payload::Lent { ptr: p, .. } if p.cast_mut() == ptr)
+                {
+                    *kept = Payload::Owned(Vec::new());
                 }
             }
             Ok(outcome)

@@ -94,12 +94,12 @@ impl Runtime {
             Some(dir) => self.through_disk_cache(wasm, dir, &digest)?,
             None => (self.compile(wasm)?, Origin::Compiled),
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            Error::Load(format!("the component imports something kvbox does not provide: {e:#}"))
-        })?;
-        let pre = ConnectorPre::new(pre).map_err(|e| {
-            Error::Load(format!("the component does not implement the world kvbox:connector/connector@0.1.0: {e:#}"))
-        })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::Load(format!("the component imports something kvbox does not provide: {e:#}")))?;
+        let pre = ConnectorPre::new(pre)
+            .map_err(|e| Error::Load(format!("the component does not implement the world kvbox:connector/connector@0.1.0: {e:#}")))?;
         let compiled = Arc::new(CompiledComponent { pre, digest: digest.clone() });
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|_, c| c.strong_count() > 0);
@@ -152,7 +152,8 @@ fn check_header(wasm: &[u8]) -> Result<()> {
     }
     if wasm[4..8] == [1, 0, 0, 0] {
         return Err(Error::Load(
-            "a core WebAssembly module, not a component: build for wasm32-wasip2, or wrap it with `jco new` / `wasm-tools component new`".into(),
+            "a core WebAssembly module, not a component: build for wasm32-wasip2, or wrap it with `jco new` / `wasm-tools component new`"
+                .into(),
         ));
     }
     Ok(())

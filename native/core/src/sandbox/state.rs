@@ -126,13 +126,8 @@ impl Sandbox {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.max_host_handles as usize);
-        let counts = StoreLimitsBuilder::new()
-            .table_elements(1 << 20)
-            .instances(64)
-            .tables(64)
-            .memories(8)
-            .trap_on_grow_failure(true)
-            .build();
+        let counts =
+            StoreLimitsBuilder::new().table_elements(1 << 20).instances(64).tables(64).memories(8).trap_on_grow_failure(true).build();
         let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
         let limiter = GuestLimiter { memory_cap, memory_exceeded: false, counts };
         let budget = PayloadBudget::new(limits.max_object_bytes.saturating_mul(2));

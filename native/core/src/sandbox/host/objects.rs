@@ -54,10 +54,6 @@ impl Host for HostView<'_> {
 
     fn list_objects(&mut self, prefix: String, after: Option<String>, limit: u32) -> wasmtime::Result<Result<Listing, WitError>> {
         let limit = limit.min(self.limits.max_list_page);
-        Ok(self
-            .io
-            .list(&prefix, after.as_deref(), limit)
-            .map(|l| Listing { paths: l.paths, more: l.more })
-            .map_err(to_wit))
+        Ok(self.io.list(&prefix, after.as_deref(), limit).map(|l| Listing { paths: l.paths, more: l.more }).map_err(to_wit))
     }
 }
