@@ -7,3 +7,9 @@ cd "$(dirname "$0")/.."
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox-core
 cargo test --manifest-path guests/layout/Cargo.toml
+# Formatting (native/rustfmt.toml), where rustfmt is installed.
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --check --manifest-path native/Cargo.toml
+else
+  echo "test-rust: rustfmt not installed; formatting not checked"
+fi
