@@ -9,7 +9,7 @@ cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox
 cargo test --manifest-path guests/layout/Cargo.toml
 # Formatting (native/rustfmt.toml), where rustfmt is installed.
 if cargo fmt --version >/dev/null 2>&1; then
-  cargo fmt --check --manifest-path native/Cargo.toml
+  cargo fmt --manifest-path native/Cargo.toml --all --check
 else
   echo "test-rust: rustfmt not installed; formatting not checked"
 fi
