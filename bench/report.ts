@@ -36,7 +36,7 @@ export function throughputTable(cells: Cell[], systems: string[]): string {
 
 const COLORS: Record<string, string> = { wasm: '#4c78a8', native: '#f58518', 'node-fs': '#54a24b', 'c-odirect': '#9d755d' };
 
-/** Four panels (put/get × concurrency 1/4), grouped bars of GB/s per size and system. */
+/** Six panels (put/get/get-into × concurrency 1/4), grouped bars of GB/s per size and system. */
 export function svgChart(cells: Cell[], systems: string[], title: string): string {
   const sizes = [...new Set(cells.map((c) => c.size))].sort((a, b) => a - b);
   const panels: Array<[Cell['op'], number]> = [['put', 1], ['put', 4], ['get', 1], ['get', 4], ['get-into', 1], ['get-into', 4]];
