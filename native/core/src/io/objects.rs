@@ -62,7 +62,6 @@ pub struct ObjectDir {
     durable: bool,
     checksums: bool,
     accounts: Accounts,
-    swept: u64,
 }
 
 impl ObjectDir {
@@ -98,7 +97,6 @@ impl ObjectDir {
             durable: options.durable,
             checksums: options.checksums,
             accounts: Accounts::new(found.usage, options.max_bytes, options.max_objects),
-            swept: found.swept,
         })
     }
 
@@ -115,11 +113,6 @@ impl ObjectDir {
     /// Puts refused by a quota so far.
     pub fn quota_rejections(&self) -> u64 {
         self.accounts.rejections()
-    }
-
-    /// Temporary files the open swept (left by a writer that died).
-    pub fn swept(&self) -> u64 {
-        self.swept
     }
 
     /// The O_DIRECT alignment in use, or `None` when buffered.
@@ -424,17 +417,28 @@ fn read_direct(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::Resul
         return Ok(None);
     };
     let mut out = super::recycle::take(size);
-    let mut buf = BufferPool::global().take();
-    while out.len() < size {
-        let want = round_up((size - out.len()).min(BUF_SIZE), align);
-        let n = rustix::io::pread(fd, &mut buf.as_mut_slice()[..want], out.len() as u64)?;
-        if n == 0 {
-            break; // shrank under us: objects are replaced, never truncated, so this is foreign
-        }
-        let take = n.min(size - out.len());
-        out.extend_from_slice(&buf.as_slice()[..take]);
-    }
+    read_bounced(fd, align, size, |_, chunk| out.extend_from_slice(chunk))?;
     Ok(Some(out))
+}
+
+/// Reads up to `size` bytes with O_DIRECT through a pooled aligned buffer,
+/// handing each chunk to `sink` with its offset; returns the bytes read. A
+/// file that shrank under us ends early: objects are replaced, never
+/// truncated, so a short file is foreign.
+fn read_bounced(fd: &OwnedFd, align: usize, size: usize, mut sink: impl FnMut(usize, &[u8])) -> std::result::Result<usize, Errno> {
+    let mut buf = BufferPool::global().take();
+    let mut off = 0;
+    while off < size {
+        let want = round_up((size - off).min(BUF_SIZE), align);
+        let n = rustix::io::pread(fd, &mut buf.as_mut_slice()[..want], off as u64)?;
+        if n == 0 {
+            break;
+        }
+        let take = n.min(size - off);
+        sink(off, &buf.as_slice()[..take]);
+        off += take;
+    }
+    Ok(off)
 }
 
 /// The size of an open regular file; `None` for anything else (a directory
@@ -467,19 +471,7 @@ fn read_direct_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize) -> 
         }
         return Ok(off);
     }
-    let mut buf = BufferPool::global().take();
-    let mut off = 0;
-    while off < size {
-        let want = round_up((size - off).min(BUF_SIZE), align);
-        let n = rustix::io::pread(fd, &mut buf.as_mut_slice()[..want], off as u64)?;
-        if n == 0 {
-            break;
-        }
-        let take = n.min(size - off);
-        dst[off..off + take].copy_from_slice(&buf.as_slice()[..take]);
-        off += take;
-    }
-    Ok(off)
+    read_bounced(fd, align, size, |off, chunk| dst[off..off + chunk.len()].copy_from_slice(chunk))
 }
 
 /// Reads into all of `dst` with plain `pread`s; returns the bytes read.

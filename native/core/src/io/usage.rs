@@ -76,24 +76,15 @@ impl Accounts {
         let add_objects = u64::from(old.is_none());
         let grow = new.saturating_sub(old.unwrap_or(0));
         let shrink = old.unwrap_or(0).saturating_sub(new);
-        if let Some(max) = self.max_objects {
-            if let Err(now) =
-                self.objects.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n + add_objects <= max).then_some(n + add_objects))
-            {
-                self.rejections.fetch_add(1, Ordering::Relaxed);
-                return Err(Error::Quota(format!(
-                    "put of {path:?} would make {} objects, over the quota of {max} (quota.objects); nothing was written",
-                    now + add_objects
-                )));
-            }
-        } else {
-            self.objects.fetch_add(add_objects, Ordering::AcqRel);
+        if let Err(now) = bounded_add(&self.objects, add_objects, self.max_objects) {
+            self.rejections.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Quota(format!(
+                "put of {path:?} would make {} objects, over the quota of {} (quota.objects); nothing was written",
+                now + add_objects,
+                self.max_objects.unwrap_or(u64::MAX)
+            )));
         }
-        let fits = match self.max_bytes {
-            Some(max) => self.bytes.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| (b + grow <= max).then_some(b + grow)),
-            None => Ok(self.bytes.fetch_add(grow, Ordering::AcqRel)),
-        };
-        if let Err(now) = fits {
+        if let Err(now) = bounded_add(&self.bytes, grow, self.max_bytes) {
             self.objects.fetch_sub(add_objects, Ordering::AcqRel);
             self.rejections.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Quota(format!(
@@ -110,6 +101,12 @@ impl Accounts {
         self.bytes.fetch_sub(size, Ordering::AcqRel);
         self.objects.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Adds `n` to `counter` unless that would pass `max`; `Err` carries the value seen.
+fn bounded_add(counter: &AtomicU64, n: u64, max: Option<u64>) -> std::result::Result<u64, u64> {
+    let max = max.unwrap_or(u64::MAX);
+    counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| v.checked_add(n).filter(|&sum| sum <= max))
 }
 
 /// Room reserved for one write; see [`Accounts::reserve`].

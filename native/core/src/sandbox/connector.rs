@@ -239,9 +239,7 @@ impl ObjectConnector for WasmConnector {
             let got = i.bindings.kvbox_connector_store().connector().call_get(&mut i.store, i.handle, key)?;
             Ok(match got {
                 Ok(Some(res)) => {
-                    let view = i.store.data_mut().host();
-                    let payload = view.table.delete(res)?;
-                    view.budget.release(payload.owned_len());
+                    let payload = i.store.data_mut().host().take_payload(res)?;
                     Ok(Some(match payload {
                         Payload::Owned(v) => v,
                         lent => lent.bytes().to_vec(),
@@ -264,12 +262,11 @@ impl ObjectConnector for WasmConnector {
             i.store.data_mut().read_target = ReadTarget { armed: Some((ptr, cap)), issued: Vec::new() };
             let got = i.bindings.kvbox_connector_store().connector().call_get(&mut i.store, i.handle, key);
             let target = std::mem::take(&mut i.store.data_mut().read_target);
-            let view = i.store.data_mut().host();
+            let mut view = i.store.data_mut().host();
             let outcome = match got? {
                 Ok(Some(res)) => {
                     let from_target = target.issued.contains(&res.rep());
-                    let payload = view.table.delete(res)?;
-                    view.budget.release(payload.owned_len());
+                    let payload = view.take_payload(res)?;
                     let bytes = payload.bytes();
                     if from_target {
                         Ok(Some(bytes.len() as u64))

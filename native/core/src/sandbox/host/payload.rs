@@ -91,6 +91,13 @@ impl HostView<'_> {
         Ok(Ok(self.table.push(Payload::Owned(bytes))?))
     }
 
+    /// Removes a payload from the table, returning its bytes' share of the budget.
+    pub(crate) fn take_payload(&mut self, p: Resource<Payload>) -> wasmtime::Result<Payload> {
+        let gone = self.table.delete(p)?;
+        self.budget.release(gone.owned_len());
+        Ok(gone)
+    }
+
     fn owned_mut(&mut self, p: &Resource<Payload>) -> wasmtime::Result<Result<&mut Vec<u8>, WitError>> {
         Ok(match self.table.get_mut(p)? {
             Payload::Owned(v) => Ok(v),
@@ -164,8 +171,6 @@ impl HostPayload for HostView<'_> {
     }
 
     fn drop(&mut self, p: Resource<Payload>) -> wasmtime::Result<()> {
-        let gone = self.table.delete(p)?;
-        self.budget.release(gone.owned_len());
-        Ok(())
+        self.take_payload(p).map(drop)
     }
 }
