@@ -123,7 +123,7 @@ export class Connector implements AsyncDisposable {
    * @throws {@link ClosedError}, {@link QuotaExceededError}
    */
   async ping(): Promise<void> {
-    if (this.#closed) throw new ClosedError('ping: the connector is closed');
+    this.#checkOpen('ping');
     await native('ping', () => this.#native.ping());
   }
 
@@ -152,7 +152,7 @@ export class Connector implements AsyncDisposable {
    * @param options.limit - most keys in this page [100], capped by `limits.maxListPage`.
    */
   async listKeys(options: { cursor?: string; limit?: number } & CallOptions = {}): Promise<KeyPage> {
-    this.#check(undefined, 'listKeys');
+    this.#checkOpen('listKeys');
     const { cursor, limit = 100 } = options;
     if (cursor !== undefined && typeof cursor !== 'string') {
       throw new InvalidArgumentError(`listKeys: cursor must be a string, got ${describe(cursor)}`);
@@ -231,9 +231,12 @@ export class Connector implements AsyncDisposable {
     }
   }
 
-  #check(key: unknown, op: string): asserts key is string {
+  #checkOpen(op: string): void {
     if (this.#closed) throw new ClosedError(`${op}: the connector is closed`);
-    if (key === undefined && op === 'listKeys') return;
+  }
+
+  #check(key: unknown, op: string): asserts key is string {
+    this.#checkOpen(op);
     if (typeof key !== 'string') throw new InvalidKeyError(`${op}: key must be a string, got ${describe(key)}`);
     // A lone surrogate has no UTF-8 form: passing it on would silently turn
     // it into U+FFFD, so two different keys would name one object.

@@ -20,7 +20,7 @@ import {
   loadConnector,
   NATIVE_FS,
 } from '../host/index.js';
-import { fresh, scratch } from './helpers.js';
+import { CONNECTOR_KINDS, fresh, scratch } from './helpers.js';
 
 const LONG = process.env.KVBOX_FUZZ === 'long';
 const RUNS = LONG
@@ -31,10 +31,7 @@ const count = (what: string) => (tally[what] = (tally[what] ?? 0) + 1);
 afterAll(() => console.log(`fuzz (${LONG ? 'long' : 'quick'}):`, JSON.stringify(tally)));
 
 const base = scratch('fuzz');
-const kinds = [
-  ['sandboxed', (root: string) => loadConnector(FS_CONNECTOR, { root, cacheDir: false, durable: false })],
-  ['native', (root: string) => loadConnector(NATIVE_FS, { root, durable: false })],
-] as const;
+const kinds = CONNECTOR_KINDS.map(([name, open]) => [name, (root: string) => open({ root, durable: false })] as const);
 
 /** Keys a hostile or careless caller might send. */
 const anyKey = fc.oneof(

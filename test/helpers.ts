@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll } from 'vitest';
+import { type Connector, FS_CONNECTOR, loadConnector, NATIVE_FS, type OpenOptions } from '../host/index.js';
 
 /**
  * A fresh directory for one test file, removed afterwards. Under /var/tmp,
@@ -54,3 +55,9 @@ export async function rejectsWith(promise: Promise<unknown>, Class: new (...a: n
   }
   throw new Error(`expected a ${Class.name}, but the call succeeded`);
 }
+
+/** Both connector kinds, as `[name, open]` pairs for `describe.each`: the sandboxed fs-connector (no compiled-code cache) and the native fast path. */
+export const CONNECTOR_KINDS: [string, (o: OpenOptions) => Promise<Connector>][] = [
+  ['sandboxed', (o) => loadConnector(FS_CONNECTOR, { ...o, cacheDir: false })],
+  ['native', (o) => loadConnector(NATIVE_FS, o)],
+];

@@ -2,8 +2,8 @@
 import { openSync, readSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Connector, CorruptError, FS_CONNECTOR, loadConnector, NATIVE_FS, type OpenOptions } from '../host/index.js';
-import { bytes, filesUnder, fresh, rejectsWith, scratch } from './helpers.js';
+import { CorruptError } from '../host/index.js';
+import { bytes, CONNECTOR_KINDS, filesUnder, fresh, rejectsWith, scratch } from './helpers.js';
 
 const base = scratch('integrity');
 
@@ -17,10 +17,7 @@ function flipBit(file: string, offset: number): void {
   closeSync(fd);
 }
 
-describe.each([
-  ['sandboxed', (o: OpenOptions): Promise<Connector> => loadConnector(FS_CONNECTOR, { ...o, cacheDir: false })],
-  ['native', (o: OpenOptions): Promise<Connector> => loadConnector(NATIVE_FS, o)],
-])('checksums (%s)', (_, open) => {
+describe.each(CONNECTOR_KINDS)('checksums (%s)', (_, open) => {
   it('detects a flipped bit on read, for objects of several sizes', async () => {
     const root = fresh(base);
     await using c = await open({ root, checksums: true });

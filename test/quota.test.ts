@@ -5,16 +5,11 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Connector, FS_CONNECTOR, InvalidArgumentError, loadConnector, NATIVE_FS, type OpenOptions, QuotaExceededError } from '../host/index.js';
-import { bytes, filesUnder, fresh, rejectsWith, scratch } from './helpers.js';
+import { InvalidArgumentError, loadConnector, NATIVE_FS, QuotaExceededError } from '../host/index.js';
+import { bytes, CONNECTOR_KINDS, filesUnder, fresh, rejectsWith, scratch } from './helpers.js';
 
 const base = scratch('quota');
-const kinds: [string, (o: OpenOptions) => Promise<Connector>][] = [
-  ['sandboxed', (o) => loadConnector(FS_CONNECTOR, { ...o, cacheDir: false })],
-  ['native', (o) => loadConnector(NATIVE_FS, o)],
-];
-
-describe.each(kinds)('quotas (%s)', (_, open) => {
+describe.each(CONNECTOR_KINDS)('quotas (%s)', (_, open) => {
   it('refuses a put that would exceed quota.bytes, exactly at the boundary, and writes nothing', async () => {
     const root = fresh(base);
     await using c = await open({ root, quota: { bytes: 10_000 } });
