@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox-core
-cargo test --manifest-path guests/layout/Cargo.toml
+cargo test --manifest-path crates/layout/Cargo.toml
 # Formatting (native/rustfmt.toml), where rustfmt is installed.
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --manifest-path native/Cargo.toml --all --check

@@ -7,7 +7,7 @@
 //! native fast path shares, so either can read what the other wrote.
 
 mod wit {
-    wit_bindgen::generate!({ path: "../../wit", world: "connector" });
+    wit_bindgen::generate!({ path: "../../wit/0.1.0", world: "connector" });
 }
 
 use kvbox_layout::FsConfig;

@@ -19,7 +19,7 @@
 //! test can show the connector stays usable after each attack.
 
 mod wit {
-    wit_bindgen::generate!({ path: "../../wit", world: "connector" });
+    wit_bindgen::generate!({ path: "../../wit/0.1.0", world: "connector" });
 }
 
 use wit::exports::kvbox::connector::store::{Connector, Guest, GuestConnector, KeyPage};

@@ -3,7 +3,7 @@
 //! failures travel in the WIT `error` variant instead.
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../wit/0.1.0",
     world: "connector",
     with: {
         "kvbox:connector/payload.payload": crate::sandbox::host::payload::Payload,
