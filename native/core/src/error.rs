@@ -84,8 +84,8 @@ errors! {
 
 impl Error {
     /// The refusal of a call on a closed connector.
-    pub fn closed(op: &str) -> Self {
-        Error::Closed(format!("{op}: the connector is closed"))
+    pub fn closed() -> Self {
+        Error::Closed("the connector is closed".into())
     }
 
     /// An OS error during `what`, classified (ENOSPC and EDQUOT are `NoSpace`,
@@ -120,6 +120,6 @@ mod tests {
             assert!(!c.doc.is_empty());
         }
         assert_eq!(Error::Quota("x".into()).code(), "ERR_KVBOX_QUOTA");
-        assert_eq!(Error::closed("put").message(), "put: the connector is closed");
+        assert_eq!(Error::closed().message(), "the connector is closed");
     }
 }

@@ -85,7 +85,7 @@ impl Tenant {
     /// `quota.inFlight` calls admitted.
     pub fn admit(&self, op: &'static str) -> Result<Call> {
         let mut state = self.shared.lock();
-        let connector = state.open.clone().ok_or_else(|| Error::closed(op))?;
+        let connector = state.open.clone().ok_or_else(Error::closed)?;
         if state.in_flight >= self.max_in_flight {
             state.rejections += 1;
             return Err(Error::Quota(format!(
@@ -142,7 +142,7 @@ impl Tenant {
 
     /// The connector while open (for logs and the alignment), or `Closed`.
     pub fn connector(&self) -> Result<Arc<dyn ObjectConnector>> {
-        self.shared.lock().open.clone().ok_or_else(|| Error::closed("the call"))
+        self.shared.lock().open.clone().ok_or_else(Error::closed)
     }
 }
 
@@ -359,7 +359,10 @@ mod tests {
     #[test]
     fn pages_that_break_the_contract_are_refused() {
         let limits = Limits { max_key_bytes: 4, ..Limits::default() };
-        let page = |keys: &[&str], cursor: Option<&str>| KeyPage { keys: keys.iter().map(|k| k.to_string()).collect(), cursor: cursor.map(Into::into) };
+        let page = |keys: &[&str], cursor: Option<&str>| KeyPage {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            cursor: cursor.map(Into::into),
+        };
         assert!(check_page(&page(&["a", "b"], Some("b")), Some("a"), 2, &limits).is_ok());
         for (bad, given) in [
             (page(&["a", "b", "c"], None), None),

@@ -9,8 +9,8 @@
 
 use kvbox_core::sandbox::{Runtime, runtime::Origin};
 use kvbox_core::{Call, Cancel, ConnectorKind, ERROR_CODES, Limits, OpenOptions, Quota, SettingSpec, Tenant};
-use napi::bindgen_prelude::*;
 use napi::JsValue;
+use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -166,7 +166,13 @@ pub struct NativeContract {
 
 fn specs(list: Vec<SettingSpec>) -> Vec<NativeSettingSpec> {
     list.into_iter()
-        .map(|s| NativeSettingSpec { name: s.name.into(), default: s.default.map(|d| d as f64), min: s.min as f64, max: s.max as f64, doc: s.doc.into() })
+        .map(|s| NativeSettingSpec {
+            name: s.name.into(),
+            default: s.default.map(|d| d as f64),
+            min: s.min as f64,
+            max: s.max as f64,
+            doc: s.doc.into(),
+        })
         .collect()
 }
 

@@ -61,10 +61,7 @@ impl Contract {
         };
         let target = version_of(store).unwrap_or_default();
         let contract = Self::ALL.iter().copied().find(|c| c.version() == target).ok_or_else(|| {
-            Error::Load(format!(
-                "the component targets {PACKAGE}@{target} (it exports {store}); this host supports {}",
-                Self::supported()
-            ))
+            Error::Load(format!("the component targets {PACKAGE}@{target} (it exports {store}); this host supports {}", Self::supported()))
         })?;
         if let Some(other) = imports.iter().find(|n| version_of(n).is_some_and(|v| v != target)) {
             return Err(Error::Load(format!(
@@ -128,5 +125,11 @@ pub trait GuestStore: Send {
     /// `connector.size(key)`.
     fn size(&self, store: &mut Store<Sandbox>, this: ResourceAny, key: &str) -> wasmtime::Result<Result<Option<u64>>>;
     /// `connector.list-keys(cursor, limit)`.
-    fn list_keys(&self, store: &mut Store<Sandbox>, this: ResourceAny, cursor: Option<&str>, limit: u32) -> wasmtime::Result<Result<KeyPage>>;
+    fn list_keys(
+        &self,
+        store: &mut Store<Sandbox>,
+        this: ResourceAny,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<KeyPage>>;
 }

@@ -105,7 +105,13 @@ impl GuestStore for Connector {
         Ok(self.kvbox_connector_store().connector().call_size(store, this, key)?.map_err(from_wit))
     }
 
-    fn list_keys(&self, store: &mut Store<Sandbox>, this: ResourceAny, cursor: Option<&str>, limit: u32) -> wasmtime::Result<Result<KeyPage>> {
+    fn list_keys(
+        &self,
+        store: &mut Store<Sandbox>,
+        this: ResourceAny,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<KeyPage>> {
         let page = self.kvbox_connector_store().connector().call_list_keys(store, this, cursor, limit)?;
         Ok(page.map(|p| KeyPage { keys: p.keys, cursor: p.cursor }).map_err(from_wit))
     }

@@ -14,10 +14,13 @@ impl Host for HostView<'_> {
     }
 
     fn read(&mut self, path: String) -> wasmtime::Result<Result<Option<Resource<Payload>>, WitError>> {
-        Ok(self.read_object(&path)?.map(|r| match r {
-            ReadOutcome::Found(p) => Some(p),
-            ReadOutcome::Absent => None,
-        }).map_err(to_wit))
+        Ok(self
+            .read_object(&path)?
+            .map(|r| match r {
+                ReadOutcome::Found(p) => Some(p),
+                ReadOutcome::Absent => None,
+            })
+            .map_err(to_wit))
     }
 
     fn stat(&mut self, path: String) -> wasmtime::Result<Result<Option<u64>, WitError>> {
