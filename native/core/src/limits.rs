@@ -124,6 +124,7 @@ impl OpenOptions {
             checksums: self.checksums,
             max_bytes: self.quota.max_bytes,
             max_objects: self.quota.max_objects,
+            ..crate::io::DirOptions::default()
         }
     }
 }
