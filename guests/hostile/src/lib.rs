@@ -14,6 +14,9 @@
 //! | `wasi`      | `put("attack")` tries WASI files, environment and sockets    |
 //! | `stash`     | `get` keeps each payload the host hands it and returns the   |
 //! |             | one kept by the previous call (a use-after-call attempt)     |
+//! | `dir-bomb`  | `put("attack")` writes 20 objects each 1 990 directories     |
+//! |             | deep (~40 000 directories in one call), then reports         |
+//! |             | the first refusal                                            |
 //!
 //! Any other key is served honestly (one object per key, hex-named), so a
 //! test can show the connector stays usable after each attack.
@@ -110,6 +113,10 @@ impl GuestConnector for Hostile {
     }
 
     fn put(&self, key: String, data: &Payload) -> Result<(), Error> {
+        #[cfg(feature = "dir-bomb")]
+        if key == TRIGGER {
+            return dir_bomb::run(data);
+        }
         if key == TRIGGER {
             self.attack()?;
         }
@@ -222,3 +229,21 @@ impl Guest for Component {
 }
 
 wit::export!(Component with_types_in wit);
+
+/// Issue 16's directory bomb: nested directories made through ordinary
+/// writes, every write tried whatever the previous one got.
+#[cfg(feature = "dir-bomb")]
+mod dir_bomb {
+    use super::{Error, Payload, objects};
+
+    pub fn run(data: &Payload) -> Result<(), Error> {
+        let mut first = None;
+        for chain in 0..20 {
+            let path = format!("b{chain:02}/{}o", "d/".repeat(1_990));
+            if let Err(e) = objects::write(&path, data) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
