@@ -28,6 +28,8 @@ export interface ConnectorStats {
   bytesStored: number;
   /** Objects stored in the tenant's directory. */
   objects: number;
+  /** Directories beneath the tenant's root (against `quota.directories`). */
+  directories: number;
   /** Calls admitted and not yet settled. */
   inFlight: number;
   /** Calls refused by a quota (bytes, objects, in flight). */

@@ -307,6 +307,7 @@ impl ObjectConnector for WasmConnector {
             log_dropped: self.log.dropped(),
             bytes_stored: usage.bytes,
             objects: usage.objects,
+            directories: usage.directories,
             in_flight: 0,
             quota_rejections: self.io.quota_rejections(),
         }
