@@ -65,7 +65,7 @@ async function serve(c: TrackedConnection, tenant: Tenant, context: LmContext, l
   /** Stores a complete PUT (its value: metadata prefix + payload). */
   const store = (request: lm.LmRequest, value: Buffer) => run(request, () => tenant.connector.put(request.key, value).finally(() => pool.give(value)));
   try {
-    for await (const chunk of socket as AsyncIterable<Buffer>) {
+    for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       let pos = 0;
       while (pos < chunk.length) {
         if (put) {

@@ -53,7 +53,8 @@ async function serve(c: TrackedConnection, session: Session, context: RespContex
   const { pool, metrics } = context;
   const parser = new RespParser(pool, () => (session.tenant ? session.tenant.maxObjectBytes : PRE_AUTH_MAX_BULK));
   try {
-    for await (const chunk of socket) {
+    // Leaving the loop must not destroy the socket: the last reply (QUIT's, a protocol error's) still has to go out.
+    for await (const chunk of socket.iterator({ destroyOnReturn: false })) {
       for (const request of parser.feed(chunk as Buffer)) {
         c.busy = true;
         const command = commandLabel(request.args);
