@@ -54,10 +54,16 @@ export interface ServeProcess {
 
 const MAIN = new URL('../../dist/serve/main.js', import.meta.url).pathname;
 
-/** Writes `config` as JSON and starts a server process on it; resolves once it logs that it is ready. */
-export async function spawnServe(dir: string, config: ServeConfigInput, file = 'serve.json'): Promise<ServeProcess> {
+/** Writes `config` as a JSON configuration file (logs at info, for {@link spawnServe}). */
+export function writeConfig(dir: string, config: ServeConfigInput, file: string): string {
   const path = join(dir, file);
   writeFileSync(path, JSON.stringify({ ...config, log: { level: 'info' } }));
+  return path;
+}
+
+/** Writes `config` as JSON and starts a server process on it; resolves once it logs that it is ready. */
+export async function spawnServe(dir: string, config: ServeConfigInput, file = 'serve.json'): Promise<ServeProcess> {
+  const path = writeConfig(dir, config, file);
   const child = spawn(process.execPath, [MAIN, '--config', path], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   const lines: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
