@@ -11,15 +11,20 @@ export type Reply = { simple: string } | { error: string } | number | Buffer | n
 
 export class RespClient {
   readonly socket: Socket;
-  #buf = Buffer.alloc(0);
+  /** Received bytes not yet consumed, as chunks (joined only when a reply is complete: large values arrive in many chunks). */
+  #chunks: Buffer[] = [];
+  #length = 0;
+  /** Bytes the reply being read needs at least; no parse is tried before that. */
+  #need = 1;
   #waiters: Array<() => void> = [];
   #ended = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on('data', (d: Buffer) => {
-      this.#buf = this.#buf.length === 0 ? d : Buffer.concat([this.#buf, d]);
-      this.#wake();
+      this.#chunks.push(d);
+      this.#length += d.length;
+      if (this.#length >= this.#need) this.#wake();
     });
     const end = () => {
       this.#ended = true;
@@ -64,25 +69,43 @@ export class RespClient {
   /** The next reply; rejects when the connection ends first. */
   async read(): Promise<Reply> {
     for (;;) {
-      const parsed = parseReply(this.#buf, 0);
-      if (parsed) {
-        this.#buf = this.#buf.subarray(parsed.end);
-        return parsed.value;
+      if (this.#length >= this.#need) {
+        const buf = this.#joined();
+        const parsed = parseReply(buf, 0);
+        if (typeof parsed === 'object') {
+          this.#consume(parsed.end);
+          this.#need = 1;
+          return parsed.value;
+        }
+        this.#need = Math.max(parsed, buf.length + 1);
       }
-      if (this.#ended) throw new Error(`connection ended (pending bytes: ${JSON.stringify(this.#buf.toString('latin1').slice(0, 80))})`);
+      if (this.#ended) throw new Error(`connection ended (pending bytes: ${JSON.stringify(this.#joined().toString('latin1').slice(0, 80))})`);
       await new Promise<void>((r) => this.#waiters.push(r));
     }
   }
 
   /** The next `n` raw bytes exactly as they arrived. */
   async readRaw(n: number): Promise<Buffer> {
-    while (this.#buf.length < n) {
-      if (this.#ended) throw new Error(`connection ended after ${this.#buf.length} of ${n} bytes: ${JSON.stringify(this.#buf.toString('latin1').slice(0, 80))}`);
+    this.#need = n;
+    while (this.#length < n) {
+      if (this.#ended) throw new Error(`connection ended after ${this.#length} of ${n} bytes: ${JSON.stringify(this.#joined().toString('latin1').slice(0, 80))}`);
       await new Promise<void>((r) => this.#waiters.push(r));
     }
-    const out = this.#buf.subarray(0, n);
-    this.#buf = this.#buf.subarray(n);
+    this.#need = 1;
+    const out = Buffer.from(this.#joined().subarray(0, n));
+    this.#consume(n);
     return out;
+  }
+
+  #joined(): Buffer {
+    if (this.#chunks.length > 1) this.#chunks = [Buffer.concat(this.#chunks)];
+    return this.#chunks[0] ?? Buffer.alloc(0);
+  }
+
+  #consume(n: number): void {
+    const rest = this.#joined().subarray(n);
+    this.#chunks = rest.length > 0 ? [rest] : [];
+    this.#length = rest.length;
   }
 
   /** Resolves when the server has closed the connection (after any pending replies). */
@@ -105,9 +128,10 @@ export class RespClient {
   }
 }
 
-function parseReply(b: Buffer, at: number): { value: Reply; end: number } | undefined {
+/** One reply from `b` at `at`, or the total length `b` must reach before it can be complete. */
+function parseReply(b: Buffer, at: number): { value: Reply; end: number } | number {
   const eol = b.indexOf('\r\n', at);
-  if (eol < 0) return undefined;
+  if (eol < 0) return b.length + 1;
   const line = b.toString('latin1', at + 1, eol);
   switch (b[at]) {
     case 0x2b:
@@ -119,7 +143,7 @@ function parseReply(b: Buffer, at: number): { value: Reply; end: number } | unde
     case 0x24: {
       const n = Number(line);
       if (n < 0) return { value: null, end: eol + 2 };
-      if (b.length < eol + 2 + n + 2) return undefined;
+      if (b.length < eol + 2 + n + 2) return eol + 2 + n + 2;
       return { value: Buffer.from(b.subarray(eol + 2, eol + 2 + n)), end: eol + 2 + n + 2 };
     }
     case 0x2a: {
@@ -129,7 +153,7 @@ function parseReply(b: Buffer, at: number): { value: Reply; end: number } | unde
       let end = eol + 2;
       for (let i = 0; i < n; i++) {
         const item = parseReply(b, end);
-        if (!item) return undefined;
+        if (typeof item === 'number') return item;
         items.push(item.value);
         end = item.end;
       }
