@@ -70,41 +70,34 @@ function config(dir: string): ServeConfigInput {
 }
 
 describe('kvbox serve as a process', () => {
-  it('keeps every acknowledged SET whole when SIGKILLed during SETs', async () => {
-    const dir = fresh(base, 'kill');
-    const first = await spawnServe(base, config(dir), 'kill.json');
+  /** Starts a server, writes from 6 connections, sends `signal` once `acked` SETs were acknowledged, restarts and verifies. */
+  async function interrupt(name: string, signal: NodeJS.Signals, acked: number) {
+    const dir = fresh(base, name);
+    const first = await spawnServe(base, config(dir), `${name}.json`);
     const w = writers(first.resp, ['sandboxed', 'native'], 3);
-    await progress(w.acked, 60);
-    first.child.kill('SIGKILL');
-    expect((await first.exited).signal).toBe('SIGKILL');
+    await progress(w.acked, acked);
+    first.child.kill(signal);
+    const exit = await first.exited;
     w.halt();
     await w.done;
-    const second = await spawnServe(base, config(dir), 'kill.json');
+    const second = await spawnServe(base, config(dir), `${name}.json`);
     try {
       await verify(second.resp, w.acked, w.sent);
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
     }
+    return { exit, lines: first.lines };
+  }
+
+  it('keeps every acknowledged SET whole when SIGKILLed during SETs', async () => {
+    expect((await interrupt('kill', 'SIGKILL', 60)).exit.signal).toBe('SIGKILL');
   });
 
   it('shuts down gracefully on SIGTERM: requests in flight are answered, nothing acknowledged is lost, exit code 0', async () => {
-    const dir = fresh(base, 'term');
-    const first = await spawnServe(base, config(dir), 'term.json');
-    const w = writers(first.resp, ['sandboxed', 'native'], 3);
-    await progress(w.acked, 30);
-    first.child.kill('SIGTERM');
-    expect(await first.exited).toEqual({ code: 0, signal: null });
-    w.halt();
-    await w.done;
-    expect(first.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
-    const second = await spawnServe(base, config(dir), 'term.json');
-    try {
-      await verify(second.resp, w.acked, w.sent);
-    } finally {
-      second.child.kill('SIGTERM');
-      await second.exited;
-    }
+    const { exit, lines } = await interrupt('term', 'SIGTERM', 30);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   });
 
   it('reloads its configuration file on SIGHUP, adding a tenant without dropping other connections', async () => {

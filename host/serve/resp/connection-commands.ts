@@ -17,12 +17,13 @@ async function authenticate(s: Session, user: Buffer, password: Buffer): Promise
   s.cursors.clear();
 }
 
+/** The table fields of the commands that select a tenant. */
+const BEFORE_AUTH = { flags: ['noscript', 'loading', 'stale', 'fast', 'no_auth'], keys: [0, 0, 0] as [number, number, number], preAuth: true };
+
 export const CONNECTION_COMMANDS: Record<string, CommandSpec> = {
   AUTH: {
     arity: -2,
-    flags: ['noscript', 'loading', 'stale', 'fast', 'no_auth'],
-    keys: [0, 0, 0],
-    preAuth: true,
+    ...BEFORE_AUTH,
     async run(s, args) {
       if (args.length > 3) throw new ReplyError('ERR syntax error');
       // `AUTH password` is `AUTH default password`, as in Redis 6+.
@@ -32,9 +33,7 @@ export const CONNECTION_COMMANDS: Record<string, CommandSpec> = {
   },
   HELLO: {
     arity: -1,
-    flags: ['noscript', 'loading', 'stale', 'fast', 'no_auth'],
-    keys: [0, 0, 0],
-    preAuth: true,
+    ...BEFORE_AUTH,
     async run(s, args) {
       const version = args[1]?.toString('latin1');
       if (version !== undefined && version !== '2') {

@@ -1,4 +1,5 @@
 /** RESP commands over the authenticated tenant's keys: GET, SET, EXISTS, DEL, MGET, STRLEN, SCAN, DBSIZE. */
+import type { Tenant } from '../tenants.js';
 import { readValue } from '../values.js';
 import { errorReply, ReplyError } from './reply.js';
 import { type CommandSpec, keyArg, mapBounded, type Session, tenantOf } from './session.js';
@@ -6,6 +7,14 @@ import { globMatcher } from './scan.js';
 
 /** Keys looked up at once by one EXISTS or DEL (the tenant's `quota.inFlight` bounds the server as a whole). */
 const KEY_PARALLELISM = 16;
+
+/** EXISTS and DEL: runs `op` on every key argument, replies how many returned true. */
+async function countKeys(s: Session, args: Buffer[], op: (t: Tenant, key: string) => Promise<boolean>): Promise<void> {
+  const tenant = tenantOf(s);
+  const keys = args.slice(1).map(keyArg);
+  const results = await mapBounded(keys, KEY_PARALLELISM, (k) => op(tenant, k));
+  s.reply.integer(results.filter(Boolean).length);
+}
 
 export const DATA_COMMANDS: Record<string, CommandSpec> = {
   GET: {
@@ -35,23 +44,13 @@ export const DATA_COMMANDS: Record<string, CommandSpec> = {
     arity: -2,
     flags: ['readonly', 'fast'],
     keys: [1, -1, 1],
-    async run(s, args) {
-      const tenant = tenantOf(s);
-      const keys = args.slice(1).map(keyArg);
-      const found = await mapBounded(keys, KEY_PARALLELISM, (k) => tenant.connector.exists(k));
-      s.reply.integer(found.filter(Boolean).length);
-    },
+    run: (s, args) => countKeys(s, args, (t, k) => t.connector.exists(k)),
   },
   DEL: {
     arity: -2,
     flags: ['write'],
     keys: [1, -1, 1],
-    async run(s, args) {
-      const tenant = tenantOf(s);
-      const keys = args.slice(1).map(keyArg);
-      const removed = await mapBounded(keys, KEY_PARALLELISM, (k) => tenant.connector.remove(k));
-      s.reply.integer(removed.filter(Boolean).length);
-    },
+    run: (s, args) => countKeys(s, args, (t, k) => t.connector.remove(k)),
   },
   MGET: {
     arity: -2,
