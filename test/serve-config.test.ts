@@ -51,6 +51,7 @@ describe('serve configuration', () => {
 
   it('requires a sha256 pin for a .wasm path, and refuses invalid TOML and JSON', () => {
     expect(configError(`[tenants.a]\nconnector = "./x.wasm"\nroot = "a"\nauth = { password = "env:X" }\n`).message).toMatch(/tenant "a", field sha256: is required/);
+    expect(configError(`[tenants.a]\nconnector = "redis"\nroot = "a"\nauth = { password = "env:X" }\n`).message).toMatch(/tenant "a", field connector: must be fs or native-fs, or a path/);
     expect(configError(`[tenants.a\n`).message).toMatch(/not valid TOML/);
     expect(configError(`{"tenants": `, 'bad.json').message).toMatch(/not valid JSON/);
   });

@@ -41,7 +41,7 @@ function writers(port: number, names: string[], perTenant: number) {
 
 /** Waits (bounded) until `acked` holds at least `n` entries. */
 async function progress(acked: Map<string, string>, n: number): Promise<void> {
-  for (let i = 0; i < 600 && acked.size < n; i++) await pause(20);
+  for (let i = 0; i < 3000 && acked.size < n; i++) await pause(20);
   expect(acked.size).toBeGreaterThanOrEqual(n);
 }
 

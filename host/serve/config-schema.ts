@@ -56,7 +56,9 @@ const tenant = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    if (!BUILTIN_CONNECTORS.includes(t.connector) && t.sha256 === undefined) {
+    if (!BUILTIN_CONNECTORS.includes(t.connector) && !t.connector.endsWith('.wasm')) {
+      ctx.addIssue({ code: 'custom', path: ['connector'], message: `must be ${BUILTIN_CONNECTORS.join(' or ')}, or a path to a .wasm component; got "${t.connector}"` });
+    } else if (!BUILTIN_CONNECTORS.includes(t.connector) && t.sha256 === undefined) {
       ctx.addIssue({ code: 'custom', path: ['sha256'], message: `is required for a .wasm connector (pin the file: sha256sum ${t.connector})` });
     }
   });

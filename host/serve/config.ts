@@ -79,7 +79,7 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
     } catch (err) {
       throw at('auth.password', (err as Error).message);
     }
-    const connector = t.connector.endsWith('.wasm') || t.connector.includes('/') ? resolve(baseDir, t.connector) : t.connector;
+    const connector = t.connector.endsWith('.wasm') ? resolve(baseDir, t.connector) : t.connector;
     tenants.set(name, { ...t, name, root, connector, username, checkPassword });
   }
   let checkAdminToken: SecretCheck | undefined;

@@ -88,14 +88,22 @@ export class TcpListener {
     for (const c of this.#connections.keys()) if (c.tenant() === tenant) c.socket.destroy();
   }
 
-  /** Stops accepting; each connection finishes the request it is running, then closes. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting; each connection finishes the request it is running,
+   * then closes. A connection still open after `graceMs` (a client that
+   * stopped reading its reply) is destroyed.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const c of this.#connections.keys()) {
       c.draining = true;
       if (!c.busy) c.socket.end(() => c.socket.destroy());
     }
+    const deadline = setTimeout(() => {
+      for (const c of this.#connections.keys()) c.socket.destroy();
+    }, graceMs);
     await Promise.all(this.#connections.values());
+    clearTimeout(deadline);
     await closed;
   }
 }
