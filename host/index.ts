@@ -11,6 +11,7 @@ export {
   type ConnectorSource,
 } from './load.js';
 export { DEFAULT_LIMITS, type Limits, type OpenOptions, type Quota } from './options.js';
+export { CONTRACT_VERSIONS, ERROR_CODES } from './generated/contract.js';
 export {
   CALL_CHANNEL,
   LATENCY_BUCKETS_MS,

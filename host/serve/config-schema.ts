@@ -4,8 +4,7 @@
  * is a complete example.
  */
 import { z } from 'zod';
-import { InvalidArgumentError } from '../errors.js';
-import { checkLimits, checkQuota } from '../options.js';
+import { type Limits, LIMITS_SPECS, type Quota, QUOTA_SPECS } from '../generated/contract.js';
 import { isSecretRef } from './secrets.js';
 
 /** Largest value a tenant accepts by default when its `limits.maxObjectBytes` is not set (the library allows 1 GiB). */
@@ -18,17 +17,13 @@ const secret = z
 const host = z.string().min(1).default('127.0.0.1');
 const port = z.number().int().min(0).max(65_535);
 
-/** Limits and quotas are checked by the library's own rules (host/options.ts), reported at their field. */
-function libraryChecked(check: (v: unknown) => unknown, prefix: string) {
-  return z.record(z.string(), z.number()).superRefine((value, ctx) => {
-    try {
-      check(value);
-    } catch (err) {
-      if (!(err instanceof InvalidArgumentError)) throw err;
-      const m = new RegExp(`^${prefix}\\.(\\w+) (.*)$`).exec(err.message);
-      ctx.addIssue({ code: 'custom', message: m ? m[2]! : err.message, path: m ? [m[1]!] : [] });
-    }
-  });
+/**
+ * Limits and quotas: names and ranges from the contract the Rust core declares
+ * (host/generated/contract.ts), so a configuration error is reported at its
+ * field when the file is loaded.
+ */
+function settings(specs: Record<string, { min: number; max: number }>) {
+  return z.strictObject(Object.fromEntries(Object.entries(specs).map(([name, s]) => [name, z.number().int().min(s.min).max(s.max).optional()])));
 }
 
 const tenant = z
@@ -44,8 +39,12 @@ const tenant = z
     root: z.string().min(1),
     /** The connector's own configuration. */
     config: z.record(z.string(), z.unknown()).default({}),
-    limits: libraryChecked(checkLimits, 'limits').default({}),
-    quota: libraryChecked(checkQuota, 'quota').default({}),
+    limits: settings(LIMITS_SPECS)
+      .default({})
+      .transform((l) => l as Limits),
+    quota: settings(QUOTA_SPECS)
+      .default({})
+      .transform((q) => q as Quota),
     durable: z.boolean().default(true),
     directIo: z.boolean().default(true),
     checksums: z.boolean().default(false),
