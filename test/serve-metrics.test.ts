@@ -67,6 +67,7 @@ describe('admin listener', async () => {
     expect(body).toMatch(/kvbox_stored_objects\{tenant="alpha"\} 1/);
     expect(body).toMatch(/kvbox_in_flight\{tenant="beta"\} 0/);
     expect(body).toMatch(/kvbox_traps_total\{tenant="alpha"\} 0/);
+    expect(body).toMatch(/kvbox_near_deadline_total\{tenant="alpha"\} 0/);
     expect(body).toMatch(/kvbox_auth_failures_total 1/);
     expect(body).toMatch(/kvbox_commands_total\{tenant="alpha",protocol="resp",command="GET",result="ok"\} 2/);
   });
