@@ -2,29 +2,14 @@
  * The `kvbox` program's conventions (help, usage errors, runtime errors) and
  * the demo, run as a real child process on real files.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { kvboxIn, oneLine } from './cli-run.js';
 import { filesUnder, fresh, scratch } from './helpers.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'bin.js');
 const base = scratch('cli');
-const cache = join(base, 'cache');
-
-/** Runs `kvbox …args` with its own compiled-code cache. */
-export function kvbox(args: string[], input?: string | Buffer) {
-  const r = spawnSync(process.execPath, [CLI, '--cache-dir', cache, ...args], { input, maxBuffer: 64 << 20 });
-  return { status: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), raw: r.stdout };
-}
-
-/** Usage and runtime errors are one line on stderr: no stack trace. */
-function oneLine(stderr: string): string {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(stderr).not.toMatch(/^\s+at /m);
-  return lines[0]!;
-}
+const kvbox = kvboxIn(base);
 
 describe('kvbox program', () => {
   it('prints help listing every command, and per-command help listing its options', () => {
@@ -54,6 +39,7 @@ describe('kvbox program', () => {
     [['put', '--root', base], /missing required argument 'key'/],
     [['ls', '--root', base, 'extra'], /too many arguments/],
     [['put', '--root', base, '--quota-bytes', '1G', 'k', '-'], /--quota-bytes <n>.*must be a non-negative integer/],
+    [['rm', '--root', base], /^kvbox: give keys, --prefix <text> or --all \(exactly one of them\) \(see kvbox rm --help\)$/],
   ])('exits 2 with one line on the usage error %j', (args, message) => {
     const r = kvbox(args);
     expect(r.status).toBe(2);

@@ -1,6 +1,5 @@
 /** `kvbox rm`: removes objects by key, by prefix, or all of a tenant's. */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from '../errors.js';
 import { keysOf } from './ls.js';
 import { printJson, progress } from './output.js';
 import { globalsOf, openTenant, type TenantFlags, tenantOptions } from './tenant.js';
@@ -25,7 +24,7 @@ export function register(program: Command): void {
     .option('--json', 'print {removed, absent} as JSON');
   tenantOptions(cmd).action(async (named: string[], flags: RmFlags, self: Command) => {
     const chosen = [named.length > 0, flags.prefix !== undefined, flags.all === true].filter(Boolean).length;
-    if (chosen !== 1) throw new InvalidArgumentError('rm: give keys, --prefix <text> or --all (exactly one of them)');
+    if (chosen !== 1) self.error('give keys, --prefix <text> or --all (exactly one of them)');
     const globals = globalsOf(self);
     await using store = await openTenant(flags, globals, 'existing');
     const keys = named.length > 0 ? named : await keysOf(store, flags.prefix);
