@@ -1,5 +1,27 @@
 export { type CallOptions, Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
-export * from './errors.js';
+// Error classes only: `native` and `fromNative` are internal.
+export {
+  KvboxError,
+  InvalidKeyError,
+  InvalidArgumentError,
+  InvalidConfigError,
+  LoadError,
+  ClosedError,
+  InvalidPathError,
+  TooLargeError,
+  NoSpaceError,
+  CorruptError,
+  BadPayloadError,
+  StorageIoError,
+  TimeoutError,
+  TrapError,
+  ConnectorError,
+  MemoryLimitError,
+  QuotaExceededError,
+  CancelledError,
+  BusyError,
+} from './errors.js';
+export { UnsupportedPlatformError } from './binding.js';
 export {
   compileConnector,
   ConnectorComponent,
