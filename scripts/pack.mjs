@@ -115,6 +115,7 @@ for (const p of PLATFORMS) {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   const manifest = readJson(join(root, 'npm', p.name, 'package.json'));
+  if (manifest.name !== `${pkg.name}-${p.name}`) fail(`npm/${p.name}/package.json must be named "${pkg.name}-${p.name}", not "${manifest.name}"`);
   writeFileSync(join(stage, 'package.json'), JSON.stringify({ ...manifest, version: pkg.version, engines: pkg.engines }, null, 2) + '\n');
   copyFileSync(join(root, 'npm', p.name, 'README.md'), join(stage, 'README.md'));
   copyFileSync(join(root, 'LICENSE'), join(stage, 'LICENSE'));

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kvboxIn, oneLine } from './cli-run.js';
-import { filesUnder, fresh, scratch } from './helpers.js';
+import { filesUnder, fresh, mountSmallDisk, scratch } from './helpers.js';
 
 const base = scratch('cli');
 const kvbox = kvboxIn(base);
@@ -99,6 +99,23 @@ describe('kvbox demo', () => {
     expect(r.stdout.match(/^demo-model.* yes$/gm)).toHaveLength(5);
     expect(r.stderr).toMatch(/cleaned up: removed 5 object\(s\)/);
     expect(r.stderr).toMatch(/^kvbox: QuotaExceededError \(ERR_KVBOX_QUOTA\): put "demo-model@1@0@4MiB/m);
+    expect(filesUnder(root)).toEqual([]);
+  });
+});
+
+// Root and a loop device make a real full disk; without them the quota test above covers the clean-up.
+const smallDisk = join(base, 'small-disk');
+const unavailable = mountSmallDisk(join(base, 'small.img'), smallDisk, '12M');
+if (unavailable) console.warn(`full-disk demo test skipped: ${unavailable}`);
+
+describe.skipIf(unavailable !== undefined)('kvbox demo on a full disk', () => {
+  it('fails with NoSpaceError after printing the rows that fit, and leaves nothing behind', () => {
+    const root = join(smallDisk, 'tenant');
+    const r = kvbox(['demo', '--root', root]);
+    expect(r.status).toBe(1);
+    expect(r.stdout.match(/^demo-model.* yes$/gm)!.length).toBeGreaterThanOrEqual(5);
+    expect(r.stderr).toMatch(/^kvbox: NoSpaceError \(ERR_KVBOX_NO_SPACE\): put "demo-model@1@0@(4|16)MiB/m);
+    expect(r.stderr).toMatch(/cleaned up: removed \d+ object\(s\)/);
     expect(filesUnder(root)).toEqual([]);
   });
 });

@@ -95,8 +95,9 @@ async function roundTrip(store: Connector, label: string, size: number, stored: 
   const data = randomFillSync(Buffer.allocUnsafe(size));
   const digest = createHash('sha256').update(data).digest('hex');
   let t = performance.now();
-  stored.push(key);
+  // A put that fails writes nothing (atomic), so only acknowledged keys need cleaning up.
   await store.put(key, data);
+  stored.push(key);
   const putMs = performance.now() - t;
   t = performance.now();
   const back = await store.get(key);
@@ -107,16 +108,16 @@ async function roundTrip(store: Connector, label: string, size: number, stored: 
 
 /** After a failure nothing the demo stored stays behind (best effort: the store may be what failed). */
 async function cleanUp(store: Connector, keys: string[], json: boolean): Promise<void> {
-  let removed = 0;
+  const left: string[] = [];
   for (const key of keys) {
     try {
-      if (await store.remove(key)) removed++;
+      await store.remove(key);
     } catch {
-      // Reported below as objects left.
+      left.push(key);
     }
   }
-  const left = keys.length - removed;
-  if (!json) console.error(`kvbox demo: cleaned up: removed ${removed} object(s) the demo stored${left > 0 ? `; ${left} could not be removed or were never written` : ''}`);
+  const removed = keys.length - left.length;
+  if (!json) console.error(`kvbox demo: cleaned up: removed ${removed} object(s) the demo stored${left.length > 0 ? `; could not remove ${left.map((k) => JSON.stringify(k)).join(', ')}` : ''}`);
 }
 
 class DemoFailed extends Error {
