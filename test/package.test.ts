@@ -10,6 +10,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as errors from '../host/errors.js';
+import * as packageRoot from '../host/index.js';
 import { scratch } from './helpers.js';
 
 const repo = join(import.meta.dirname, '..');
@@ -145,4 +147,15 @@ describe('the packed package', () => {
     expect(cli.status).toBe(1);
     expect(cli.stderr.trim()).toMatch(/^kvbox: UnsupportedPlatformError \(ERR_KVBOX_UNSUPPORTED_PLATFORM\): the native binary for linux-x64-gnu is missing/);
   }, INSTALL_TIMEOUT);
+});
+
+describe('the package root', () => {
+  it('exports every error class and none of the internal helpers', () => {
+    const classes = Object.entries(errors).filter(([, v]) => typeof v === 'function' && (v === errors.KvboxError || v.prototype instanceof errors.KvboxError));
+    expect(classes.length).toBeGreaterThan(10);
+    for (const [name, Class] of classes) expect((packageRoot as Record<string, unknown>)[name], name).toBe(Class);
+    expect(packageRoot.UnsupportedPlatformError.prototype).toBeInstanceOf(errors.KvboxError);
+    expect(Object.keys(packageRoot)).not.toContain('native');
+    expect(Object.keys(packageRoot)).not.toContain('fromNative');
+  });
 });
