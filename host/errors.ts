@@ -61,6 +61,9 @@ export class CancelledError extends kind('ERR_KVBOX_CANCELLED') {}
 /** The tenant directory is held by another open connector (in this or another process). */
 export class BusyError extends kind('ERR_KVBOX_BUSY') {}
 
+/** No native binary for this platform could be loaded; the message says which platform and what to do. */
+export class UnsupportedPlatformError extends kind('ERR_KVBOX_UNSUPPORTED_PLATFORM') {}
+
 /** Every code's class: a code added in Rust fails to compile here until it has one. */
 const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknown }) => KvboxError> = {
   ERR_KVBOX_INVALID_KEY: InvalidKeyError,
@@ -81,6 +84,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknow
   ERR_KVBOX_QUOTA: QuotaExceededError,
   ERR_KVBOX_CANCELLED: CancelledError,
   ERR_KVBOX_BUSY: BusyError,
+  ERR_KVBOX_UNSUPPORTED_PLATFORM: UnsupportedPlatformError,
 };
 
 function isErrorCode(code: unknown): code is ErrorCode {

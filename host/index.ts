@@ -1,5 +1,28 @@
 export { type CallOptions, Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
-export * from './errors.js';
+// Error classes only: `native` and `fromNative` are internal.
+export {
+  KvboxError,
+  InvalidKeyError,
+  InvalidArgumentError,
+  InvalidConfigError,
+  LoadError,
+  ClosedError,
+  InvalidPathError,
+  TooLargeError,
+  NoSpaceError,
+  CorruptError,
+  BadPayloadError,
+  StorageIoError,
+  TimeoutError,
+  TrapError,
+  ConnectorError,
+  MemoryLimitError,
+  QuotaExceededError,
+  CancelledError,
+  BusyError,
+  UnsupportedPlatformError,
+  type ErrorCode,
+} from './errors.js';
 export {
   compileConnector,
   ConnectorComponent,

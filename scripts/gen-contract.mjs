@@ -4,7 +4,7 @@
 // table in docs/security.md. kvbox-core (native/core/src/{error,limits}.rs) is
 // the only source of truth: change it there, rebuild, run `npm run gen:contract`.
 // test/contract.test.ts fails when the committed files and the addon disagree.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +15,11 @@ export const SECURITY_MD = join(root, 'docs', 'security.md');
 const BEGIN = '<!-- generated:limits (npm run gen:contract) -->';
 const END = '<!-- /generated:limits -->';
 
-/** The addon's view of the contract. */
+/** The addon's view of the contract (the checkout's build in native/). */
 export function loadContract() {
-  return createRequire(import.meta.url)(join(root, 'native', 'binding.cjs')).contract();
+  const addon = readdirSync(join(root, 'native')).find((f) => /^kvbox\..+\.node$/.test(f));
+  if (!addon) throw new Error('gen-contract: no native/kvbox.<platform>.node; run `npm run build:native` first');
+  return createRequire(import.meta.url)(join(root, 'native', addon)).contract();
 }
 
 const num = (n) => (n === 9007199254740991 ? 'Number.MAX_SAFE_INTEGER' : String(n));

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Rust unit tests. Built for the host triple given explicitly, as `napi build`
-# does, so the tests reuse the addon's compiled dependencies (wasmtime takes
-# minutes on 2 cores) instead of building them a second time.
+# does, and in the same target directory as the build (scripts/target-dir.mjs),
+# so the tests reuse the addon's compiled dependencies (wasmtime takes minutes
+# on 2 cores) instead of building them a second time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+CARGO_TARGET_DIR=$(node scripts/target-dir.mjs)
+export CARGO_TARGET_DIR
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox-core
 cargo test --manifest-path crates/layout/Cargo.toml

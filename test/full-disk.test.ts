@@ -5,38 +5,18 @@
  * once space is freed. Needs root and a loop device; skipped, saying why,
  * where mounting is impossible.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connector, FS_CONNECTOR, loadConnector, NATIVE_FS, NoSpaceError } from '../host/index.js';
-import { bytes, filesUnder, rejectsWith, scratch, sha256 } from './helpers.js';
+import { bytes, filesUnder, mountSmallDisk, rejectsWith, scratch, sha256 } from './helpers.js';
 
 const base = scratch('full-disk');
 const image = join(base, 'disk.img');
 const mnt = join(base, 'mnt');
 
-/** Mounts a 48 MiB ext4 image; returns why not when impossible. */
-function mount(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not running as root (mount needs it)';
-  try {
-    execFileSync('truncate', ['-s', '48M', image]);
-    execFileSync('mkfs.ext4', ['-q', '-F', '-m', '0', image], { stdio: 'pipe' });
-    mkdirSync(mnt);
-    execFileSync('mount', ['-o', 'loop', image, mnt], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `cannot make and loop-mount an ext4 image: ${(err as Error).message.split('\n')[0]}`;
-  }
-}
-
-const unavailable = mount();
+const unavailable = mountSmallDisk(image, mnt, '48M');
 if (unavailable) console.warn(`full-disk tests skipped: ${unavailable}`);
-afterAll(() => {
-  // close() freed the connectors' descriptors: a plain unmount must succeed.
-  if (!unavailable) execFileSync('umount', [mnt]);
-  rmSync(image, { force: true });
-});
 
 describe.skipIf(unavailable !== undefined).each([
   ['sandboxed', FS_CONNECTOR],

@@ -1,6 +1,7 @@
 /** Shared test helpers: real directories on a real disk, and data makers. */
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll } from 'vitest';
 import { type Connector, FS_CONNECTOR, loadConnector, NATIVE_FS, type OpenOptions } from '../host/index.js';
@@ -61,3 +62,26 @@ export const CONNECTOR_KINDS: [string, (o: OpenOptions) => Promise<Connector>][]
   ['sandboxed', (o) => loadConnector(FS_CONNECTOR, { ...o, cacheDir: false })],
   ['native', (o) => loadConnector(NATIVE_FS, o)],
 ];
+
+/**
+ * Makes an ext4 image of `size` (`48M`) and loop-mounts it on `mnt`, for
+ * full-disk tests; unmounts and deletes it after the file's tests.
+ * @returns why not, when mounting is impossible (not root, no loop device).
+ */
+export function mountSmallDisk(image: string, mnt: string, size: string): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root (mount needs it)';
+  try {
+    execFileSync('truncate', ['-s', size, image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-m', '0', image], { stdio: 'pipe' });
+    mkdirSync(mnt);
+    execFileSync('mount', ['-o', 'loop', image, mnt], { stdio: 'pipe' });
+  } catch (err) {
+    return `cannot make and loop-mount an ext4 image: ${(err as Error).message.split('\n')[0]}`;
+  }
+  afterAll(() => {
+    // Connectors closed by then freed their descriptors: a plain unmount must succeed.
+    execFileSync('umount', [mnt]);
+    rmSync(image, { force: true });
+  });
+  return undefined;
+}

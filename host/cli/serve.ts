@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .option('--hash-password', 'read a password on stdin and print its scrypt hash for the configuration')
     .action(async (options: { config?: string; hashPassword?: boolean }, command: Command) => {
       if (options.hashPassword) return printPasswordHash();
-      if (options.config === undefined) command.error('kvbox serve: --config <file> is required');
+      if (options.config === undefined) command.error('--config <file> is required');
       await runServe(options.config!);
     });
 }

@@ -1,0 +1,65 @@
+/** How commands print: aligned tables or `--json`, and progress bars on long work. */
+import { SingleBar } from 'cli-progress';
+
+/** Prints `rows` (the first is the header) as aligned columns; the first column left-aligned, the rest right-aligned. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
+  for (const r of rows) console.log(formatRow(r, widths));
+}
+
+/** One table row in fixed `widths`, for tables printed as their rows arrive. */
+export function formatRow(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+}
+
+/** Prints `value` as one JSON document. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** A progress bar on stderr; silent when stderr is not a terminal or progress is off. */
+export interface Progress {
+  advance(by?: number): void;
+  stop(): void;
+}
+
+/**
+ * Starts a progress bar over `total` steps.
+ * @param enabled - false for `--no-progress` and `--json`.
+ */
+export function progress(label: string, total: number, enabled: boolean): Progress {
+  if (!enabled || !process.stderr.isTTY || total < 2) return { advance() {}, stop() {} };
+  const bar = new SingleBar({
+    format: `${label} [{bar}] {value}/{total} {percentage}% ETA {eta_formatted}`,
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+  });
+  bar.start(total, 0);
+  return { advance: (by = 1) => bar.increment(by), stop: () => bar.stop() };
+}
+
+/** `bytes` in the largest binary unit that keeps it ≥ 1 (`4 MiB`, `4095 B`). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[u]}`;
+}
+
+/**
+ * Prints a runtime failure as one line and sets exit code 1: a
+ * {@link KvboxError} as `kvbox: <Name> (<code>): <message>`, anything else
+ * by its message. The stack only with `KVBOX_DEBUG=1`.
+ */
+export function reportFailure(err: unknown): void {
+  const e = err as { name?: string; code?: unknown; message?: string };
+  const typed = err instanceof Error && typeof e.code === 'string' && e.code.startsWith('ERR_KVBOX');
+  console.error(typed ? `kvbox: ${e.name} (${String(e.code)}): ${e.message}` : `kvbox: ${err instanceof Error ? err.message : String(err)}`);
+  if (process.env.KVBOX_DEBUG === '1') console.error(err);
+  process.exitCode = 1;
+}

@@ -1,0 +1,29 @@
+/** `kvbox stats`: what a tenant stores, and how its connector runs. */
+import type { Command } from 'commander';
+import { formatBytes, printJson, printTable } from './output.js';
+import { globalsOf, openTenant, type TenantFlags, tenantOptions } from './tenant.js';
+
+/** Registers `kvbox stats`. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('stats')
+    .summary('print what a tenant stores')
+    .description("open the tenant and print what it stores (objects, bytes) and the connector's I/O mode")
+    .option('--json', 'print the figures as JSON');
+  tenantOptions(cmd).action(async (flags: TenantFlags & { json?: boolean }, self: Command) => {
+    await using store = await openTenant(flags, globalsOf(self), 'existing');
+    const stats = store.stats();
+    const io = store.directAlignment ? `O_DIRECT (${store.directAlignment}-byte alignment)` : 'buffered';
+    if (flags.json) {
+      printJson({ root: flags.root, directAlignment: store.directAlignment ?? null, ...stats });
+      return;
+    }
+    printTable([
+      ['tenant', flags.root],
+      ['objects', String(stats.objects)],
+      ['bytes stored', `${stats.bytesStored} (${formatBytes(stats.bytesStored)})`],
+      ['I/O', io],
+      ['instances created', String(stats.instancesCreated)],
+    ]);
+  });
+}
