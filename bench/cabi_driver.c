@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +28,11 @@ static int32_t (*get)(ConnectorHandle, const char *, uint8_t *, size_t, size_t *
 static ConnectorHandle handle;
 static size_t size;
 static int count, do_put;
-static int next_index;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int next_index;
 
 static void die(const char *what) {
   fprintf(stderr, "cabi_bench: %s\n", what);
   exit(1);
-}
-
-static int take(void) {
-  pthread_mutex_lock(&lock);
-  int i = next_index < count ? next_index++ : -1;
-  pthread_mutex_unlock(&lock);
-  return i;
 }
 
 static void *worker(void *arg) {
@@ -48,7 +41,7 @@ static void *worker(void *arg) {
   if (!buf) die("malloc");
   memset(buf, 0x5a, size);
   char key[64];
-  for (int i; (i = take()) >= 0;) {
+  for (int i; (i = atomic_fetch_add(&next_index, 1)) < count;) {
     snprintf(key, sizeof key, "bench@1@0@%d@bf16", i);
     size_t got = 0;
     if (do_put ? put(handle, key, buf, size) != 0 : get(handle, key, buf, size, &got) != 0 || got != size) die(do_put ? "put failed" : "get failed");

@@ -6,8 +6,11 @@ export {
   defaultCacheDir,
   FS_CONNECTOR,
   loadConnector,
+  loadNativeConnector,
+  loadNativeLibrary,
   NATIVE_FS,
   type CompileOptions,
   type ConnectorSource,
+  type NativeLibraryOptions,
 } from './load.js';
 export { DEFAULT_LIMITS, type Limits, type OpenOptions, type Quota } from './options.js';

@@ -49,7 +49,7 @@ if (!python) console.warn('c-abi: python3 not found; the ctypes harness is skipp
 describe('libkvbox_connector.so from a C host', () => {
   it.each(KINDS)('passes the C harness with the %s', (_, connector) => {
     const r = run(HARNESS, [LIB, 'suite', config(connector())]);
-    for (const check of ['round trips 0 B .. 16 MiB', 'missing keys', 'too-small buffers', 'list_keys returns the keys as put', '8 threads on distinct keys', '8 threads on one identical key', '20 create/destroy cycles']) {
+    for (const check of ['round trips 0 B .. 16 MiB', 'missing keys', 'too-small buffers', 'list_keys returns the keys as put', '8 threads on distinct keys', '8 threads on one identical key', '20 create/destroy cycles', 'destroy waits for the calls in flight']) {
       expect(r.stdout).toContain(`ok ${check}`);
     }
     expectPassed(r, 'harness: all passed');

@@ -13,11 +13,14 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "json_config.h"
 #include "kvbox_connector.h"
 
 static struct {
@@ -168,6 +171,66 @@ static void threads(ConnectorHandle h, int shared) {
   printf("ok 8 threads on %s\n", shared ? "one identical key" : "distinct keys");
 }
 
+typedef struct {
+  ConnectorHandle h;
+  int id, stored;
+} writer_t;
+
+static void *write_until_refused(void *arg) {
+  writer_t *w = arg;
+  size_t n = 4 << 20;
+  uint8_t *b = malloc(n);
+  char key[32];
+  memset(b, w->id, n);
+  for (;; w->stored++) {
+    snprintf(key, sizeof key, "w%d-%d", w->id, w->stored);
+    if (c.put(w->h, key, b, n) != 0) break;
+  }
+  free(b);
+  return NULL;
+}
+
+static int temp_files;
+
+static int count_temp(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st, (void)type;
+  temp_files += strncmp(path + ftw->base, ".kvbox-tmp", 10) == 0;
+  return 0;
+}
+
+/* destroy while 4 threads put 4 MiB objects: it returns only once their
+ * calls ended, so at that moment no put is half-done (no temp file), every
+ * put reported done is whole, and the root is free to open again. */
+static void destroy_in_flight(void) {
+  ConnectorHandle h = open_handle();
+  pthread_t t[4];
+  writer_t w[4];
+  for (int i = 0; i < 4; i++) {
+    w[i] = (writer_t){h, i, 0};
+    pthread_create(&t[i], NULL, write_until_refused, &w[i]);
+  }
+  struct timespec pause = {0, 100 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  c.destroy(h);
+  char root[4096];
+  CHECK(json_string(config, strlen(config), "root", root, sizeof root) == 0, "no root in the config");
+  temp_files = 0;
+  nftw(root, count_temp, 16, FTW_PHYS);
+  CHECK(temp_files == 0, "%d puts still writing after destroy returned", temp_files);
+  h = open_handle();
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    for (int k = 0; k < w[i].stored; k++) {
+      char key[32];
+      uint64_t size = 0;
+      snprintf(key, sizeof key, "w%d-%d", i, k);
+      CHECK(c.file_size(h, key, &size) == 0 && size == 4 << 20, "put %s reported done is whole after destroy", key);
+    }
+  }
+  c.destroy(h);
+  printf("ok destroy waits for the calls in flight\n");
+}
+
 static void cycles(void) {
   for (int i = 0; i < 20; i++) {
     ConnectorHandle h = open_handle();
@@ -224,6 +287,7 @@ int main(int argc, char **argv) {
     threads(h, 1);
     c.destroy(h);
     cycles();
+    destroy_in_flight();
   }
   printf("harness: all passed\n");
   return 0;

@@ -13,6 +13,8 @@
 //!
 //! - [`tenant`]: a tenant's open connector of either kind, behind the
 //!   in-flight quota.
+//! - [`trusted`]: trusted native connectors, C-ABI `.so` files loaded
+//!   in-process (no sandbox) with the guards kvbox can keep around them.
 //!
 //! No napi here: `native/node` is a thin binding over this crate.
 
@@ -23,6 +25,7 @@ pub mod limits;
 pub mod native_fs;
 pub mod sandbox;
 pub mod tenant;
+pub mod trusted;
 
 pub use connector::{Cancel, ConnectorStats, KeyPage, ObjectConnector};
 pub use error::{Error, Result};

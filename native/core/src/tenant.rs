@@ -46,6 +46,15 @@ impl Tenant {
             Some(c) => Arc::new(WasmConnector::open(c, options)?),
             None => Arc::new(NativeFsConnector::open(options)?),
         };
+        Self::with_connector(connector, options)
+    }
+
+    /// A tenant served by a connector opened by the caller (a trusted
+    /// native `.so`, see [`crate::trusted`]), behind the same admission.
+    pub fn with_connector(connector: Arc<dyn ObjectConnector>, options: &OpenOptions) -> Result<Self> {
+        if options.quota.max_in_flight == 0 {
+            return Err(Error::InvalidArgument("quota.inFlight must be at least 1".into()));
+        }
         Ok(Self {
             connector: Mutex::new(Some(connector)),
             final_stats: Mutex::default(),

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 mod recycled;
+mod trusted;
 use recycled::RecycledBuffer;
 
 fn to_napi(e: kvbox_core::Error) -> Error {
@@ -172,6 +173,7 @@ impl NativeOpenOptions {
 enum Kind {
     Wasm(Arc<CompiledComponent>),
     NativeFs,
+    Trusted(Arc<kvbox_core::trusted::TrustedLibrary>),
 }
 
 /// A compiled component, linked and checked against the kvbox world — or
@@ -204,16 +206,17 @@ pub fn load_component(env: &Env, wasm: Buffer, cache_dir: Option<String>) -> Res
 
 #[napi]
 impl NativeComponent {
-    /// sha256 (hex) of the wasm and the engine configuration; `builtin:fs` for the native connector.
+    /// sha256 (hex) of the wasm and the engine configuration; `builtin:fs` for the native connector; the file's sha256 for a trusted `.so`.
     #[napi(getter)]
     pub fn digest(&self) -> String {
         match &self.kind {
             Kind::Wasm(c) => c.digest.clone(),
             Kind::NativeFs => "builtin:fs".into(),
+            Kind::Trusted(library) => library.sha256.clone(),
         }
     }
 
-    /// `memory`, `disk`, `compiled` or `builtin`: where this load found the code.
+    /// `memory`, `disk`, `compiled`, `builtin`, or `native` (a trusted `.so`): where this load found the code.
     #[napi(getter)]
     pub fn origin(&self) -> String {
         self.origin.to_string()
@@ -226,6 +229,7 @@ impl NativeComponent {
         let component = match &self.kind {
             Kind::Wasm(c) => Some(c.clone()),
             Kind::NativeFs => None,
+            Kind::Trusted(library) => return trusted::open(env, library.clone(), options),
         };
         spawn(env, move || Ok(NativeConnector { inner: Arc::new(Tenant::open(component, &options)?) }))
     }
