@@ -204,7 +204,8 @@ impl ObjectConnector for TrustedConnector {
         };
         let len = check(key, &stored)?;
         let room = dst.len();
-        let target = dst.get_mut(..len).ok_or_else(|| Error::TooLarge(format!("object of {len} bytes does not fit the {room}-byte target")))?;
+        let target =
+            dst.get_mut(..len).ok_or_else(|| Error::TooLarge(format!("object of {len} bytes does not fit the {room}-byte target")))?;
         target.copy_from_slice(&stored[..len]);
         recycle::give(stored);
         Ok(Some(len as u64))
