@@ -7,4 +7,4 @@ const require = createRequire(import.meta.url);
 /** The addon's exports; private to the library (the facade owns the API). */
 export const binding: typeof Binding = require('../native/binding.cjs');
 
-export type { NativeCancel, NativeComponent, NativeConnector, NativeLimits, NativeLogRecord } from '../native/binding.cjs';
+export type { NativeCancel, NativeComponent, NativeConnector, NativeLogRecord } from '../native/binding.cjs';

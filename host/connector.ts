@@ -1,6 +1,7 @@
 /** {@link Connector}: an open connector for one tenant. */
+import { markAsUntransferable } from 'node:worker_threads';
 import { binding, type NativeCancel, type NativeConnector, type NativeLogRecord } from './binding.js';
-import { CancelledError, ClosedError, InvalidArgumentError, InvalidKeyError, native } from './errors.js';
+import { CancelledError, ConnectorError, InvalidArgumentError, InvalidKeyError, native } from './errors.js';
 import { describe } from './options.js';
 
 /** One page of keys from {@link Connector.listKeys}. */
@@ -31,6 +32,12 @@ export interface ConnectorStats {
   inFlight: number;
   /** Calls refused by a quota (bytes, objects, in flight). */
   quotaRejections: number;
+  /** Calls that finished but used more than 80 % of their deadline (a connector running close to its limit). */
+  nearDeadline: number;
+  /** Milliseconds guest code was held back by `limits.cpuMsPerSec`. */
+  throttledMs: number;
+  /** Log records dropped because the connector's log was full. */
+  logDropped: number;
 }
 
 /** Options every operation takes. */
@@ -74,18 +81,17 @@ export class Connector implements AsyncDisposable {
 
   /**
    * Stores `data` under `key`, atomically replacing any previous object.
-   * The bytes go to disk without a copy into the sandbox: do not modify
-   * `data` until the promise settles.
+   * The bytes go to disk without a copy: do not modify `data` until the
+   * promise settles. Its `ArrayBuffer` is marked untransferable (as Node does
+   * for its pooled Buffers), so it cannot be detached and freed while kvbox
+   * reads it.
    * @param key - a non-empty string without NUL, at most `limits.maxKeyBytes` UTF-8 bytes.
    * @param data - the bytes (a Buffer or any Uint8Array).
    * @throws {@link InvalidKeyError}, {@link InvalidArgumentError}, {@link TooLargeError}, {@link NoSpaceError}, {@link ClosedError}, …
    */
   async put(key: string, data: Uint8Array, options?: CallOptions): Promise<void> {
     this.#check(key, 'put');
-    if (!(data instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`put ${quote(key)}: data must be a Buffer or Uint8Array, got ${describe(data)}`);
-    }
-    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const buf = lend(data, `put ${quote(key)}: data`);
     await this.#call(`put ${quote(key)}`, options, (c) => this.#native.put(key, buf, c));
   }
 
@@ -103,16 +109,14 @@ export class Connector implements AsyncDisposable {
    * Reads the object under `key` into the start of `target`, without
    * allocating: the way to fill preallocated (staging, pinned) buffers. The
    * bytes are written in place, so do not use `target` until the promise
-   * settles.
+   * settles; bytes after the returned size are left untouched. Its
+   * `ArrayBuffer` is marked untransferable, like `put`'s data.
    * @returns the object's size, or `undefined` when there is no such object.
    * @throws {@link TooLargeError} when the object does not fit `target`; {@link InvalidKeyError}, {@link ClosedError}, …
    */
   async getInto(key: string, target: Uint8Array, options?: CallOptions): Promise<number | undefined> {
     this.#check(key, 'getInto');
-    if (!(target instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`getInto ${quote(key)}: target must be a Buffer or Uint8Array, got ${describe(target)}`);
-    }
-    const buf = Buffer.isBuffer(target) ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength);
+    const buf = lend(target, `getInto ${quote(key)}: target`);
     return (await this.#call(`getInto ${quote(key)}`, options, (c) => this.#native.getInto(key, buf, c))) ?? undefined;
   }
 
@@ -123,7 +127,6 @@ export class Connector implements AsyncDisposable {
    * @throws {@link ClosedError}, {@link QuotaExceededError}
    */
   async ping(): Promise<void> {
-    this.#checkOpen('ping');
     await native('ping', () => this.#native.ping());
   }
 
@@ -152,7 +155,6 @@ export class Connector implements AsyncDisposable {
    * @param options.limit - most keys in this page [100], capped by `limits.maxListPage`.
    */
   async listKeys(options: { cursor?: string; limit?: number } & CallOptions = {}): Promise<KeyPage> {
-    this.#checkOpen('listKeys');
     const { cursor, limit = 100 } = options;
     if (cursor !== undefined && typeof cursor !== 'string') {
       throw new InvalidArgumentError(`listKeys: cursor must be a string, got ${describe(cursor)}`);
@@ -165,15 +167,21 @@ export class Connector implements AsyncDisposable {
   }
 
   /**
-   * Every key, page by page.
+   * Every key, page by page. A connector that hands back a cursor it already
+   * gave (a listing that would never end) fails it with {@link ConnectorError}.
    * @example `for await (const key of store.keys()) console.log(key);`
    */
   async *keys(options: { pageSize?: number } & CallOptions = {}): AsyncGenerator<string, void, undefined> {
+    const seen = new Set<string>();
     let cursor: string | undefined;
     do {
       const page: KeyPage = await this.listKeys({ cursor, limit: options.pageSize ?? 1000, signal: options.signal });
       yield* page.keys;
       cursor = page.cursor;
+      if (cursor !== undefined) {
+        if (seen.has(cursor)) throw new ConnectorError(`keys: the connector returned cursor ${quote(cursor)} twice; the listing would never end`);
+        seen.add(cursor);
+      }
     } while (cursor !== undefined);
   }
 
@@ -198,14 +206,13 @@ export class Connector implements AsyncDisposable {
   }
 
   /**
-   * Refuses further calls and releases the tenant directory (another
-   * connector may open it now); calls in flight finish, then the
-   * connector's instances and descriptors are freed. Idempotent.
+   * Refuses further calls at once; resolves when the calls already admitted
+   * have finished and the connector let go of its instances, descriptors and
+   * the tenant directory (another connector may open it then). Idempotent.
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
     this.#closed = true;
-    this.#native.close();
+    await native('close', () => this.#native.close());
   }
 
   /** Closes, for `await using`. */
@@ -231,17 +238,25 @@ export class Connector implements AsyncDisposable {
     }
   }
 
-  #checkOpen(op: string): void {
-    if (this.#closed) throw new ClosedError(`${op}: the connector is closed`);
-  }
-
+  /** The checks only JS can make; the native front door makes the rest (closed, empty, NUL, length). */
   #check(key: unknown, op: string): asserts key is string {
-    this.#checkOpen(op);
     if (typeof key !== 'string') throw new InvalidKeyError(`${op}: key must be a string, got ${describe(key)}`);
     // A lone surrogate has no UTF-8 form: passing it on would silently turn
     // it into U+FFFD, so two different keys would name one object.
     if (!key.isWellFormed()) throw new InvalidKeyError(`${op}: key ${quote(key)} is not well-formed Unicode (it has a lone surrogate)`);
   }
+}
+
+/**
+ * A caller's bytes as a Buffer over the same memory, lent to native code for
+ * one call. The ArrayBuffer is made untransferable first: detaching it
+ * (`structuredClone(…, { transfer })`, `postMessage`) while a worker thread
+ * reads or writes it would free memory under the call.
+ */
+function lend(data: unknown, what: string): Buffer {
+  if (!(data instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be a Buffer or Uint8Array, got ${describe(data)}`);
+  if (data.buffer.byteLength > 0 && !(data.buffer instanceof SharedArrayBuffer)) markAsUntransferable(data.buffer);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function quote(key: string): string {

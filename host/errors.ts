@@ -1,20 +1,24 @@
 /**
  * kvbox's error classes, and {@link fromNative}: the one place where errors
  * from the native addon become them. Every class has a stable `code`
- * (`ERR_KVBOX_…`); test with `instanceof` or `.code`.
+ * (`ERR_KVBOX_…`, defined in the Rust core and generated into
+ * `generated/contract.ts`); test with `instanceof` or `.code`.
  */
+import { ERROR_CODES, type ErrorCode } from './generated/contract.js';
+
+export type { ErrorCode } from './generated/contract.js';
 
 /** Base class of every kvbox error. */
 export class KvboxError extends Error {
-  /** Stable machine-readable code, `ERR_KVBOX_…`. */
-  readonly code: string = 'ERR_KVBOX';
+  /** Stable machine-readable code; a `switch` over it can be exhaustive. */
+  readonly code: ErrorCode | 'ERR_KVBOX' = 'ERR_KVBOX';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
   }
 }
 
-function kind<C extends string>(code: C) {
+function kind<C extends ErrorCode>(code: C) {
   return class extends KvboxError {
     override readonly code: C = code;
   };
@@ -57,7 +61,8 @@ export class CancelledError extends kind('ERR_KVBOX_CANCELLED') {}
 /** The tenant directory is held by another open connector (in this or another process). */
 export class BusyError extends kind('ERR_KVBOX_BUSY') {}
 
-const byCode: Record<string, new (message: string, options?: { cause?: unknown }) => KvboxError> = {
+/** Every code's class: a code added in Rust fails to compile here until it has one. */
+const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknown }) => KvboxError> = {
   ERR_KVBOX_INVALID_KEY: InvalidKeyError,
   ERR_KVBOX_INVALID_ARGUMENT: InvalidArgumentError,
   ERR_KVBOX_INVALID_CONFIG: InvalidConfigError,
@@ -78,20 +83,23 @@ const byCode: Record<string, new (message: string, options?: { cause?: unknown }
   ERR_KVBOX_BUSY: BusyError,
 };
 
-const NATIVE_MESSAGE = /^\[(ERR_KVBOX_[A-Z_]+)\] ([\s\S]*)$/;
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
 
 /**
  * Turns an error thrown by the native addon into its kvbox class.
- * @param err - what the addon threw (`[ERR_KVBOX_…] message`).
+ * @param err - what the addon threw: an `Error` whose `code` is a kvbox code.
  * @param op - the operation, for the message (`put "key"`).
  * @returns the typed error, with the original as `cause`; anything
  *   unrecognised becomes a plain {@link KvboxError}.
  */
 export function fromNative(err: unknown, op: string): KvboxError {
+  if (err instanceof KvboxError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const m = NATIVE_MESSAGE.exec(message);
-  const Class = (m && byCode[m[1]!]) || KvboxError;
-  return new Class(`${op}: ${m ? m[2] : message}`, { cause: err });
+  const code = (err as { code?: unknown } | null)?.code;
+  const Class = isErrorCode(code) ? byCode[code] : KvboxError;
+  return new Class(`${op}: ${message}`, { cause: err });
 }
 
 /**

@@ -14,3 +14,4 @@ export {
   type NativeLibraryOptions,
 } from './load.js';
 export { DEFAULT_LIMITS, type Limits, type OpenOptions, type Quota } from './options.js';
+export { CONTRACT_VERSIONS, ERROR_CODES } from './generated/contract.js';

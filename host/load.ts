@@ -43,9 +43,19 @@ export class ConnectorComponent {
     this.#native = nativeComponent;
   }
 
-  /** sha256 (hex) of the component and the engine configuration. */
+  /** sha256 (hex) of the component and the engine configuration: the compiled-code cache key. */
   get digest(): string {
     return this.#native.digest;
+  }
+
+  /** sha256 (hex) of the `.wasm` bytes alone (of the `.so` for a trusted native library) — what a deployment pins; `undefined` for {@link NATIVE_FS}. */
+  get sha256(): string | undefined {
+    return this.#native.sha256 ?? undefined;
+  }
+
+  /** The contract version the component targets (`0.1.0`); `undefined` for {@link NATIVE_FS}. */
+  get contractVersion(): string | undefined {
+    return this.#native.contractVersion ?? undefined;
   }
 
   /** Where this load found the code: `memory`, `disk` or `compiled`; `builtin` for {@link NATIVE_FS}; `native` for a trusted `.so` ({@link loadNativeLibrary}). */
@@ -76,7 +86,8 @@ export class ConnectorComponent {
 
 /**
  * Compiles a connector component (or finds it compiled, in memory or on disk).
- * @throws {@link LoadError} when the bytes are not a component implementing `kvbox:connector/connector@0.1.0`.
+ * @throws {@link LoadError} when the bytes are not a component, or target a contract version this
+ *   host does not support (the message names both), or export the contract's functions with other types.
  */
 export async function compileConnector(source: ConnectorSource, options: CompileOptions = {}): Promise<ConnectorComponent> {
   if (source === NATIVE_FS) return new ConnectorComponent(binding.nativeFsComponent());

@@ -1,52 +1,21 @@
-/** Options for opening connectors, their defaults, and their validation. */
+/**
+ * Options for opening connectors and their validation. Limits and quotas —
+ * names, defaults, ranges — are defined once, in the Rust core, and generated
+ * into `generated/contract.ts`; this file checks their shape (known names,
+ * numbers) and the core checks their ranges.
+ */
 import { InvalidArgumentError } from './errors.js';
+import { type Limits, LIMITS_SPECS, type Quota, QUOTA_SPECS } from './generated/contract.js';
 // For {@link} in docs only.
 import type { CorruptError, QuotaExceededError } from './errors.js';
 
-/**
- * Limits on one connector (all its instances). Every field is optional;
- * defaults in brackets. See docs/security.md for what each guards against.
- */
-export interface Limits {
-  /** Linear memory per guest instance, bytes [64 MiB]. */
-  memoryBytes?: number;
-  /** Deadline of one call, milliseconds, enforced while guest code runs [10 000]. */
-  callTimeoutMs?: number;
-  /** Longest key, UTF-8 bytes [1024]. */
-  maxKeyBytes?: number;
-  /** Largest object, bytes [1 GiB]. */
-  maxObjectBytes?: number;
-  /** Guest instances serving one connector in parallel [4]. */
-  maxInstances?: number;
-  /** Most keys in one listing page [1000]. */
-  maxListPage?: number;
-  /** Live host handles (payloads, WASI streams) per instance [256]. */
-  maxHostHandles?: number;
-}
+export type { Limits, Quota } from './generated/contract.js';
 
-/** Default limits, as the native layer applies them. */
-export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({
-  memoryBytes: 64 * 2 ** 20,
-  callTimeoutMs: 10_000,
-  maxKeyBytes: 1024,
-  maxObjectBytes: 2 ** 30,
-  maxInstances: 4,
-  maxListPage: 1000,
-  maxHostHandles: 256,
-});
+/** Default limits, as the Rust core applies them (absent: unlimited). */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze(defaults(LIMITS_SPECS));
 
-/**
- * Per-tenant quotas, enforced by the host whatever the connector does. A
- * put that would go over fails with {@link QuotaExceededError} and writes
- * nothing; a call over `inFlight` is refused at once.
- */
-export interface Quota {
-  /** Most bytes stored in the tenant's directory [unlimited]. */
-  bytes?: number;
-  /** Most objects (files) stored [unlimited]. */
-  objects?: number;
-  /** Most calls admitted at once, running or queued [256]. */
-  inFlight?: number;
+function defaults(specs: Record<string, { default: number | undefined }>): Record<string, number> {
+  return Object.fromEntries(Object.entries(specs).flatMap(([name, s]) => (s.default === undefined ? [] : [[name, s.default]])));
 }
 
 /** How to open a connector for one tenant. */
@@ -67,51 +36,31 @@ export interface OpenOptions {
   quota?: Quota;
 }
 
-const U32 = 2 ** 32 - 1;
-const SAFE = Number.MAX_SAFE_INTEGER;
-/** Each limit's accepted range. */
-const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
-  memoryBytes: [1, SAFE],
-  callTimeoutMs: [1, SAFE],
-  maxKeyBytes: [1, U32],
-  maxObjectBytes: [1, SAFE],
-  maxInstances: [1, U32],
-  maxListPage: [1, U32],
-  maxHostHandles: [1, U32],
-};
-/** Each quota's accepted range (0 bytes or objects is allowed: a read-only tenant). */
-const QUOTA_RANGES: Record<keyof Quota, [number, number]> = { bytes: [0, SAFE], objects: [0, SAFE], inFlight: [1, U32] };
-
-/** Checks that `value` is undefined or an object of known integer fields within their ranges. */
-function checkIntegers<T>(what: string, value: unknown, ranges: Record<string, [number, number]>): T {
-  if (value === undefined) return {} as T;
+/** Checks that `value` is undefined or an object of known numeric fields; drops undefined ones. */
+function checkSettings(what: string, value: unknown, specs: Record<string, unknown>): Record<string, number> {
+  if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidArgumentError(`${what} must be an object, got ${describe(value)}`);
   }
+  const out: Record<string, number> = {};
   for (const [name, v] of Object.entries(value)) {
-    const range = ranges[name];
-    if (!range) throw new InvalidArgumentError(`${what}.${name} is not known (known: ${Object.keys(ranges).join(', ')})`);
+    if (!Object.hasOwn(specs, name)) throw new InvalidArgumentError(`${what}.${name} is not known (known: ${Object.keys(specs).join(', ')})`);
     if (v === undefined) continue;
-    const [min, max] = range;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new InvalidArgumentError(`${what}.${name} must be an integer from ${min} to ${max}, got ${describe(v)}`);
-    }
+    if (typeof v !== 'number') throw new InvalidArgumentError(`${what}.${name} must be a number, got ${describe(v)}`);
+    out[name] = v;
   }
-  return value as T;
+  return out;
 }
 
-/** Checks limits' types and ranges. @throws {@link InvalidArgumentError} */
-export function checkLimits(limits: unknown): Limits {
-  return checkIntegers<Limits>('limits', limits, LIMIT_RANGES);
-}
-
-/** Checks quotas' types and ranges. @throws {@link InvalidArgumentError} */
-export function checkQuota(quota: unknown): Quota {
-  return checkIntegers<Quota>('quota', quota, QUOTA_RANGES);
+/** Open options after {@link checkOpenOptions}: config as JSON text, limits and quotas by name. */
+export interface CheckedOpenOptions extends Omit<OpenOptions, 'limits' | 'quota' | 'config'> {
+  configJson: string;
+  limits: Record<string, number>;
+  quota: Record<string, number>;
 }
 
 /** Checks open options and renders the config as JSON text. @throws {@link InvalidArgumentError} */
-export function checkOpenOptions(options: unknown): Required<Pick<OpenOptions, 'root'>> & OpenOptions & { configJson: string } {
+export function checkOpenOptions(options: unknown): CheckedOpenOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`options must be an object with a root directory, got ${describe(options)}`);
   }
@@ -129,7 +78,7 @@ export function checkOpenOptions(options: unknown): Required<Pick<OpenOptions, '
   else if (typeof o.config === 'string') configJson = o.config;
   else if (typeof o.config === 'object' && o.config !== null && !Array.isArray(o.config)) configJson = JSON.stringify(o.config);
   else throw new InvalidArgumentError(`options.config must be an object or JSON text, got ${describe(o.config)}`);
-  return { ...o, limits: checkLimits(o.limits), quota: checkQuota(o.quota), configJson };
+  return { root: o.root, durable: o.durable, directIo: o.directIo, checksums: o.checksums, limits: checkSettings('limits', o.limits, LIMITS_SPECS), quota: checkSettings('quota', o.quota, QUOTA_SPECS), configJson };
 }
 
 /** A short description of a value's type, for messages. */

@@ -8,7 +8,7 @@
 //     jco's WASI preview1 adapter turns each core module into a component.
 // When neither is complete, the script names exactly what is missing and exits 1.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -104,6 +104,25 @@ for (const b of builds.filter((b) => b.feature)) {
   cargoBuild([b.member], b.feature);
   emit(b);
 }
+
+// Fixtures no compiler emits: a built component edited as text with jco's
+// wasm-tools (`print` → edit → `parse`). Each adds definitions to the first
+// core module (the connector's own) right after its first memory or table.
+const derived = [
+  // Six extra linear memories of 1000 pages (62.5 MiB) each.
+  { out: 'hostile-memories', base: 'hostile-panic', after: /\(memory \(;0;\)[^\n]*\n/, add: '(memory 1000)\n'.repeat(6) },
+  // Fifty extra tables of a million elements each.
+  { out: 'hostile-tables', base: 'hostile-panic', after: /\(table \(;0;\)[^\n]*\n/, add: '(table 1000000 funcref)\n'.repeat(50) },
+];
+for (const d of derived) {
+  const wat = execFileSync(jco, ['print', join(dist, `${d.base}.wasm`)], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const m = d.after.exec(wat);
+  if (!m) throw new Error(`kvbox: cannot derive ${d.out}: ${d.after} not found in ${d.base}`);
+  const edited = join(targetDir, `${d.out}.wat`);
+  writeFileSync(edited, wat.slice(0, m.index + m[0].length) + d.add + wat.slice(m.index + m[0].length));
+  run(jco, ['parse', edited, '-o', join(dist, `${d.out}.wasm`)]);
+}
+builds.push(...derived.map((d) => ({ out: d.out })));
 console.log(`kvbox: guests built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 // Keep the listing honest: nothing stale from a removed guest.
 for (const f of readdirSync(dist)) {

@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox-core
 cargo test --manifest-path crates/layout/Cargo.toml
+# Lints: clippy with warnings as errors, where clippy is installed.
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --release --target "$host" --manifest-path native/Cargo.toml --workspace -- -D warnings
+else
+  echo "test-rust: clippy not installed; lints not checked"
+fi
 # Formatting (native/rustfmt.toml), where rustfmt is installed.
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --manifest-path native/Cargo.toml --all --check

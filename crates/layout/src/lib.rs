@@ -19,6 +19,7 @@
 //! The mapping is reversible ([`Layout::key_of`]), so listings return the
 //! original keys, and it rejects paths that are not its own.
 #![no_std]
+#![deny(missing_docs)]
 
 extern crate alloc;
 

@@ -14,6 +14,12 @@
 //! | `wasi`      | `put("attack")` tries WASI files, environment and sockets    |
 //! | `stash`     | `get` keeps each payload the host hands it and returns the   |
 //! |             | one kept by the previous call (a use-after-call attempt)     |
+//! | `big-write` | `put("attack")` writes a 32 MiB payload again and again,     |
+//! |             | so the call's time goes to host I/O, not guest code          |
+//! | `spin`      | every call first spins for the `spin_ms` of its config       |
+//! | `listing`   | `list-keys` breaks the listing contract as its config says:  |
+//! |             | `stuck` (empty page, same cursor forever), `empty`, `nul`,   |
+//! |             | `long` (a 100 000-byte key) or `dup` (one key twice)         |
 //!
 //! Any other key is served honestly (one object per key, hex-named), so a
 //! test can show the connector stays usable after each attack.
@@ -30,9 +36,13 @@ use wit::kvbox::connector::types::Error;
 const TRIGGER: &str = "attack";
 
 struct Hostile {
-    /// From the config `{"port": N}`: where the `wasi` attack tries to connect.
+    /// From the config `{"port": N}`: where the `wasi` attack tries to
+    /// connect; for `spin`, the milliseconds to spin.
     #[allow(dead_code)]
     port: u16,
+    /// The whole config text (the `listing` mode).
+    #[allow(dead_code)]
+    config: String,
     /// The `stash` attack's payload from the previous call.
     #[allow(dead_code)]
     stash: core::cell::RefCell<Option<Payload>>,
@@ -58,6 +68,16 @@ fn path_of(key: &str) -> String {
 }
 
 impl Hostile {
+    /// The `spin` attack: burn `port` milliseconds of CPU on every call.
+    fn spin(&self) {
+        if cfg!(feature = "spin") {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_millis(self.port.into()) {
+                core::hint::black_box(());
+            }
+        }
+    }
+
     fn attack(&self) -> Result<(), Error> {
         #[cfg(feature = "loop")]
         loop {
@@ -94,6 +114,13 @@ impl Hostile {
         }
         #[cfg(feature = "wasi")]
         return Err(Error::Other(wasi_attack::run(self.port)));
+        #[cfg(feature = "big-write")]
+        {
+            let big = Payload::create(32 << 20)?;
+            for i in 0u64.. {
+                objects::write(&format!("o/big-{}", i % 2), &big)?;
+            }
+        }
         #[allow(unreachable_code)]
         Ok(())
     }
@@ -102,14 +129,16 @@ impl Hostile {
 impl GuestConnector for Hostile {
     fn open(config: String) -> Result<Connector, Error> {
         let port = config.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).and_then(|s| s.parse().ok()).unwrap_or(9);
-        Ok(Connector::new(Self { port, stash: Default::default() }))
+        Ok(Connector::new(Self { port, config, stash: Default::default() }))
     }
 
     fn exists(&self, key: String) -> Result<bool, Error> {
+        self.spin();
         Ok(objects::stat(&path_of(&key))?.is_some())
     }
 
     fn put(&self, key: String, data: &Payload) -> Result<(), Error> {
+        self.spin();
         if key == TRIGGER {
             self.attack()?;
         }
@@ -117,6 +146,7 @@ impl GuestConnector for Hostile {
     }
 
     fn get(&self, key: String) -> Result<Option<Payload>, Error> {
+        self.spin();
         if cfg!(feature = "stash") {
             let fresh = objects::read(&path_of(&key))?;
             let previous = self.stash.replace(fresh);
@@ -148,6 +178,28 @@ impl GuestConnector for Hostile {
         }
         if cfg!(feature = "paths") {
             objects::list_objects("..", None, limit)?;
+        }
+        if cfg!(feature = "listing") {
+            let page = |keys: &[&str], cursor: Option<&str>| KeyPage { keys: keys.iter().map(|k| k.to_string()).collect(), cursor: cursor.map(Into::into) };
+            let c = &self.config;
+            if c.contains("stuck") {
+                return Ok(page(&[], Some(cursor.as_deref().unwrap_or("again"))));
+            }
+            if c.contains("cycle") {
+                let next = if cursor.as_deref() == Some("a") { "b" } else { "a" };
+                return Ok(page(&["k"], Some(next)));
+            }
+            let long = "k".repeat(100_000);
+            let keys: &[&str] = if c.contains("empty") {
+                &["ok", ""]
+            } else if c.contains("nul") {
+                &["ok", "a\0b"]
+            } else if c.contains("long") {
+                &["ok", &long]
+            } else {
+                &["ok", "ok"]
+            };
+            return Ok(page(keys, None));
         }
         let listing = objects::list_objects("o", cursor.as_deref(), limit)?;
         let keys = listing.paths.iter().filter_map(|p| unhex(p)).collect();

@@ -54,26 +54,6 @@ struct RawWasm {
     sha256: String,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    memory_bytes: Option<u64>,
-    call_timeout_ms: Option<u64>,
-    max_key_bytes: Option<u32>,
-    max_object_bytes: Option<u64>,
-    max_instances: Option<u32>,
-    max_list_page: Option<u32>,
-    max_host_handles: Option<u32>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawQuota {
-    bytes: Option<u64>,
-    objects: Option<u64>,
-    in_flight: Option<u32>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
@@ -83,9 +63,9 @@ struct Raw {
     #[serde(default)]
     config: Option<serde_json::Value>,
     #[serde(default)]
-    limits: RawLimits,
+    limits: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
-    quota: RawQuota,
+    quota: serde_json::Map<String, serde_json::Value>,
     durable: Option<bool>,
     direct_io: Option<bool>,
     checksums: Option<bool>,
@@ -121,22 +101,14 @@ impl CreateConfig {
             Some(v @ serde_json::Value::Object(_)) => v.to_string(),
             Some(_) => return Err(Error::InvalidConfig("`config`: the connector's configuration must be a JSON object".into())),
         };
-        let (l, d) = (raw.limits, Limits::default());
-        let limits = Limits {
-            memory_bytes: l.memory_bytes.unwrap_or(d.memory_bytes),
-            call_timeout_ms: l.call_timeout_ms.unwrap_or(d.call_timeout_ms),
-            max_key_bytes: l.max_key_bytes.unwrap_or(d.max_key_bytes),
-            max_object_bytes: l.max_object_bytes.unwrap_or(d.max_object_bytes),
-            max_instances: l.max_instances.unwrap_or(d.max_instances),
-            max_list_page: l.max_list_page.unwrap_or(d.max_list_page),
-            max_host_handles: l.max_host_handles.unwrap_or(d.max_host_handles),
-        };
-        limits.validate()?;
-        let quota = Quota {
-            max_bytes: raw.quota.bytes,
-            max_objects: raw.quota.objects,
-            max_in_flight: raw.quota.in_flight.unwrap_or(Quota::default().max_in_flight),
-        };
+        let mut limits = Limits::default();
+        for (name, value) in &raw.limits {
+            limits.set(&camel_case(name), number("limits", name, value)?)?;
+        }
+        let mut quota = Quota::default();
+        for (name, value) in &raw.quota {
+            quota.set(&camel_case(name), number("quota", name, value)?)?;
+        }
         let mut options = OpenOptions::new(raw.root);
         options.config_json = config_json;
         options.limits = limits;
@@ -146,6 +118,28 @@ impl CreateConfig {
         options.checksums = raw.checksums.unwrap_or(false);
         Ok(Self { source, options, cache_dir: raw.cache_dir })
     }
+}
+
+/// `memory_bytes` → `memoryBytes`: the C side's names are LMCache's snake_case,
+/// the settings' names are the JS API's (camelCase is accepted as is).
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn number(group: &str, name: &str, value: &serde_json::Value) -> Result<f64> {
+    value.as_f64().ok_or_else(|| Error::InvalidConfig(format!("`{group}.{name}`: expected a number, got {value}")))
 }
 
 /// Reads the component at `path` and checks it is the one the config names.
@@ -180,11 +174,12 @@ mod tests {
         let sha = "ab".repeat(32);
         let c = parse(&format!(
             r#"{{"connector":{{"wasm":"/x.wasm","sha256":"{sha}"}},"root":"/r","config":{{"namespace":"n"}},
-                "limits":{{"call_timeout_ms":50}},"quota":{{"objects":3}},"durable":false}}"#
+                "limits":{{"call_timeout_ms":50,"cpuMsPerSec":100}},"quota":{{"objects":3}},"durable":false}}"#
         ))
         .unwrap();
         assert_eq!(c.source, Source::Wasm { path: "/x.wasm".into(), sha256: sha });
         assert_eq!(c.options.limits.call_timeout_ms, 50);
+        assert_eq!(c.options.limits.cpu_ms_per_sec, Some(100));
         assert_eq!(c.options.quota.max_objects, Some(3));
         assert_eq!(c.options.config_json, r#"{"namespace":"n"}"#);
         assert!(!c.options.durable);
@@ -199,7 +194,9 @@ mod tests {
             (r#"{"connector":"other","root":"/r"}"#, "is not \"builtin:fs\""),
             (r#"{"connector":{"wasm":"/x","sha256":"zz"},"root":"/r"}"#, "64 hex digits"),
             (r#"{"connector":"builtin:fs","root":"rel"}"#, "not an absolute path"),
-            (r#"{"connector":"builtin:fs","root":"/r","limits":{"memory_byte":1}}"#, "unknown field `memory_byte`"),
+            (r#"{"connector":"builtin:fs","root":"/r","limits":{"memory_byte":1}}"#, "limits.memoryByte is not known"),
+            (r#"{"connector":"builtin:fs","root":"/r","limits":{"memory_bytes":"1"}}"#, "expected a number"),
+            (r#"{"connector":"builtin:fs","root":"/r","quota":{"in_flight":0}}"#, "quota.inFlight must be an integer from 1"),
             (r#"{"connector":"builtin:fs","root":"/r","limits":{"max_instances":0}}"#, "maxInstances"),
             (r#"{"connector":"builtin:fs","root":"/r","config":[1]}"#, "must be a JSON object"),
             (r#"{"connector":"builtin:fs","root":"/r","extra":1}"#, "unknown field `extra`"),

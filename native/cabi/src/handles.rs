@@ -5,16 +5,14 @@
 //! A handle is a key into a process-wide table, not a pointer to memory: a
 //! call with a handle already destroyed (or never created) finds nothing and
 //! fails with -1, instead of reading freed memory. Each call holds its own
-//! reference to the handle's tenant, which `connector_destroy` waits for.
+//! admission on the handle's tenant, whose end `connector_destroy` waits for.
 
-use kvbox_core::tenant::Tenant;
-use kvbox_core::{Error, ObjectConnector, Result};
+use kvbox_core::{Error, Result, Tenant};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
 
 type Table = RwLock<HashMap<usize, Arc<Tenant>>>;
 
@@ -46,11 +44,9 @@ pub fn destroy(handle: *mut c_void) {
         complain("destroy", None, &Error::InvalidArgument(format!("{handle:p} is not a live handle; ignored")));
         return;
     };
-    // Calls in flight each hold a clone; they end within their deadline.
-    while Arc::strong_count(&tenant) > 1 {
-        std::thread::sleep(Duration::from_micros(200));
-    }
+    // No call is admitted after close; those admitted end within their deadline.
     tenant.close();
+    tenant.wait_closed();
 }
 
 /// Writes why a call failed to stderr: the ABI's integer codes cannot say it.
@@ -76,14 +72,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs one entry point: looks up and admits the call, runs `f` with the
-/// connector, and turns an error or a panic into `failed` after logging it.
-pub fn call<T>(op: &str, handle: *mut c_void, key: Option<&str>, failed: T, f: impl FnOnce(&dyn ObjectConnector) -> Result<T>) -> T {
-    contain(op, key, failed, || {
-        let tenant = lookup(handle)?;
-        let (connector, _ticket) = tenant.admit(op)?;
-        f(&*connector)
-    })
+/// Runs one entry point: finds the handle's tenant and runs `f` with it
+/// (which admits its calls), turning an error or a panic into `failed` after logging it.
+pub fn call<T>(op: &str, handle: *mut c_void, key: Option<&str>, failed: T, f: impl FnOnce(&Tenant) -> Result<T>) -> T {
+    contain(op, key, failed, || f(&*lookup(handle)?))
 }
 
 /// Runs `f` inside the runtime; an error or a panic becomes `failed`, logged.

@@ -16,19 +16,18 @@ pub mod handles;
 use config::{CreateConfig, Source, read_checked};
 use handles::{call, contain};
 use kvbox_core::sandbox::Runtime;
-use kvbox_core::tenant::Tenant;
-use kvbox_core::{Cancel, Error, Result};
+use kvbox_core::{Cancel, ConnectorKind, Error, Result, Tenant};
 use std::ffi::{CStr, c_char, c_void};
 
 fn open_tenant(cfg: &CreateConfig) -> Result<Tenant> {
-    let component = match &cfg.source {
-        Source::BuiltinFs => None,
+    let kind = match &cfg.source {
+        Source::BuiltinFs => ConnectorKind::NativeFs,
         Source::Wasm { path, sha256 } => {
             let wasm = read_checked(path, sha256)?;
-            Some(Runtime::global()?.load(&wasm, cfg.cache_dir.as_deref())?.0)
+            ConnectorKind::Wasm(Runtime::global()?.load(&wasm, cfg.cache_dir.as_deref())?.0)
         }
     };
-    Tenant::open(component, &cfg.options)
+    Tenant::open(kind, &cfg.options)
 }
 
 /// The key as UTF-8, or `InvalidKey`.
@@ -92,7 +91,7 @@ pub extern "C" fn connector_destroy(handle: *mut c_void) {
 /// `key` is a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_exists(handle: *mut c_void, key: *const c_char) -> i32 {
-    with_key("exists", key, 0, |k| call("exists", handle, Some(k), 0, |c| Ok(i32::from(c.exists(k, &Cancel::never())?))))
+    with_key("exists", key, 0, |k| call("exists", handle, Some(k), 0, |t| Ok(i32::from(t.admit("exists")?.exists(k, &Cancel::never())?))))
 }
 
 /// Stores `len` bytes under `key`, atomically replacing any previous
@@ -103,7 +102,7 @@ pub unsafe extern "C" fn connector_exists(handle: *mut c_void, key: *const c_cha
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_put(handle: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> i32 {
     with_key("put", key, -1, |k| {
-        call("put", handle, Some(k), -1, |c| {
+        call("put", handle, Some(k), -1, |t| {
             let data = if len == 0 {
                 &[][..]
             } else if data.is_null() {
@@ -112,7 +111,7 @@ pub unsafe extern "C" fn connector_put(handle: *mut c_void, key: *const c_char, 
                 // SAFETY: `len` readable bytes lent for this call only.
                 unsafe { std::slice::from_raw_parts(data, len) }
             };
-            c.put(k, data, &Cancel::never()).map(|()| 0)
+            t.admit("put")?.put(k, data, &Cancel::never()).map(|()| 0)
         })
     })
 }
@@ -128,7 +127,7 @@ pub unsafe extern "C" fn connector_put(handle: *mut c_void, key: *const c_char, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, out: *mut u8, cap: usize, out_len: *mut usize) -> i32 {
     with_key("get", key, -1, |k| {
-        call("get", handle, Some(k), -1, |c| {
+        call("get", handle, Some(k), -1, |t| {
             if out_len.is_null() || (out.is_null() && cap > 0) {
                 return Err(Error::InvalidArgument("out_len is NULL, or out is NULL with a non-zero cap".into()));
             }
@@ -142,14 +141,14 @@ pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, 
                 // SAFETY: checked non-null above.
                 unsafe { *out_len = n as usize };
             };
-            match c.get_into(k, dst, &Cancel::never()) {
+            match t.admit("get")?.get_into(k, dst, &Cancel::never()) {
                 Ok(Some(n)) => {
                     set(n);
                     Ok(0)
                 }
                 Ok(None) => Ok(1),
                 Err(Error::TooLarge(_)) => {
-                    let needed = c.size(k, &Cancel::never())?.unwrap_or(0);
+                    let needed = t.admit("get")?.size(k, &Cancel::never())?.unwrap_or(0);
                     set(needed);
                     Err(Error::TooLarge(format!(
                         "object of {needed} bytes does not fit the {cap}-byte buffer; nothing was copied, *out_len = {needed}"
@@ -167,7 +166,7 @@ pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, 
 /// `key` is a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_remove(handle: *mut c_void, key: *const c_char) -> i32 {
-    with_key("remove", key, -1, |k| call("remove", handle, Some(k), -1, |c| Ok(i32::from(c.remove(k, &Cancel::never())?))))
+    with_key("remove", key, -1, |k| call("remove", handle, Some(k), -1, |t| Ok(i32::from(t.admit("remove")?.remove(k, &Cancel::never())?))))
 }
 
 /// The object's size in `*out_size`: 0, 1 when absent, -1 on error.
@@ -177,11 +176,11 @@ pub unsafe extern "C" fn connector_remove(handle: *mut c_void, key: *const c_cha
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_file_size(handle: *mut c_void, key: *const c_char, out_size: *mut u64) -> i32 {
     with_key("file_size", key, -1, |k| {
-        call("file_size", handle, Some(k), -1, |c| {
+        call("file_size", handle, Some(k), -1, |t| {
             if out_size.is_null() {
                 return Err(Error::InvalidArgument("out_size is NULL".into()));
             }
-            match c.size(k, &Cancel::never())? {
+            match t.admit("file_size")?.size(k, &Cancel::never())? {
                 Some(n) => {
                     // SAFETY: checked non-null above.
                     unsafe { *out_size = n };
@@ -203,11 +202,11 @@ pub unsafe extern "C" fn connector_file_size(handle: *mut c_void, key: *const c_
 /// `out` points to `cap` writable bytes (or is NULL with `cap` 0); `out_len` is writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_list_keys(handle: *mut c_void, out: *mut c_char, cap: usize, out_len: *mut usize) -> i32 {
-    call("list_keys", handle, None, -1, |c| {
+    call("list_keys", handle, None, -1, |t| {
         if out_len.is_null() || (out.is_null() && cap > 0) {
             return Err(Error::InvalidArgument("out_len is NULL, or out is NULL with a non-zero cap".into()));
         }
-        let text = all_keys(c)?;
+        let text = all_keys(t)?;
         // SAFETY: checked non-null above.
         unsafe { *out_len = text.len() };
         if text.len() > cap {
@@ -229,11 +228,11 @@ pub unsafe extern "C" fn connector_list_keys(handle: *mut c_void, out: *mut c_ch
 }
 
 /// Every key, page after page, joined by `\n`.
-fn all_keys(c: &dyn kvbox_core::ObjectConnector) -> Result<String> {
+fn all_keys(t: &Tenant) -> Result<String> {
     let mut text = String::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = c.list_keys(cursor.as_deref(), u32::MAX, &Cancel::never())?;
+        let page = t.admit("list_keys")?.list_keys(cursor.as_deref(), u32::MAX, &Cancel::never())?;
         for key in &page.keys {
             if key.contains('\n') {
                 return Err(Error::Connector(format!("stored key {key:?} contains a newline, which list_keys cannot frame")));

@@ -1,8 +1,10 @@
-//! The contract every connector kind implements, and the checks the host
-//! makes before any connector sees a call.
+//! The contract every connector kind implements, and the plain types that
+//! travel with it. This module depends on nothing above it: the sandbox,
+//! the native fast path and any other connector kind implement
+//! [`ObjectConnector`]; [`crate::tenant`] is the one front door that checks a
+//! call (closed, cancelled, key, size) before a connector sees it.
 
-use crate::sandbox::LogRecord;
-use crate::{Error, Limits, Result};
+use crate::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -57,7 +59,13 @@ pub struct ConnectorStats {
     pub memory_limits: u64,
     /// Calls cancelled while guest code ran (instance discarded).
     pub cancellations: u64,
-    /// Bytes in the tenant's objects (see [`crate::io::Usage`]).
+    /// Calls that finished but used more than 80 % of their deadline.
+    pub near_deadline: u64,
+    /// Milliseconds guest code was held back by `limits.cpuMsPerSec`.
+    pub throttled_ms: u64,
+    /// Log records dropped because the connector's log was full.
+    pub log_dropped: u64,
+    /// Bytes in the tenant's objects.
     pub bytes_stored: u64,
     /// Objects (files) in the tenant's directory.
     pub objects: u64,
@@ -76,8 +84,28 @@ pub struct KeyPage {
     pub cursor: Option<String>,
 }
 
+/// One record of a connector's log: its `log` calls, its stdout and stderr,
+/// and what the host noted about it (traps, limits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// `trace` … `error`.
+    pub level: &'static str,
+    /// `log` (the interface), `stdout`, `stderr` or `host`.
+    pub source: &'static str,
+    /// The operation being served when it was written (`put`, `open`…), if any.
+    pub op: Option<&'static str>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The text, bounded (see [`crate::sandbox::logbook::MAX_MESSAGE_BYTES`]).
+    pub message: String,
+}
+
 /// A key-value object store for byte blobs. Implementations are thread-safe;
-/// every call blocks the calling thread (the binding runs them off the JS thread).
+/// every call blocks the calling thread (the binding runs them off the JS
+/// thread). Calls arrive through [`crate::tenant::Tenant`], which has
+/// already refused closed, cancelled, invalid-key and oversized calls.
+///
+/// Dropping the connector frees its resources and releases its directory.
 pub trait ObjectConnector: Send + Sync {
     /// Whether `key` is stored.
     fn exists(&self, key: &str, cancel: &Cancel) -> Result<bool>;
@@ -86,29 +114,27 @@ pub trait ObjectConnector: Send + Sync {
     /// The whole object, or `None`.
     fn get(&self, key: &str, cancel: &Cancel) -> Result<Option<Vec<u8>>>;
     /// Reads the object into the start of `dst`, without allocating where
-    /// the connector allows; its size, or `None`. An object larger than
-    /// `dst` is refused with `TooLarge`. The default reads with
+    /// the connector allows; its size, or `None`. Bytes of `dst` after the
+    /// returned size are left untouched. An object larger than `dst` is
+    /// refused with `TooLarge`. The default reads with
     /// [`ObjectConnector::get`] and copies.
     fn get_into(&self, key: &str, dst: &mut [u8], cancel: &Cancel) -> Result<Option<u64>> {
         let Some(bytes) = self.get(key, cancel)? else {
             return Ok(None);
         };
-        if bytes.len() > dst.len() {
-            return Err(Error::TooLarge(format!("object of {} bytes does not fit the {}-byte target", bytes.len(), dst.len())));
-        }
-        dst[..bytes.len()].copy_from_slice(&bytes);
-        let len = bytes.len() as u64;
-        crate::io::recycle::give(bytes);
-        Ok(Some(len))
+        let cap = dst.len();
+        let target = dst
+            .get_mut(..bytes.len())
+            .ok_or_else(|| Error::TooLarge(format!("object of {} bytes does not fit the {cap}-byte target", bytes.len())))?;
+        target.copy_from_slice(&bytes);
+        Ok(Some(bytes.len() as u64))
     }
     /// Removes `key`; `true` when it existed.
     fn remove(&self, key: &str, cancel: &Cancel) -> Result<bool>;
     /// The object's size, or `None`.
     fn size(&self, key: &str, cancel: &Cancel) -> Result<Option<u64>>;
-    /// Up to `limit` keys after `cursor`.
+    /// Up to `limit` keys after `cursor` (`limit` is already within `limits.maxListPage`).
     fn list_keys(&self, cursor: Option<&str>, limit: u32, cancel: &Cancel) -> Result<KeyPage>;
-    /// Refuses further calls and releases the tenant directory; calls in flight finish.
-    fn close(&self);
     /// Counters of instance events and the tenant's usage.
     fn stats(&self) -> ConnectorStats;
     /// Takes the log records so far (sandboxed connectors).
@@ -117,50 +143,4 @@ pub trait ObjectConnector: Send + Sync {
     }
     /// The O_DIRECT alignment in use, or `None` when buffered.
     fn direct_alignment(&self) -> Option<usize>;
-}
-
-/// The host's own key rules, applied before any connector runs: non-empty,
-/// no NUL, at most `limits.max_key_bytes` UTF-8 bytes.
-pub fn check_key(key: &str, limits: &Limits) -> Result<()> {
-    if key.is_empty() {
-        return Err(Error::InvalidKey("key is empty".into()));
-    }
-    if key.contains('\0') {
-        return Err(Error::InvalidKey("key contains a NUL character".into()));
-    }
-    if key.len() > limits.max_key_bytes as usize {
-        return Err(Error::InvalidKey(format!(
-            "key is {} bytes, over the limit of {} (limits.maxKeyBytes)",
-            key.len(),
-            limits.max_key_bytes
-        )));
-    }
-    Ok(())
-}
-
-/// Rejects objects over `limits.max_object_bytes` before anything is written.
-pub fn check_object_size(len: u64, limits: &Limits) -> Result<()> {
-    if len > limits.max_object_bytes {
-        return Err(Error::TooLarge(format!(
-            "object of {len} bytes exceeds the limit of {} (limits.maxObjectBytes)",
-            limits.max_object_bytes
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_rules() {
-        let limits = Limits { max_key_bytes: 8, ..Limits::default() };
-        assert!(check_key("abc", &limits).is_ok());
-        assert!(check_key("12345678", &limits).is_ok());
-        assert!(matches!(check_key("", &limits), Err(Error::InvalidKey(_))));
-        assert!(matches!(check_key("a\0b", &limits), Err(Error::InvalidKey(_))));
-        assert!(matches!(check_key("123456789", &limits), Err(Error::InvalidKey(_))));
-        assert!(matches!(check_key("ééééé", &limits), Err(Error::InvalidKey(_))), "counts bytes, not chars");
-    }
 }

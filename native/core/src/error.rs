@@ -1,91 +1,91 @@
 //! The one error type of kvbox-core. Each kind has a stable code
-//! (`ERR_KVBOX_…`) which the TypeScript facade turns into an error class.
+//! (`ERR_KVBOX_…`) which crosses to JavaScript as the error's `code`
+//! property; [`ERROR_CODES`] lists them all, so the TypeScript facade and the
+//! C ABI are generated from (and checked against) this file.
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong, by what the caller can do about it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
+/// One error kind as other languages see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// The stable code, `ERR_KVBOX_…`.
+    pub code: &'static str,
+    /// The Rust variant's name (the TypeScript class is named after it).
+    pub kind: &'static str,
+    /// What it means, for generated documentation.
+    pub doc: &'static str,
+}
+
+macro_rules! errors {
+    ($( #[doc = $doc:literal] $variant:ident => $code:literal, )*) => {
+        /// Everything that can go wrong, by what the caller can do about it.
+        /// Every variant carries a message saying what and where.
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        pub enum Error {
+            $( #[doc = $doc] #[error("{0}")] $variant(String), )*
+        }
+
+        /// Every error kind, in declaration order.
+        pub const ERROR_CODES: &[ErrorCode] = &[ $( ErrorCode { code: $code, kind: stringify!($variant), doc: $doc.trim_ascii() }, )* ];
+
+        impl Error {
+            /// The stable code callers branch on.
+            pub fn code(&self) -> &'static str {
+                match self { $( Error::$variant(_) => $code, )* }
+            }
+
+            /// The message, without the code.
+            pub fn message(&self) -> &str {
+                match self { $( Error::$variant(m) => m, )* }
+            }
+        }
+    };
+}
+
+errors! {
     /// The key is empty, contains NUL, is too long, or the connector refused it.
-    #[error("{0}")]
-    InvalidKey(String),
-    /// A value of the right type but an unacceptable content (a limit of 0, a bad root…).
-    #[error("{0}")]
-    InvalidArgument(String),
-    /// The connector rejected its JSON configuration.
-    #[error("{0}")]
-    InvalidConfig(String),
-    /// The bytes are not a loadable component, or it does not implement the kvbox world.
-    #[error("{0}")]
-    Load(String),
+    InvalidKey => "ERR_KVBOX_INVALID_KEY",
+    /// An argument has the wrong type or an unacceptable value (a limit out of range, a bad root…).
+    InvalidArgument => "ERR_KVBOX_INVALID_ARGUMENT",
+    /// The connector rejected its JSON configuration; the message names the key.
+    InvalidConfig => "ERR_KVBOX_INVALID_CONFIG",
+    /// The bytes are not a loadable component, or it does not implement a contract version this host supports.
+    Load => "ERR_KVBOX_LOAD",
     /// The connector was closed.
-    #[error("the connector is closed")]
-    Closed,
-    /// The connector named an object path outside the rules (escape attempt, reserved name…).
-    #[error("{0}")]
-    InvalidPath(String),
-    /// An object or payload above the size limit.
-    #[error("{0}")]
-    TooLarge(String),
+    Closed => "ERR_KVBOX_CLOSED",
+    /// The connector named an object path outside the rules (an escape attempt, a reserved name…).
+    InvalidPath => "ERR_KVBOX_INVALID_PATH",
+    /// An object or payload above the size limit; nothing was written.
+    TooLarge => "ERR_KVBOX_TOO_LARGE",
     /// The device is full; nothing was written.
-    #[error("{0}")]
-    NoSpace(String),
-    /// Stored bytes failed verification.
-    #[error("{0}")]
-    Corrupt(String),
+    NoSpace => "ERR_KVBOX_NO_SPACE",
+    /// Stored bytes failed verification; they were not returned.
+    Corrupt => "ERR_KVBOX_CORRUPT",
     /// The connector misused a payload handle.
-    #[error("{0}")]
-    BadPayload(String),
+    BadPayload => "ERR_KVBOX_BAD_PAYLOAD",
     /// The operating system refused an I/O operation.
-    #[error("{0}")]
-    Io(String),
+    Io => "ERR_KVBOX_IO",
     /// A call ran past its deadline; the instance was discarded.
-    #[error("{0}")]
-    Timeout(String),
-    /// The guest trapped (panic, out-of-bounds, memory limit…); the instance was discarded.
-    #[error("{0}")]
-    Trap(String),
-    /// The connector reported a failure of its own.
-    #[error("{0}")]
-    Connector(String),
-    /// The guest tried to grow its memory past `limits.memoryBytes`; the instance was discarded.
-    #[error("{0}")]
-    MemoryLimit(String),
-    /// A tenant quota (bytes stored, objects, operations in flight) would be exceeded; nothing was written.
-    #[error("{0}")]
-    Quota(String),
-    /// The call was cancelled by the caller (an `AbortSignal`).
-    #[error("{0}")]
-    Cancelled(String),
+    Timeout => "ERR_KVBOX_TIMEOUT",
+    /// The connector trapped (panic, stack overflow, bad handle…); the instance was discarded.
+    Trap => "ERR_KVBOX_TRAP",
+    /// The connector reported a failure of its own, or broke the contract.
+    Connector => "ERR_KVBOX_CONNECTOR",
+    /// The connector tried to take more memory than `limits.memoryBytes`; the instance was discarded.
+    MemoryLimit => "ERR_KVBOX_MEMORY_LIMIT",
+    /// A tenant quota (bytes, objects, directories, calls in flight) would be exceeded; nothing was written.
+    Quota => "ERR_KVBOX_QUOTA",
+    /// The call was cancelled by its caller (an `AbortSignal`).
+    Cancelled => "ERR_KVBOX_CANCELLED",
     /// The tenant directory is held by another open connector (in this or another process).
-    #[error("{0}")]
-    Busy(String),
+    Busy => "ERR_KVBOX_BUSY",
 }
 
 impl Error {
-    /// The stable code the TypeScript facade maps to an error class.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::InvalidKey(_) => "ERR_KVBOX_INVALID_KEY",
-            Error::InvalidArgument(_) => "ERR_KVBOX_INVALID_ARGUMENT",
-            Error::InvalidConfig(_) => "ERR_KVBOX_INVALID_CONFIG",
-            Error::Load(_) => "ERR_KVBOX_LOAD",
-            Error::Closed => "ERR_KVBOX_CLOSED",
-            Error::InvalidPath(_) => "ERR_KVBOX_INVALID_PATH",
-            Error::TooLarge(_) => "ERR_KVBOX_TOO_LARGE",
-            Error::NoSpace(_) => "ERR_KVBOX_NO_SPACE",
-            Error::Corrupt(_) => "ERR_KVBOX_CORRUPT",
-            Error::BadPayload(_) => "ERR_KVBOX_BAD_PAYLOAD",
-            Error::Io(_) => "ERR_KVBOX_IO",
-            Error::Timeout(_) => "ERR_KVBOX_TIMEOUT",
-            Error::Trap(_) => "ERR_KVBOX_TRAP",
-            Error::Connector(_) => "ERR_KVBOX_CONNECTOR",
-            Error::MemoryLimit(_) => "ERR_KVBOX_MEMORY_LIMIT",
-            Error::Quota(_) => "ERR_KVBOX_QUOTA",
-            Error::Cancelled(_) => "ERR_KVBOX_CANCELLED",
-            Error::Busy(_) => "ERR_KVBOX_BUSY",
-        }
+    /// The refusal of a call on a closed connector.
+    pub fn closed() -> Self {
+        Error::Closed("the connector is closed".into())
     }
 
     /// An OS error during `what`, classified (ENOSPC and EDQUOT are `NoSpace`,
@@ -104,5 +104,22 @@ impl Error {
 impl From<rustix::io::Errno> for Error {
     fn from(e: rustix::io::Errno) -> Self {
         Error::os("I/O", e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_prefixed() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ERROR_CODES {
+            assert!(c.code.starts_with("ERR_KVBOX_"), "{}", c.code);
+            assert!(seen.insert(c.code), "duplicate {}", c.code);
+            assert!(!c.doc.is_empty());
+        }
+        assert_eq!(Error::Quota("x".into()).code(), "ERR_KVBOX_QUOTA");
+        assert_eq!(Error::closed().message(), "the connector is closed");
     }
 }

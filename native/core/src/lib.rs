@@ -1,22 +1,26 @@
-//! kvbox-core: the plain-Rust runtime behind the Node addon.
+//! kvbox-core: the plain-Rust runtime behind the Node addon (and the C ABI).
 //!
+//! From the bottom up — each layer uses only those above it in this list:
+//! - [`error`], [`limits`], [`connector`]: the contract — error kinds with
+//!   their stable codes, every limit and quota with its default and range,
+//!   and the [`ObjectConnector`] trait with the types that travel with it.
+//! - [`recycle`]: result buffers handed back by JS, reused by the next read.
 //! - [`io`]: the tenant's directory — path confinement (`openat2` with
 //!   `RESOLVE_BENEATH`), O_DIRECT through pooled aligned buffers, atomic and
-//!   durable object writes, paged listings.
+//!   durable object writes, quotas, paged listings.
 //! - [`sandbox`]: wasmtime — one engine, the compiled-component cache, the
-//!   per-instance store with deny-by-default WASI, and the host side of each
-//!   WIT interface (`sandbox::host`, one file per interface).
-//! - [`connector`]: the [`ObjectConnector`] contract every connector kind
-//!   implements, and the key and size checks made before any connector runs.
+//!   per-instance store with deny-by-default WASI, the version-neutral host
+//!   and one adapter per contract version.
 //! - [`native_fs`]: the native fast path, the filesystem connector without a
 //!   sandbox, for trusted deployments (same layout as the wasm one).
-//!
-//! - [`tenant`]: a tenant's open connector of either kind, behind the
-//!   in-flight quota.
+//! - [`tenant`]: the front door — a tenant's open connector of either kind,
+//!   admission, the per-call checks, and close that waits for calls in flight.
 //! - [`trusted`]: trusted native connectors, C-ABI `.so` files loaded
 //!   in-process (no sandbox) with the guards kvbox can keep around them.
 //!
 //! No napi here: `native/node` is a thin binding over this crate.
+
+#![deny(missing_docs)]
 
 pub mod connector;
 pub mod error;
@@ -27,6 +31,8 @@ pub mod sandbox;
 pub mod tenant;
 pub mod trusted;
 
-pub use connector::{Cancel, ConnectorStats, KeyPage, ObjectConnector};
-pub use error::{Error, Result};
-pub use limits::{Limits, OpenOptions, Quota};
+pub use connector::{Cancel, ConnectorStats, KeyPage, LogRecord, ObjectConnector};
+pub use error::{ERROR_CODES, Error, ErrorCode, Result};
+pub use io::recycle;
+pub use limits::{Limits, OpenOptions, Quota, SettingSpec};
+pub use tenant::{Call, ConnectorKind, Tenant};

@@ -1,80 +1,164 @@
-//! Per-connector limits and open options, with their documented defaults.
+//! Per-connector limits, per-tenant quotas and open options — each setting
+//! declared once, with its JavaScript name, default and accepted range.
+//!
+//! [`Limits::specs`] and [`Quota::specs`] are what the bindings and the
+//! generated TypeScript (`host/generated/contract.ts`) are built from; a
+//! drift test fails when the two disagree.
 
+use crate::{Error, Result};
 use std::path::PathBuf;
 
-/// Limits applied to one connector (all its instances).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Linear memory cap per guest instance, in bytes. Default 64 MiB.
-    pub memory_bytes: u64,
-    /// Wall-clock deadline per call, in milliseconds, enforced by epoch
-    /// interruption when guest code runs. Default 10 000.
-    pub call_timeout_ms: u64,
-    /// Longest key, in UTF-8 bytes. Default 1024.
-    pub max_key_bytes: u32,
-    /// Largest object, in bytes. Default 1 GiB.
-    pub max_object_bytes: u64,
-    /// Guest instances serving one connector at once. Default 4.
-    pub max_instances: u32,
-    /// Most paths in one listing page. Default 1000.
-    pub max_list_page: u32,
-    /// Most live host handles (payloads, WASI streams) per instance. Default 256.
-    pub max_host_handles: u32,
+/// The largest integer JavaScript numbers hold exactly (2^53 − 1).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// One setting as other languages see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettingSpec {
+    /// The JavaScript (camelCase) name.
+    pub name: &'static str,
+    /// The default; `None` means unlimited.
+    pub default: Option<u64>,
+    /// Smallest accepted value.
+    pub min: u64,
+    /// Largest accepted value.
+    pub max: u64,
+    /// What it bounds.
+    pub doc: &'static str,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: 64 << 20,
-            call_timeout_ms: 10_000,
-            max_key_bytes: 1024,
-            max_object_bytes: 1 << 30,
-            max_instances: 4,
-            max_list_page: 1000,
-            max_host_handles: 256,
-        }
+/// A setting's Rust type: a count, or an optional bound (`None` = unlimited).
+pub trait SettingValue: Copy {
+    /// The value as the spec reports it.
+    fn spec(self) -> Option<u64>;
+    /// From a value already checked against the spec's range.
+    fn from_checked(v: u64) -> Self;
+}
+
+impl SettingValue for u64 {
+    fn spec(self) -> Option<u64> {
+        Some(self)
+    }
+    fn from_checked(v: u64) -> Self {
+        v
     }
 }
 
-impl Limits {
-    /// Rejects limits that would make every call fail.
-    pub fn validate(&self) -> crate::Result<()> {
-        let zero = [
-            ("memoryBytes", self.memory_bytes == 0),
-            ("callTimeoutMs", self.call_timeout_ms == 0),
-            ("maxKeyBytes", self.max_key_bytes == 0),
-            ("maxInstances", self.max_instances == 0),
-            ("maxListPage", self.max_list_page == 0),
-            ("maxHostHandles", self.max_host_handles < 8),
-            ("memoryBytes", self.memory_bytes < 1 << 16),
-        ];
-        match zero.iter().find(|(_, bad)| *bad) {
-            Some((name, _)) => Err(crate::Error::InvalidArgument(format!("limits.{name} is too small"))),
-            None => Ok(()),
-        }
+impl SettingValue for u32 {
+    fn spec(self) -> Option<u64> {
+        Some(self.into())
+    }
+    fn from_checked(v: u64) -> Self {
+        u32::try_from(v).unwrap_or(u32::MAX)
     }
 }
 
-/// Per-tenant quotas, enforced by the host whatever the connector does.
-///
-/// Bytes and objects count every regular file in the tenant directory (the
-/// objects a connector wrote, whichever connector wrote them); they are
-/// measured when the directory is opened and kept exact by every write and
-/// remove. A put that would go over fails with `Quota` and writes nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quota {
-    /// Most bytes stored. Default: unlimited.
-    pub max_bytes: Option<u64>,
-    /// Most objects stored. Default: unlimited.
-    pub max_objects: Option<u64>,
-    /// Most calls admitted at once (running or queued for an instance);
-    /// more are refused at once. Default 256.
-    pub max_in_flight: u32,
+impl SettingValue for Option<u64> {
+    fn spec(self) -> Option<u64> {
+        self
+    }
+    fn from_checked(v: u64) -> Self {
+        Some(v)
+    }
 }
 
-impl Default for Quota {
-    fn default() -> Self {
-        Self { max_bytes: None, max_objects: None, max_in_flight: 256 }
+macro_rules! settings {
+    (
+        $(#[doc = $sdoc:literal])* $vis:vis struct $name:ident in $what:literal {
+            $( #[doc = $doc:literal] $field:ident: $ty:ty = ($js:literal, $default:expr, $min:expr, $max:expr), )*
+        }
+    ) => {
+        $(#[doc = $sdoc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        $vis struct $name { $( #[doc = $doc] pub $field: $ty, )* }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self { $( $field: $default, )* }
+            }
+        }
+
+        impl $name {
+            /// Every field: JavaScript name, default and accepted range.
+            pub fn specs() -> Vec<SettingSpec> {
+                let d = Self::default();
+                vec![ $( SettingSpec {
+                    name: $js,
+                    default: SettingValue::spec(d.$field),
+                    min: $min,
+                    max: $max,
+                    doc: $doc.trim_ascii(),
+                }, )* ]
+            }
+
+            /// Sets the field whose JavaScript name is `name`, checking the range.
+            pub fn set(&mut self, name: &str, value: f64) -> Result<()> {
+                $( if name == $js {
+                    self.$field = SettingValue::from_checked(check_range(concat!($what, ".", $js), value, $min, $max)?);
+                    return Ok(());
+                } )*
+                Err(Error::InvalidArgument(format!(
+                    "{}.{name} is not known (known: {})",
+                    $what,
+                    [$($js),*].join(", ")
+                )))
+            }
+
+            /// Checks every field against its range (for values set from Rust).
+            pub fn validate(&self) -> Result<()> {
+                $( if let Some(v) = SettingValue::spec(self.$field) {
+                    check_range(concat!($what, ".", $js), v as f64, $min, $max)?;
+                } )*
+                Ok(())
+            }
+        }
+    };
+}
+
+fn check_range(name: &str, value: f64, min: u64, max: u64) -> Result<u64> {
+    if value.is_finite() && value.fract() == 0.0 && value >= min as f64 && value <= max as f64 {
+        Ok(value as u64)
+    } else {
+        Err(Error::InvalidArgument(format!("{name} must be an integer from {min} to {max}, got {value}")))
+    }
+}
+
+settings! {
+    /// Limits applied to one connector (all its instances).
+    pub struct Limits in "limits" {
+        /// Memory per guest instance, in bytes: all its linear memories and tables together.
+        memory_bytes: u64 = ("memoryBytes", 64 << 20, 1 << 16, MAX_SAFE_INTEGER),
+        /// Deadline of one call, in milliseconds, wall-clock, host I/O included; guest code is stopped when it passes.
+        call_timeout_ms: u64 = ("callTimeoutMs", 10_000, 1, MAX_SAFE_INTEGER),
+        /// Longest key, in UTF-8 bytes.
+        max_key_bytes: u32 = ("maxKeyBytes", 1024, 1, 1 << 20),
+        /// Largest object a caller may store, in bytes.
+        max_object_bytes: u64 = ("maxObjectBytes", 1 << 30, 1, MAX_SAFE_INTEGER),
+        /// Guest instances serving one connector in parallel.
+        max_instances: u32 = ("maxInstances", 4, 1, 1024),
+        /// Most keys in one listing page.
+        max_list_page: u32 = ("maxListPage", 1000, 1, 1 << 20),
+        /// Live host handles (payloads, WASI streams) per instance.
+        max_host_handles: u32 = ("maxHostHandles", 256, 8, 1 << 20),
+        /// CPU time the connector's guest code may use per second of wall time, in milliseconds, summed over its instances.
+        cpu_ms_per_sec: Option<u64> = ("cpuMsPerSec", None, 10, MAX_SAFE_INTEGER),
+    }
+}
+
+settings! {
+    /// Per-tenant quotas, enforced by the host whatever the connector does.
+    ///
+    /// Bytes and objects count every regular file in the tenant directory
+    /// (the objects a connector wrote, whichever connector wrote them); they
+    /// are measured when the directory is opened and kept exact by every
+    /// write and remove. A put that would go over fails with `Quota` and
+    /// writes nothing.
+    pub struct Quota in "quota" {
+        /// Most bytes stored in the tenant's directory.
+        max_bytes: Option<u64> = ("bytes", None, 0, MAX_SAFE_INTEGER),
+        /// Most objects (files) stored.
+        max_objects: Option<u64> = ("objects", None, 0, MAX_SAFE_INTEGER),
+        /// Most calls admitted at once, running or waiting for an instance.
+        max_in_flight: u32 = ("inFlight", 256, 1, 1 << 20),
     }
 }
 
@@ -113,17 +197,43 @@ impl OpenOptions {
             quota: Quota::default(),
         }
     }
+
+    /// Checks every limit and quota against its range.
+    pub fn validate(&self) -> Result<()> {
+        self.limits.validate()?;
+        self.quota.validate()
+    }
 }
 
-impl OpenOptions {
-    /// How the tenant directory is to be opened.
-    pub fn dir_options(&self) -> crate::io::DirOptions {
-        crate::io::DirOptions {
-            direct_io: self.direct_io,
-            durable: self.durable,
-            checksums: self.checksums,
-            max_bytes: self.quota.max_bytes,
-            max_objects: self.quota.max_objects,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_carry_defaults_and_ranges() {
+        let specs = Limits::specs();
+        let memory = specs.iter().find(|s| s.name == "memoryBytes").unwrap();
+        assert_eq!((memory.default, memory.min), (Some(64 << 20), 1 << 16));
+        let cpu = specs.iter().find(|s| s.name == "cpuMsPerSec").unwrap();
+        assert_eq!(cpu.default, None, "unlimited by default");
+        assert_eq!(Quota::specs().iter().find(|s| s.name == "inFlight").unwrap().default, Some(256));
+    }
+
+    #[test]
+    fn set_checks_names_and_ranges() {
+        let mut l = Limits::default();
+        l.set("maxInstances", 8.0).unwrap();
+        assert_eq!(l.max_instances, 8);
+        l.set("cpuMsPerSec", 250.0).unwrap();
+        assert_eq!(l.cpu_ms_per_sec, Some(250));
+        for (name, v) in [("memoryBytes", 1.0), ("maxHostHandles", 7.0), ("maxKeyBytes", 0.5), ("callTimeoutMs", f64::NAN)] {
+            let e = l.set(name, v).unwrap_err();
+            assert!(matches!(&e, Error::InvalidArgument(m) if m.contains(name) && m.contains("must be an integer from")), "{e}");
         }
+        assert!(matches!(l.set("nope", 1.0), Err(Error::InvalidArgument(m)) if m.contains("not known") && m.contains("memoryBytes")));
+        let mut q = Quota::default();
+        q.set("objects", 0.0).unwrap();
+        assert_eq!(q.max_objects, Some(0));
+        assert!(Limits { memory_bytes: 10, ..Limits::default() }.validate().is_err());
     }
 }

@@ -1,16 +1,18 @@
 //! napi binding of kvbox-core. Only type conversion lives here: every method
-//! admits the call against the tenant's in-flight quota, then runs one
-//! kvbox-core call on a kvbox worker thread and returns a promise, so guest
-//! code and disk I/O never block the JS thread.
+//! admits the call through the tenant's front door, then runs one kvbox-core
+//! call on a kvbox worker thread and returns a promise, so guest code and
+//! disk I/O never block the JS thread.
 //!
-//! Errors cross as `[ERR_KVBOX_…] message`; `host/errors.ts` is the one
-//! place that turns them into error classes.
+//! Errors reach JS as `Error` objects whose `code` is the core's stable code
+//! (`ERR_KVBOX_…`); `host/errors.ts` is the one place that turns them into
+//! error classes.
 
-use kvbox_core::sandbox::{CompiledComponent, Runtime, runtime::Origin};
-use kvbox_core::tenant::Tenant;
-use kvbox_core::{Cancel, Limits, ObjectConnector, OpenOptions, Quota};
+use kvbox_core::sandbox::{Runtime, runtime::Origin};
+use kvbox_core::{Call, Cancel, ConnectorKind, ERROR_CODES, Limits, OpenOptions, Quota, SettingSpec, Tenant};
+use napi::JsValue;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -18,12 +20,14 @@ mod recycled;
 mod trusted;
 use recycled::RecycledBuffer;
 
-fn to_napi(e: kvbox_core::Error) -> Error {
-    Error::new(Status::GenericFailure, format!("[{}] {e}", e.code()))
-}
-
-fn invalid(msg: String) -> Error {
-    to_napi(kvbox_core::Error::InvalidArgument(msg))
+/// A kvbox error as a JS `Error` with `code` set to its stable code.
+fn js_error(env: &Env, e: &kvbox_core::Error) -> Error {
+    let build = || -> Result<Error> {
+        let mut obj = env.create_error(Error::new(Status::GenericFailure, e.message()))?;
+        obj.set_named_property("code", e.code())?;
+        Ok(Error::from(obj.to_unknown()))
+    };
+    build().unwrap_or_else(|_| Error::new(Status::GenericFailure, format!("{} {e}", e.code())))
 }
 
 /// Worker threads for kvbox calls: tokio's blocking pool, which grows on
@@ -57,9 +61,9 @@ where
     F: FnOnce() -> kvbox_core::Result<T> + Send + 'static,
 {
     let (deferred, promise) = env.create_deferred::<T, _>()?;
-    workers().spawn_blocking(move || match work() {
-        Ok(value) => deferred.resolve(move |_| Ok(value)),
-        Err(e) => deferred.reject(to_napi(e)),
+    workers().spawn_blocking(move || {
+        let outcome = work();
+        deferred.resolve(move |env| outcome.map_err(|e| js_error(&env, &e)));
     });
     Ok(promise)
 }
@@ -95,28 +99,6 @@ fn token(cancel: Option<&NativeCancel>) -> Cancel {
     cancel.map(|c| c.inner.clone()).unwrap_or_default()
 }
 
-/// Limits as given from JS (numbers; validated again here).
-#[napi(object)]
-#[derive(Default)]
-pub struct NativeLimits {
-    pub memory_bytes: Option<f64>,
-    pub call_timeout_ms: Option<f64>,
-    pub max_key_bytes: Option<u32>,
-    pub max_object_bytes: Option<f64>,
-    pub max_instances: Option<u32>,
-    pub max_list_page: Option<u32>,
-    pub max_host_handles: Option<u32>,
-}
-
-/// Per-tenant quotas as given from JS.
-#[napi(object)]
-#[derive(Default)]
-pub struct NativeQuota {
-    pub bytes: Option<f64>,
-    pub objects: Option<f64>,
-    pub in_flight: Option<u32>,
-}
-
 /// Options to open a connector for one tenant.
 #[napi(object)]
 pub struct NativeOpenOptions {
@@ -127,37 +109,22 @@ pub struct NativeOpenOptions {
     pub durable: Option<bool>,
     pub direct_io: Option<bool>,
     pub checksums: Option<bool>,
-    pub limits: Option<NativeLimits>,
-    pub quota: Option<NativeQuota>,
-}
-
-fn whole(name: &str, v: Option<f64>, default: u64) -> Result<u64> {
-    match v {
-        None => Ok(default),
-        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_991.0 => Ok(x as u64),
-        Some(x) => Err(invalid(format!("{name} must be a non-negative safe integer, got {x}"))),
-    }
+    /// Limits by their JS names; ranges are checked by kvbox-core.
+    pub limits: Option<HashMap<String, f64>>,
+    /// Quotas by their JS names.
+    pub quota: Option<HashMap<String, f64>>,
 }
 
 impl NativeOpenOptions {
-    fn into_core(self) -> Result<OpenOptions> {
-        let l = self.limits.unwrap_or_default();
-        let d = Limits::default();
-        let limits = Limits {
-            memory_bytes: whole("limits.memoryBytes", l.memory_bytes, d.memory_bytes)?,
-            call_timeout_ms: whole("limits.callTimeoutMs", l.call_timeout_ms, d.call_timeout_ms)?,
-            max_key_bytes: l.max_key_bytes.unwrap_or(d.max_key_bytes),
-            max_object_bytes: whole("limits.maxObjectBytes", l.max_object_bytes, d.max_object_bytes)?,
-            max_instances: l.max_instances.unwrap_or(d.max_instances),
-            max_list_page: l.max_list_page.unwrap_or(d.max_list_page),
-            max_host_handles: l.max_host_handles.unwrap_or(d.max_host_handles),
-        };
-        let q = self.quota.unwrap_or_default();
-        let quota = Quota {
-            max_bytes: q.bytes.map(|b| whole("quota.bytes", Some(b), 0)).transpose()?,
-            max_objects: q.objects.map(|o| whole("quota.objects", Some(o), 0)).transpose()?,
-            max_in_flight: q.in_flight.unwrap_or(Quota::default().max_in_flight),
-        };
+    fn into_core(self) -> kvbox_core::Result<OpenOptions> {
+        let mut limits = Limits::default();
+        for (name, v) in self.limits.unwrap_or_default() {
+            limits.set(&name, v)?;
+        }
+        let mut quota = Quota::default();
+        for (name, v) in self.quota.unwrap_or_default() {
+            quota.set(&name, v)?;
+        }
         Ok(OpenOptions {
             root: PathBuf::from(self.root),
             config_json: self.config,
@@ -170,24 +137,70 @@ impl NativeOpenOptions {
     }
 }
 
-enum Kind {
-    Wasm(Arc<CompiledComponent>),
-    NativeFs,
-    Trusted(Arc<kvbox_core::trusted::TrustedLibrary>),
+/// One error kind: its code, the core's name for it, what it means.
+#[napi(object)]
+pub struct NativeErrorCode {
+    pub code: String,
+    pub kind: String,
+    pub doc: String,
 }
 
-/// A compiled component, linked and checked against the kvbox world — or
-/// the built-in native filesystem connector.
+/// One limit or quota: JS name, default (absent: unlimited), range, meaning.
+#[napi(object)]
+pub struct NativeSettingSpec {
+    pub name: String,
+    pub default: Option<f64>,
+    pub min: f64,
+    pub max: f64,
+    pub doc: String,
+}
+
+/// What the core defines that TypeScript must agree with.
+#[napi(object)]
+pub struct NativeContract {
+    /// Contract versions this host loads, oldest first.
+    pub versions: Vec<String>,
+    pub errors: Vec<NativeErrorCode>,
+    pub limits: Vec<NativeSettingSpec>,
+    pub quota: Vec<NativeSettingSpec>,
+}
+
+fn specs(list: Vec<SettingSpec>) -> Vec<NativeSettingSpec> {
+    list.into_iter()
+        .map(|s| NativeSettingSpec {
+            name: s.name.into(),
+            default: s.default.map(|d| d as f64),
+            min: s.min as f64,
+            max: s.max as f64,
+            doc: s.doc.into(),
+        })
+        .collect()
+}
+
+/// Error codes, limits and quotas as the core defines them: the source of
+/// `host/generated/contract.ts` (a drift test compares the two).
+#[napi]
+pub fn contract() -> NativeContract {
+    NativeContract {
+        versions: kvbox_core::sandbox::bindings::Contract::ALL.iter().map(|c| c.version().to_string()).collect(),
+        errors: ERROR_CODES.iter().map(|c| NativeErrorCode { code: c.code.into(), kind: c.kind.into(), doc: c.doc.into() }).collect(),
+        limits: specs(Limits::specs()),
+        quota: specs(Quota::specs()),
+    }
+}
+
+/// A compiled component, linked and checked against a contract version —
+/// or the built-in native filesystem connector.
 #[napi]
 pub struct NativeComponent {
-    kind: Kind,
+    kind: ConnectorKind,
     origin: &'static str,
 }
 
 /// The built-in native filesystem connector (trusted fast path).
 #[napi]
 pub fn native_fs_component() -> NativeComponent {
-    NativeComponent { kind: Kind::NativeFs, origin: "builtin" }
+    NativeComponent { kind: ConnectorKind::NativeFs, origin: "builtin" }
 }
 
 /// Compiles `wasm` (or finds it compiled, in memory or in `cacheDir`).
@@ -200,19 +213,39 @@ pub fn load_component(env: &Env, wasm: Buffer, cache_dir: Option<String>) -> Res
             Origin::Disk => "disk",
             Origin::Compiled => "compiled",
         };
-        Ok(NativeComponent { kind: Kind::Wasm(inner), origin })
+        Ok(NativeComponent { kind: ConnectorKind::Wasm(inner), origin })
     })
 }
 
 #[napi]
 impl NativeComponent {
-    /// sha256 (hex) of the wasm and the engine configuration; `builtin:fs` for the native connector; the file's sha256 for a trusted `.so`.
+    /// sha256 (hex) of the wasm and the engine configuration (the compiled-code
+    /// cache key); `builtin:fs` for the native connector; the file's sha256 for a trusted `.so`.
     #[napi(getter)]
     pub fn digest(&self) -> String {
         match &self.kind {
-            Kind::Wasm(c) => c.digest.clone(),
-            Kind::NativeFs => "builtin:fs".into(),
-            Kind::Trusted(library) => library.sha256.clone(),
+            ConnectorKind::Wasm(c) => c.digest.clone(),
+            ConnectorKind::NativeFs => "builtin:fs".into(),
+            ConnectorKind::Trusted(library) => library.sha256.clone(),
+        }
+    }
+
+    /// sha256 (hex) of the `.wasm` bytes alone, what deployments pin; null for the native connector.
+    #[napi(getter)]
+    pub fn sha256(&self) -> Option<String> {
+        match &self.kind {
+            ConnectorKind::Wasm(c) => Some(c.sha256.clone()),
+            ConnectorKind::NativeFs => None,
+            ConnectorKind::Trusted(library) => Some(library.sha256.clone()),
+        }
+    }
+
+    /// The contract version the component targets (`0.1.0`); null for the native connector.
+    #[napi(getter)]
+    pub fn contract_version(&self) -> Option<String> {
+        match &self.kind {
+            ConnectorKind::Wasm(c) => Some(c.contract_version().into()),
+            ConnectorKind::NativeFs | ConnectorKind::Trusted(_) => None,
         }
     }
 
@@ -225,13 +258,9 @@ impl NativeComponent {
     /// Opens the connector for one tenant.
     #[napi(ts_return_type = "Promise<NativeConnector>")]
     pub fn open<'e>(&self, env: &'e Env, options: NativeOpenOptions) -> Result<Object<'e>> {
-        let options = options.into_core()?;
-        let component = match &self.kind {
-            Kind::Wasm(c) => Some(c.clone()),
-            Kind::NativeFs => None,
-            Kind::Trusted(library) => return trusted::open(env, library.clone(), options),
-        };
-        spawn(env, move || Ok(NativeConnector { inner: Arc::new(Tenant::open(component, &options)?) }))
+        let options = options.into_core().map_err(|e| js_error(env, &e))?;
+        let kind = self.kind.clone();
+        spawn(env, move || Ok(NativeConnector { inner: Arc::new(Tenant::open(kind, &options)?) }))
     }
 }
 
@@ -243,6 +272,9 @@ pub struct NativeStats {
     pub timeouts: f64,
     pub memory_limits: f64,
     pub cancellations: f64,
+    pub near_deadline: f64,
+    pub throttled_ms: f64,
+    pub log_dropped: f64,
     pub bytes_stored: f64,
     pub objects: f64,
     pub in_flight: f64,
@@ -254,6 +286,10 @@ pub struct NativeStats {
 pub struct NativeLogRecord {
     pub level: String,
     pub source: String,
+    /// The operation being served, if any.
+    pub op: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: f64,
     pub message: String,
 }
 
@@ -272,80 +308,85 @@ pub struct NativeConnector {
 
 #[napi]
 impl NativeConnector {
-    /// Admits a call against the tenant's in-flight quota and runs `f` on a worker.
-    fn run<'e, T, F>(&self, env: &'e Env, op: &str, f: F) -> Result<Object<'e>>
+    /// Admits a call through the tenant's front door and runs `f` on a worker.
+    fn run<'e, T, F>(&self, env: &'e Env, op: &'static str, f: F) -> Result<Object<'e>>
     where
         T: ToNapiValue + Send + 'static,
-        F: FnOnce(&dyn ObjectConnector) -> kvbox_core::Result<T> + Send + 'static,
+        F: FnOnce(Call) -> kvbox_core::Result<T> + Send + 'static,
     {
-        let (connector, ticket) = self.inner.admit(op).map_err(to_napi)?;
-        spawn(env, move || {
-            let _ticket = ticket;
-            f(&*connector)
-        })
+        let call = self.inner.admit(op).map_err(|e| js_error(env, &e))?;
+        spawn(env, move || f(call))
     }
 
     /// A round trip through admission and the worker pool that does not call
     /// the connector: a liveness check, and the floor under every call.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn ping<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        self.run(env, "ping", |_| Ok(()))
+        self.run(env, "ping", |c| c.ping())
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn exists<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "exists", move |t| t.exists(&key, &cancel))
+        self.run(env, "exists", move |c| c.exists(&key, &cancel))
     }
 
     /// Stores `data`; its bytes are lent to the connector without a copy, so
-    /// the caller must not modify it until the promise settles.
+    /// the caller must not modify it until the promise settles (the facade
+    /// makes its ArrayBuffer untransferable so it cannot be freed meanwhile).
     #[napi(ts_return_type = "Promise<void>")]
     pub fn put<'e>(&self, env: &'e Env, key: String, data: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "put", move |t| t.put(&key, &data, &cancel))
+        self.run(env, "put", move |c| c.put(&key, &data, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn get<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "get", move |t| Ok(t.get(&key, &cancel)?.map(RecycledBuffer)))
+        self.run(env, "get", move |c| Ok(c.get(&key, &cancel)?.map(RecycledBuffer)))
     }
 
     /// Reads into `target` (lent without a copy: the caller must not touch
-    /// it until the promise settles); the object's size, or null.
+    /// it until the promise settles); the object's size, or null. Bytes after
+    /// the size are left untouched.
     #[napi(ts_return_type = "Promise<number | null>")]
     pub fn get_into<'e>(&self, env: &'e Env, key: String, mut target: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "getInto", move |t| Ok(t.get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
+        self.run(env, "getInto", move |c| Ok(c.get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn remove<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "remove", move |t| t.remove(&key, &cancel))
+        self.run(env, "remove", move |c| c.remove(&key, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<number | null>")]
     pub fn size<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "size", move |t| Ok(t.size(&key, &cancel)?.map(|n| n as f64)))
+        self.run(env, "size", move |c| Ok(c.size(&key, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<NativeKeyPage>")]
     pub fn list_keys<'e>(&self, env: &'e Env, cursor: Option<String>, limit: u32, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "listKeys", move |t| {
-            let page = t.list_keys(cursor.as_deref(), limit, &cancel)?;
+        self.run(env, "listKeys", move |c| {
+            let page = c.list_keys(cursor.as_deref(), limit, &cancel)?;
             Ok(NativeKeyPage { keys: page.keys, cursor: page.cursor })
         })
     }
 
-    /// Refuses further calls and releases the tenant directory's lock;
-    /// calls in flight finish, then the connector's resources are freed.
-    #[napi]
-    pub fn close(&self) {
+    /// Refuses further calls at once; the promise settles when every call
+    /// admitted before finished and the connector let go of its resources
+    /// and of the tenant directory's lock.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
         self.inner.close();
+        let tenant = self.inner.clone();
+        spawn(env, move || {
+            tenant.wait_closed();
+            Ok(())
+        })
     }
 
     #[napi]
@@ -357,6 +398,9 @@ impl NativeConnector {
             timeouts: s.timeouts as f64,
             memory_limits: s.memory_limits as f64,
             cancellations: s.cancellations as f64,
+            near_deadline: s.near_deadline as f64,
+            throttled_ms: s.throttled_ms as f64,
+            log_dropped: s.log_dropped as f64,
             bytes_stored: s.bytes_stored as f64,
             objects: s.objects as f64,
             in_flight: s.in_flight as f64,
@@ -372,7 +416,13 @@ impl NativeConnector {
         connector
             .drain_log()
             .into_iter()
-            .map(|r| NativeLogRecord { level: r.level.into(), source: r.source.into(), message: r.message })
+            .map(|r| NativeLogRecord {
+                level: r.level.into(),
+                source: r.source.into(),
+                op: r.op.map(Into::into),
+                timestamp: r.timestamp_ms as f64,
+                message: r.message,
+            })
             .collect()
     }
 

@@ -1,5 +1,5 @@
 //! A `get` result as a JS `Buffer` over the Rust allocation (no copy),
-//! whose memory goes back to `kvbox_core::io::recycle` when JS collects it.
+//! whose memory goes back to `kvbox_core::recycle` when JS collects it.
 
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -12,7 +12,7 @@ pub struct RecycledBuffer(pub Vec<u8>);
 unsafe extern "C" fn give_back(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
     // SAFETY: `hint` is the Box created in `to_napi_value`, finalized once.
     let v = unsafe { Box::from_raw(hint.cast::<Vec<u8>>()) };
-    kvbox_core::io::recycle::give(*v);
+    kvbox_core::recycle::give(*v);
 }
 
 impl ToNapiValue for RecycledBuffer {
@@ -35,7 +35,7 @@ impl ToNapiValue for RecycledBuffer {
         // SAFETY: not handed to JS, so still ours.
         let v = unsafe { Box::from_raw(boxed) };
         check_status!(unsafe { sys::napi_create_buffer_copy(env, len, v.as_ptr().cast(), ptr::null_mut(), &mut out) })?;
-        kvbox_core::io::recycle::give(*v);
+        kvbox_core::recycle::give(*v);
         Ok(out)
     }
 }

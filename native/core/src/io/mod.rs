@@ -17,3 +17,16 @@ pub mod usage;
 pub use objects::{DirOptions, ObjectDir};
 pub use root::TenantRoot;
 pub use usage::Usage;
+
+impl DirOptions {
+    /// How a tenant's open options ask for its directory to be written.
+    pub fn of(options: &crate::OpenOptions) -> Self {
+        Self {
+            direct_io: options.direct_io,
+            durable: options.durable,
+            checksums: options.checksums,
+            max_bytes: options.quota.max_bytes,
+            max_objects: options.quota.max_objects,
+        }
+    }
+}

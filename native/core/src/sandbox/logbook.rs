@@ -1,7 +1,9 @@
-//! A bounded log per connector: records from the `log` interface and the
-//! guest's stdout/stderr. The oldest records are dropped (and counted) when
-//! it is full, so a chatty guest costs bounded memory.
+//! A bounded log per connector: records from the `log` interface, the
+//! guest's stdout/stderr and the host's notes about it. The oldest records
+//! are dropped (and counted, see [`LogBook::dropped`]) when it is full, so a
+//! chatty guest costs bounded memory.
 
+use crate::connector::LogRecord;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,17 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const LOG_CAPACITY: usize = 1000;
 /// Longest message kept, in bytes; longer ones are cut.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
-
-/// One log record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogRecord {
-    /// `trace` … `error`.
-    pub level: &'static str,
-    /// `log` (the interface), `stdout`, `stderr` or `host`.
-    pub source: &'static str,
-    /// The text, at most [`MAX_MESSAGE_BYTES`].
-    pub message: String,
-}
 
 /// The bounded log.
 #[derive(Debug, Default)]
@@ -31,17 +22,19 @@ pub struct LogBook {
 
 impl LogBook {
     /// Appends a record, dropping the oldest when full.
-    pub fn push(&self, level: &'static str, source: &'static str, message: &str) {
+    pub fn push(&self, level: &'static str, source: &'static str, op: Option<&'static str>, message: &str) {
         let mut end = message.len().min(MAX_MESSAGE_BYTES);
         while !message.is_char_boundary(end) {
             end -= 1;
         }
+        let timestamp_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let record = LogRecord { level, source, op, timestamp_ms, message: message[..end].to_string() };
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         if records.len() == LOG_CAPACITY {
             records.pop_front();
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        records.push_back(LogRecord { level, source, message: message[..end].to_string() });
+        records.push_back(record);
     }
 
     /// Takes every record so far, oldest first.
@@ -49,8 +42,28 @@ impl LogBook {
         self.records.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
     }
 
-    /// Records dropped because the log was full.
+    /// Records dropped because the log was full (reported in the connector's stats).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_newest_and_counts_what_it_drops() {
+        let log = LogBook::default();
+        for i in 0..LOG_CAPACITY + 5 {
+            log.push("info", "log", Some("put"), &format!("record {i}"));
+        }
+        let records = log.drain();
+        assert_eq!(records.len(), LOG_CAPACITY);
+        assert_eq!(records[0].message, "record 5");
+        assert_eq!(records[0].op, Some("put"));
+        assert_eq!(log.dropped(), 5);
+        log.push("warn", "stderr", None, &"é".repeat(MAX_MESSAGE_BYTES));
+        assert!(log.drain()[0].message.len() <= MAX_MESSAGE_BYTES, "cut on a character boundary");
     }
 }

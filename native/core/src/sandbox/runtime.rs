@@ -7,8 +7,8 @@
 //! 0700, files 0600, and a file that is not owned by this user, or that
 //! group or others could have written, is ignored and rebuilt.
 
-use super::bindings::ConnectorPre;
-use super::state::{HostIo, Sandbox};
+use super::bindings::{Contract, Pre};
+use super::state::Sandbox;
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -34,11 +34,21 @@ pub enum Origin {
     Compiled,
 }
 
-/// A component compiled, linked and checked against the kvbox world.
+/// A component compiled, linked and checked against one contract version.
 pub struct CompiledComponent {
-    pub(crate) pre: ConnectorPre<Sandbox>,
-    /// sha256 of the wasm bytes and the engine's compatibility hash, hex.
+    pub(crate) pre: Pre,
+    /// sha256 of the wasm bytes and the engine's compatibility hash, hex:
+    /// the compiled-code cache key.
     pub digest: String,
+    /// sha256 of the wasm bytes alone, hex: what deployments pin.
+    pub sha256: String,
+}
+
+impl CompiledComponent {
+    /// The contract version the component targets, `0.1.0`.
+    pub fn contract_version(&self) -> &'static str {
+        self.pre.contract().version()
+    }
 }
 
 /// The engine, the linker and the compiled-component cache.
@@ -73,7 +83,7 @@ impl Runtime {
         })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        super::bindings::Connector::add_to_linker::<Sandbox, HostIo>(&mut linker, Sandbox::host)?;
+        super::bindings::add_to_linker(&mut linker)?;
         Ok(Self { engine, linker, compiled: Mutex::default() })
     }
 
@@ -82,8 +92,8 @@ impl Runtime {
         &self.engine
     }
 
-    /// Compiles (or finds compiled) `wasm`, links it and checks it implements
-    /// the kvbox world.
+    /// Compiles (or finds compiled) `wasm`, finds the contract version it
+    /// targets, links it and checks its exports against that version.
     pub fn load(&self, wasm: &[u8], cache_dir: Option<&Path>) -> Result<(Arc<CompiledComponent>, Origin)> {
         let digest = self.digest(wasm);
         if let Some(c) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).and_then(Weak::upgrade) {
@@ -94,13 +104,16 @@ impl Runtime {
             Some(dir) => self.through_disk_cache(wasm, dir, &digest)?,
             None => (self.compile(wasm)?, Origin::Compiled),
         };
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| Error::Load(format!("the component imports something kvbox does not provide: {e:#}")))?;
-        let pre = ConnectorPre::new(pre)
-            .map_err(|e| Error::Load(format!("the component does not implement the world kvbox:connector/connector@0.1.0: {e:#}")))?;
-        let compiled = Arc::new(CompiledComponent { pre, digest: digest.clone() });
+        let contract = Contract::detect(&component, &self.engine)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            Error::Load(format!(
+                "the component (built for kvbox:connector@{}) imports something the sandbox does not provide: {e:#}",
+                contract.version()
+            ))
+        })?;
+        let pre = Pre::new(contract, pre)?;
+        let sha256 = hex::encode(Sha256::digest(wasm));
+        let compiled = Arc::new(CompiledComponent { pre, digest: digest.clone(), sha256 });
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|_, c| c.strong_count() > 0);
         cache.insert(digest, Arc::downgrade(&compiled));

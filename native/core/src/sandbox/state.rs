@@ -1,100 +1,16 @@
-//! What one guest instance's `Store` holds, and the view host traits get.
+//! What one guest instance's `Store` holds, and the narrow view the host
+//! interfaces (of every contract version) are implemented on.
 
-use super::host::payload::PayloadBudget;
-use super::host::stdio::LogStream;
+use super::limiter::{CallState, GuestLimiter};
 use super::logbook::LogBook;
+use super::payload::PayloadBudget;
+use super::read_target::ReadTarget;
+use super::stdio::LogStream;
+use crate::Limits;
 use crate::io::ObjectDir;
-use crate::{Cancel, Limits};
 use std::sync::Arc;
 use wasmtime::component::{HasData, ResourceTable};
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-/// Why the host stopped guest code at an epoch tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Interrupt {
-    /// The call's deadline passed.
-    #[error("the call ran past its deadline")]
-    Deadline,
-    /// The caller cancelled the call.
-    #[error("the call was cancelled")]
-    Cancelled,
-}
-
-/// The state of the call an instance is serving.
-#[derive(Default)]
-pub struct CallState {
-    /// Epoch ticks left before the deadline.
-    pub ticks_left: u64,
-    /// The caller's cancellation token.
-    pub cancel: Cancel,
-}
-
-impl CallState {
-    /// Called by the epoch callback at every tick while guest code runs.
-    pub fn tick(&mut self) -> Result<(), Interrupt> {
-        if self.cancel.is_cancelled() {
-            return Err(Interrupt::Cancelled);
-        }
-        self.ticks_left = self.ticks_left.saturating_sub(1);
-        if self.ticks_left == 0 { Err(Interrupt::Deadline) } else { Ok(()) }
-    }
-}
-
-/// The store's resource limiter: wasmtime's counts for tables, instances
-/// and memories, plus the memory cap, remembering when the cap was hit so
-/// the trap it causes can be reported as `MemoryLimit`.
-pub struct GuestLimiter {
-    memory_cap: usize,
-    /// Set when the guest asked for more memory than the cap.
-    pub memory_exceeded: bool,
-    counts: StoreLimits,
-}
-
-impl ResourceLimiter for GuestLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_cap {
-            self.memory_exceeded = true;
-            wasmtime::bail!(
-                "the connector asked for {desired} bytes of memory (from {current}), over its cap of {} (limits.memoryBytes)",
-                self.memory_cap
-            );
-        }
-        self.counts.memory_growing(current, desired, maximum)
-    }
-
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.counts.table_growing(current, desired, maximum)
-    }
-
-    fn instances(&self) -> usize {
-        self.counts.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.counts.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.counts.memories()
-    }
-}
-
-/// The caller's buffer during a `get_into` call: the guest's first
-/// `objects.read` that fits lands in it directly, handed to the guest as a
-/// read-only payload. Every payload issued over it is revoked (emptied)
-/// when the call ends, so none outlives the caller's buffer.
-#[derive(Default)]
-pub struct ReadTarget {
-    /// Where and how much, while armed.
-    pub armed: Option<(*mut u8, usize)>,
-    /// Resource reps of payloads backed by the target.
-    pub issued: Vec<u32>,
-}
-
-// SAFETY: the pointer is only used on the thread running the call that
-// armed it, while the caller keeps the buffer alive and untouched.
-unsafe impl Send for ReadTarget {}
 
 /// The data of one instance's `Store`.
 pub struct Sandbox {
@@ -126,10 +42,7 @@ impl Sandbox {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.max_host_handles as usize);
-        let counts =
-            StoreLimitsBuilder::new().table_elements(1 << 20).instances(64).tables(64).memories(8).trap_on_grow_failure(true).build();
-        let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
-        let limiter = GuestLimiter { memory_cap, memory_exceeded: false, counts };
+        let limiter = GuestLimiter::new(limits.memory_bytes);
         let budget = PayloadBudget::new(limits.max_object_bytes.saturating_mul(2));
         Self { table, wasi, limiter, call: CallState::default(), read_target: ReadTarget::default(), io, log, limits, budget }
     }
@@ -143,6 +56,7 @@ impl Sandbox {
             limits: &self.limits,
             budget: &mut self.budget,
             read_target: &mut self.read_target,
+            call: &mut self.call,
         }
     }
 
@@ -166,6 +80,7 @@ pub struct HostView<'a> {
     pub(crate) limits: &'a Limits,
     pub(crate) budget: &'a mut PayloadBudget,
     pub(crate) read_target: &'a mut ReadTarget,
+    pub(crate) call: &'a mut CallState,
 }
 
 /// Marker naming [`HostView`] as the data of the kvbox interfaces.

@@ -11,13 +11,12 @@
 
 use super::library::{Handle, TrustedLibrary};
 use super::seal::{SEAL_BYTES, check, frame_key, seal};
-use crate::connector::{check_key, check_object_size};
+use crate::connector::{ConnectorStats, KeyPage, ObjectConnector};
 use crate::io::usage::Accounts;
 use crate::io::{DirOptions, ObjectDir, recycle};
-use crate::{Cancel, ConnectorStats, Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
+use crate::{Cancel, Error, Limits, OpenOptions, Result};
 use std::ffi::CString;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Attempts at reading an object whose size keeps changing under the read.
 const READ_ATTEMPTS: usize = 4;
@@ -27,10 +26,10 @@ pub struct TrustedConnector {
     pub(super) lib: Arc<TrustedLibrary>,
     pub(super) handle: Handle,
     pub(super) limits: Limits,
-    /// Holds the tenant directory's lock (one open connector per directory).
-    dir: ObjectDir,
+    /// Held for the tenant directory's lock (one open connector per
+    /// directory), released when the connector is dropped.
+    _dir: ObjectDir,
     accounts: Accounts,
-    closed: AtomicBool,
 }
 
 // SAFETY: the handle is only passed back to the library that made it, whose
@@ -74,17 +73,7 @@ impl TrustedConnector {
                 "the native connector refused its configuration {config} (connector_create returned NULL)"
             )));
         }
-        Ok(Self { lib, handle, limits: options.limits.clone(), dir, accounts, closed: AtomicBool::new(false) })
-    }
-
-    /// The key as the connector sees it, after the host's checks.
-    pub(super) fn key(&self, key: &str, op: &str, cancel: &Cancel) -> Result<CString> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        cancel.check(op)?;
-        check_key(key, &self.limits)?;
-        Self::framed(key)
+        Ok(Self { lib, handle, limits: options.limits.clone(), _dir: dir, accounts })
     }
 
     /// The key as the connector sees it: framed, NUL-terminated.
@@ -149,14 +138,13 @@ impl TrustedConnector {
 }
 
 impl ObjectConnector for TrustedConnector {
-    fn exists(&self, key: &str, cancel: &Cancel) -> Result<bool> {
+    fn exists(&self, key: &str, _cancel: &Cancel) -> Result<bool> {
         // `file_size`, not `exists`: the ABI's `exists` reads errors as absence.
-        Ok(self.stored_size(&self.key(key, "exists", cancel)?)?.is_some())
+        Ok(self.stored_size(&Self::framed(key)?)?.is_some())
     }
 
-    fn put(&self, key: &str, data: &[u8], cancel: &Cancel) -> Result<()> {
-        let k = self.key(key, "put", cancel)?;
-        check_object_size(data.len() as u64, &self.limits)?;
+    fn put(&self, key: &str, data: &[u8], _cancel: &Cancel) -> Result<()> {
+        let k = Self::framed(key)?;
         let _serial = self.accounts.lock_path(key);
         let old = self.stored_size(&k)?;
         let reservation = self.accounts.reserve(key, old, (data.len() + SEAL_BYTES) as u64)?;
@@ -173,8 +161,8 @@ impl ObjectConnector for TrustedConnector {
         Ok(())
     }
 
-    fn get(&self, key: &str, cancel: &Cancel) -> Result<Option<Vec<u8>>> {
-        let k = self.key(key, "get", cancel)?;
+    fn get(&self, key: &str, _cancel: &Cancel) -> Result<Option<Vec<u8>>> {
+        let k = Self::framed(key)?;
         let Some(mut stored) = self.read_stored(key, &k)? else {
             return Ok(None);
         };
@@ -183,22 +171,33 @@ impl ObjectConnector for TrustedConnector {
         Ok(Some(stored))
     }
 
-    fn get_into(&self, key: &str, dst: &mut [u8], cancel: &Cancel) -> Result<Option<u64>> {
-        let k = self.key(key, "getInto", cancel)?;
+    fn get_into(&self, key: &str, dst: &mut [u8], _cancel: &Cancel) -> Result<Option<u64>> {
+        let k = Self::framed(key)?;
         let Some(size) = self.stored_size(&k)? else {
             return Ok(None);
         };
-        let payload = size.saturating_sub(SEAL_BYTES as u64);
-        if payload > dst.len() as u64 {
+        let payload = size.saturating_sub(SEAL_BYTES as u64) as usize;
+        if payload > dst.len() {
             return Err(Error::TooLarge(format!("object of {payload} bytes does not fit the {}-byte target", dst.len())));
         }
-        // Straight into the caller's buffer when the seal and a spare byte fit too.
-        if size < dst.len() as u64 {
-            if let Some(Ok(n)) = self.get_raw(&k, dst.as_mut_ptr(), dst.len())? {
-                return Ok(Some(check(key, &dst[..n])? as u64));
+        // Straight into the caller's buffer when the seal and a spare byte fit
+        // too; the bytes they cover are put back, as the contract leaves bytes
+        // after the object untouched.
+        let cap = size as usize + 1;
+        if cap <= dst.len() {
+            let saved: [u8; SEAL_BYTES + 1] = dst[payload..cap].try_into().expect("seal + 1 bytes");
+            let read = self.get_raw(&k, dst.as_mut_ptr(), cap);
+            let sealed = match &read {
+                Ok(Some(Ok(n))) => Some(check(key, &dst[..*n])),
+                _ => None,
+            };
+            dst[payload..cap].copy_from_slice(&saved);
+            match (read?, sealed) {
+                (None, _) => return Ok(None),
+                (_, Some(len)) => return len.map(|n| Some(n as u64)),
+                _ => {} // it filled the buffer: the object changed; read it whole below
             }
         }
-        // Otherwise through a bounce buffer: the connector needs room for the seal.
         let Some(stored) = self.read_stored(key, &k)? else {
             return Ok(None);
         };
@@ -211,8 +210,8 @@ impl ObjectConnector for TrustedConnector {
         Ok(Some(len as u64))
     }
 
-    fn remove(&self, key: &str, cancel: &Cancel) -> Result<bool> {
-        let k = self.key(key, "remove", cancel)?;
+    fn remove(&self, key: &str, _cancel: &Cancel) -> Result<bool> {
+        let k = Self::framed(key)?;
         let _serial = self.accounts.lock_path(key);
         let old = self.stored_size(&k)?;
         // SAFETY: live handle and key for this call.
@@ -226,8 +225,8 @@ impl ObjectConnector for TrustedConnector {
         }
     }
 
-    fn size(&self, key: &str, cancel: &Cancel) -> Result<Option<u64>> {
-        let k = self.key(key, "size", cancel)?;
+    fn size(&self, key: &str, _cancel: &Cancel) -> Result<Option<u64>> {
+        let k = Self::framed(key)?;
         match self.stored_size(&k)? {
             Some(n) if n < SEAL_BYTES as u64 => Err(Error::Corrupt(format!("object {key:?} is {n} bytes, shorter than kvbox's seal"))),
             Some(n) => Ok(Some(n - SEAL_BYTES as u64)),
@@ -235,12 +234,8 @@ impl ObjectConnector for TrustedConnector {
         }
     }
 
-    fn list_keys(&self, cursor: Option<&str>, limit: u32, cancel: &Cancel) -> Result<KeyPage> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        cancel.check("listKeys")?;
-        let limit = limit.clamp(1, self.limits.max_list_page) as usize;
+    fn list_keys(&self, cursor: Option<&str>, limit: u32, _cancel: &Cancel) -> Result<KeyPage> {
+        let limit = limit as usize;
         let mut keys = self.all_keys()?;
         let start = cursor.map_or(0, |c| keys.partition_point(|k| k.as_str() <= c));
         let more = keys.len() - start > limit;
@@ -249,11 +244,6 @@ impl ObjectConnector for TrustedConnector {
         let next = if more { page.last().cloned() } else { None };
         self.drop_phantoms(&mut page)?;
         Ok(KeyPage { keys: page, cursor: next })
-    }
-
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.dir.release();
     }
 
     fn stats(&self) -> ConnectorStats {

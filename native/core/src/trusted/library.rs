@@ -18,13 +18,21 @@ pub type Handle = *mut c_void;
 /// The 8 functions of the connector C ABI.
 #[derive(Clone, Copy)]
 pub struct Abi {
+    /// `connector_create(config_json, len) -> handle | NULL`.
     pub create: unsafe extern "C" fn(*const c_char, usize) -> Handle,
+    /// `connector_destroy(handle)`.
     pub destroy: unsafe extern "C" fn(Handle),
+    /// `connector_exists(handle, key) -> 1 | 0`.
     pub exists: unsafe extern "C" fn(Handle, *const c_char) -> i32,
+    /// `connector_put(handle, key, data, len) -> 0 | error`.
     pub put: unsafe extern "C" fn(Handle, *const c_char, *const u8, usize) -> i32,
+    /// `connector_get(handle, key, out, cap, *out_len) -> 0 | 1 | -1`.
     pub get: unsafe extern "C" fn(Handle, *const c_char, *mut u8, usize, *mut usize) -> i32,
+    /// `connector_remove(handle, key) -> 1 | 0 | -1`.
     pub remove: unsafe extern "C" fn(Handle, *const c_char) -> i32,
+    /// `connector_file_size(handle, key, *size) -> 0 | 1 | -1`.
     pub file_size: unsafe extern "C" fn(Handle, *const c_char, *mut u64) -> i32,
+    /// `connector_list_keys(handle, out, cap, *out_len) -> 0 | -1`.
     pub list_keys: unsafe extern "C" fn(Handle, *mut c_char, usize, *mut usize) -> i32,
 }
 

@@ -5,7 +5,7 @@
 
 use super::connector::TrustedConnector;
 use super::seal::unframe_key;
-use crate::connector::check_key;
+use crate::tenant::check_key;
 use crate::{Error, Result};
 use std::collections::BTreeSet;
 

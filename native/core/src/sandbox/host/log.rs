@@ -1,18 +1,10 @@
-//! `kvbox:connector/log`: records into the connector's [`LogBook`](crate::sandbox::LogBook).
+//! `log`: records into the connector's [`LogBook`](crate::sandbox::LogBook).
 
-use crate::sandbox::bindings::kvbox::connector::log::{Host, Level};
 use crate::sandbox::state::HostView;
 
-impl Host for HostView<'_> {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let level = match level {
-            Level::Trace => "trace",
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
-        self.log.push(level, "log", &message);
-        Ok(())
+impl HostView<'_> {
+    /// Appends one record from the guest's `log` interface.
+    pub(crate) fn log(&mut self, level: &'static str, message: &str) {
+        self.log.push(level, "log", Some(self.call.op), message);
     }
 }

@@ -1,8 +1,24 @@
-//! The host side of each imported WIT interface, one file per interface
-//! (`wit/<name>.wit` ↔ `<name>.rs`), plus WASI stdio routed to the log.
+//! The host side of the kvbox interfaces, version-neutral: what `objects`,
+//! `payload` and `log` do, as methods on [`HostView`](super::state::HostView)
+//! returning [`crate::Result`]. Each contract version's adapter
+//! (`sandbox/bindings/<version>/`) only converts its generated types to and
+//! from these.
+//!
+//! Every method returns `wasmtime::Result<…>` outside: an `Err` there is a
+//! trap (a broken handle, the call's deadline passed), which poisons the
+//! instance; guest-visible failures are the inner `crate::Result`.
 
 pub mod log;
 pub mod objects;
 pub mod payload;
-pub mod stdio;
-pub mod types;
+
+use super::state::HostView;
+
+impl HostView<'_> {
+    /// Traps when the call's deadline passed or its caller cancelled; called
+    /// before any host work that can take long (I/O, large allocations), so a
+    /// guest cannot make the host keep working after its time is up.
+    pub(crate) fn check_call(&mut self) -> wasmtime::Result<()> {
+        self.call.tick().map_err(wasmtime::Error::from)
+    }
+}

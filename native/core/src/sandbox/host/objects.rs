@@ -1,59 +1,81 @@
-//! `kvbox:connector/objects`: host I/O inside the granted directory, on
-//! behalf of the guest. Confinement and O_DIRECT live in [`crate::io`]; this
-//! file only moves handles and maps errors.
+//! `objects`: host I/O inside the granted directory, on behalf of the guest.
+//! Confinement and O_DIRECT live in [`crate::io`]; this file moves handles,
+//! applies the object size limit and, before any I/O starts, the call's
+//! deadline (so a guest cannot make the host keep writing after its time is up).
 
-use crate::Error;
-use crate::sandbox::bindings::WitError;
-use crate::sandbox::bindings::kvbox::connector::objects::{Host, Listing};
-use crate::sandbox::host::payload::Payload;
-use crate::sandbox::host::types::to_wit;
+use crate::io::listing::Listing;
+use crate::sandbox::payload::Payload;
 use crate::sandbox::state::HostView;
+use crate::{Error, Result};
 use wasmtime::component::Resource;
 
-impl Host for HostView<'_> {
-    fn write(&mut self, path: String, data: Resource<Payload>) -> wasmtime::Result<Result<(), WitError>> {
-        let bytes = self.table.get(&data)?.bytes();
-        if bytes.len() as u64 > self.limits.max_object_bytes {
-            return Ok(Err(WitError::TooLarge(format!("object of {} bytes exceeds the object size limit", bytes.len()))));
+/// What `objects.read` produced.
+pub enum ReadOutcome {
+    /// No such object.
+    Absent,
+    /// A payload for the guest.
+    Found(Resource<Payload>),
+}
+
+impl HostView<'_> {
+    /// Atomically replaces the object at `path` with `data`'s bytes.
+    pub(crate) fn write_object(&mut self, path: &str, data: &Resource<Payload>) -> wasmtime::Result<Result<()>> {
+        self.check_call()?;
+        let bytes = self.table.get(data)?.bytes();
+        // The connector may add framing: it gets the payload budget's
+        // headroom over what callers may store, not more.
+        let cap = self.limits.max_object_bytes.saturating_mul(2);
+        if bytes.len() as u64 > cap {
+            return Ok(Err(Error::TooLarge(format!(
+                "the connector wrote an object of {} bytes, over the host's cap of {cap} (2 × limits.maxObjectBytes)",
+                bytes.len()
+            ))));
         }
-        Ok(self.io.write(&path, bytes).map_err(to_wit))
+        Ok(self.io.write(path, bytes))
     }
 
-    fn read(&mut self, path: String) -> wasmtime::Result<Result<Option<Resource<Payload>>, WitError>> {
-        if let Some((ptr, cap)) = self.read_target.armed {
-            // SAFETY: armed only during a `get_into` call, whose caller keeps
-            // the buffer alive and untouched until the call returns; no
-            // payload over it exists yet (it is disarmed once used).
-            let dst = unsafe { std::slice::from_raw_parts_mut(ptr, cap) };
-            match self.io.read_into(&path, dst, self.limits.max_object_bytes) {
+    /// Reads the object at `path`: into the caller's buffer when a
+    /// `getInto` armed one and it fits, else into a new owned payload.
+    pub(crate) fn read_object(&mut self, path: &str) -> wasmtime::Result<Result<ReadOutcome>> {
+        self.check_call()?;
+        let max = self.limits.max_object_bytes.saturating_mul(2);
+        if let Some(mut dst) = self.read_target.take() {
+            match self.io.read_into(path, dst.buf(), max) {
                 Ok(Some(len)) => {
-                    self.read_target.armed = None;
-                    let lent = self.table.push(Payload::Lent { ptr: ptr.cast_const(), len: len as usize })?;
-                    self.read_target.issued.push(lent.rep());
-                    return Ok(Ok(Some(lent)));
+                    let lent = self.table.push(Payload::Lent { ptr: dst.buf().as_ptr(), len: len as usize })?;
+                    self.read_target.issue(lent.rep());
+                    return Ok(Ok(ReadOutcome::Found(lent)));
                 }
-                Ok(None) => return Ok(Ok(None)),
-                Err(Error::TooLarge(_)) => {} // does not fit: an ordinary read below
-                Err(e) => return Ok(Err(to_wit(e))),
+                Ok(None) => {
+                    self.read_target.put_back(dst);
+                    return Ok(Ok(ReadOutcome::Absent));
+                }
+                Err(Error::TooLarge(_)) => self.read_target.put_back(dst), // does not fit: an ordinary read
+                Err(e) => return Ok(Err(e)),
             }
         }
-        match self.io.read(&path, self.limits.max_object_bytes) {
-            Ok(Some(bytes)) => Ok(self.push_owned(bytes)?.map(Some)),
-            Ok(None) => Ok(Ok(None)),
-            Err(e) => Ok(Err(to_wit(e))),
+        match self.io.read(path, max) {
+            Ok(Some(bytes)) => Ok(self.push_owned(bytes)?.map(ReadOutcome::Found)),
+            Ok(None) => Ok(Ok(ReadOutcome::Absent)),
+            Err(e) => Ok(Err(e)),
         }
     }
 
-    fn stat(&mut self, path: String) -> wasmtime::Result<Result<Option<u64>, WitError>> {
-        Ok(self.io.stat(&path).map_err(to_wit))
+    /// The object's size, or `None`.
+    pub(crate) fn stat_object(&mut self, path: &str) -> wasmtime::Result<Result<Option<u64>>> {
+        self.check_call()?;
+        Ok(self.io.stat(path))
     }
 
-    fn remove(&mut self, path: String) -> wasmtime::Result<Result<bool, WitError>> {
-        Ok(self.io.remove(&path).map_err(to_wit))
+    /// Removes the object; `true` when it existed.
+    pub(crate) fn remove_object(&mut self, path: &str) -> wasmtime::Result<Result<bool>> {
+        self.check_call()?;
+        Ok(self.io.remove(path))
     }
 
-    fn list_objects(&mut self, prefix: String, after: Option<String>, limit: u32) -> wasmtime::Result<Result<Listing, WitError>> {
-        let limit = limit.min(self.limits.max_list_page);
-        Ok(self.io.list(&prefix, after.as_deref(), limit).map(|l| Listing { paths: l.paths, more: l.more }).map_err(to_wit))
+    /// One page of object paths beneath `prefix`, after `after`.
+    pub(crate) fn list_objects(&mut self, prefix: &str, after: Option<&str>, limit: u32) -> wasmtime::Result<Result<Listing>> {
+        self.check_call()?;
+        Ok(self.io.list(prefix, after, limit.min(self.limits.max_list_page)))
     }
 }

@@ -1,9 +1,9 @@
-//! `kvbox:connector/types`: the error variant, and its conversions to and
-//! from [`crate::Error`] — the only place the two meet.
+//! `types`: this version's error variant, and its conversions to and from
+//! [`crate::Error`] — the only place the two meet.
 
+use super::WitError;
+use super::kvbox::connector::types::Host;
 use crate::Error;
-use crate::sandbox::bindings::WitError;
-use crate::sandbox::bindings::kvbox::connector::types::Host;
 use crate::sandbox::state::HostView;
 
 impl Host for HostView<'_> {}

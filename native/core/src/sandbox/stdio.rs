@@ -1,4 +1,4 @@
-//! The guest's WASI stdout and stderr, line by line into the log.
+//! The guest's WASI stdout and stderr, line by line into the log (the same for every contract version).
 
 use crate::sandbox::logbook::{LogBook, MAX_MESSAGE_BYTES};
 use std::io;
@@ -27,11 +27,11 @@ impl LogStream {
         partial.extend_from_slice(bytes);
         while let Some(nl) = partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = partial.drain(..=nl).collect();
-            self.log.push(self.level, self.source, String::from_utf8_lossy(&line[..nl]).trim_end_matches('\r'));
+            self.log.push(self.level, self.source, None, String::from_utf8_lossy(&line[..nl]).trim_end_matches('\r'));
         }
         if partial.len() > MAX_MESSAGE_BYTES {
             let line: Vec<u8> = std::mem::take(&mut *partial);
-            self.log.push(self.level, self.source, &String::from_utf8_lossy(&line));
+            self.log.push(self.level, self.source, None, &String::from_utf8_lossy(&line));
         }
     }
 }
