@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Connector, FS_CONNECTOR, type Limits, loadConnector, NATIVE_FS } from '../host/index.js';
-import { quantile } from './probes.js';
+import { median, quantile } from './probes.js';
 
 const { values } = parseArgs({
   options: {
@@ -129,7 +129,8 @@ for (const [, s] of tenants) await s.close();
 const third = Math.max(1, Math.floor(samples.length / 3));
 const early = samples.slice(0, third);
 const late = samples.slice(-third);
-const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const rssGrowth = avg(late.map((s) => s.rss)) / avg(early.map((s) => s.rss));
-const fdGrowth = avg(late.map((s) => s.fds)) - avg(early.map((s) => s.fds));
+// Medians, so a window that caught a burst of opens (the hostile tenant's) does not decide.
+const med = (xs: number[]) => median(xs);
+const rssGrowth = med(late.map((s) => s.rss)) / med(early.map((s) => s.rss));
+const fdGrowth = med(late.map((s) => s.fds)) - med(early.map((s) => s.fds));
 console.log(`\nRSS last third / first third: ${rssGrowth.toFixed(2)} (${rssGrowth < 1.2 ? 'flat' : 'GROWING'}); descriptors: ${fdGrowth >= 0 ? '+' : ''}${fdGrowth.toFixed(0)} (${Math.abs(fdGrowth) < 16 ? 'flat' : 'GROWING'})`);

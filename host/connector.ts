@@ -2,6 +2,7 @@
 import { markAsUntransferable } from 'node:worker_threads';
 import { binding, type NativeCancel, type NativeConnector, type NativeLogRecord } from './binding.js';
 import { CancelledError, ConnectorError, InvalidArgumentError, InvalidKeyError, native } from './errors.js';
+import { CallMetrics, type OperationKind, type OperationStats } from './metrics.js';
 import { describe } from './options.js';
 
 /** One page of keys from {@link Connector.listKeys}. */
@@ -28,6 +29,8 @@ export interface ConnectorStats {
   bytesStored: number;
   /** Objects stored in the tenant's directory. */
   objects: number;
+  /** Directories beneath the tenant's root (against `quota.directories`). */
+  directories: number;
   /** Calls admitted and not yet settled. */
   inFlight: number;
   /** Calls refused by a quota (bytes, objects, in flight). */
@@ -38,6 +41,8 @@ export interface ConnectorStats {
   throttledMs: number;
   /** Log records dropped because the connector's log was full. */
   logDropped: number;
+  /** Per operation: calls, hits/misses, errors, bytes and a latency histogram (see host/metrics.ts). */
+  operations: Record<OperationKind, OperationStats>;
 }
 
 /** Options every operation takes. */
@@ -72,6 +77,8 @@ export type LogRecord = NativeLogRecord;
  */
 export class Connector implements AsyncDisposable {
   readonly #native: NativeConnector;
+  // metrics: per-operation counters and diagnostics_channel events (host/metrics.ts).
+  readonly #metrics = new CallMetrics(this);
   #closed = false;
 
   /** @internal Use {@link loadConnector} or {@link ConnectorComponent.open}. */
@@ -92,7 +99,7 @@ export class Connector implements AsyncDisposable {
   async put(key: string, data: Uint8Array, options?: CallOptions): Promise<void> {
     this.#check(key, 'put');
     const buf = lend(data, `put ${quote(key)}: data`);
-    await this.#call(`put ${quote(key)}`, options, (c) => this.#native.put(key, buf, c));
+    await this.#call(`put ${quote(key)}`, options, (c) => this.#native.put(key, buf, c), buf.length);
   }
 
   /**
@@ -187,7 +194,7 @@ export class Connector implements AsyncDisposable {
 
   /** Counters of instance events (creations, traps, timeouts…) and the tenant's usage. */
   stats(): ConnectorStats {
-    return this.#native.stats();
+    return { ...this.#native.stats(), operations: this.#metrics.snapshot() };
   }
 
   /** Takes the log records gathered since the last call (bounded; oldest dropped first). */
@@ -220,8 +227,21 @@ export class Connector implements AsyncDisposable {
     await this.close();
   }
 
+  /** Runs one native call, measured (metrics: host/metrics.ts). `bytesIn`: payload bytes it writes. */
+  async #call<T>(op: string, options: CallOptions | undefined, call: (cancel?: NativeCancel) => Promise<T>, bytesIn = 0): Promise<T> {
+    const done = this.#metrics.begin(op, bytesIn);
+    try {
+      const result = await this.#cancellable(op, options, call);
+      done(result);
+      return result;
+    } catch (err) {
+      done(undefined, err);
+      throw err;
+    }
+  }
+
   /** Runs one native call with its cancellation wired to `options.signal`. */
-  async #call<T>(op: string, options: CallOptions | undefined, call: (cancel?: NativeCancel) => Promise<T>): Promise<T> {
+  async #cancellable<T>(op: string, options: CallOptions | undefined, call: (cancel?: NativeCancel) => Promise<T>): Promise<T> {
     const signal = options?.signal;
     if (signal === undefined) return native(op, () => call());
     if (!(signal instanceof AbortSignal)) {

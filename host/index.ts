@@ -15,3 +15,17 @@ export {
 } from './load.js';
 export { DEFAULT_LIMITS, type Limits, type OpenOptions, type Quota } from './options.js';
 export { CONTRACT_VERSIONS, ERROR_CODES } from './generated/contract.js';
+export {
+  CALL_CHANNEL,
+  LATENCY_BUCKETS_MS,
+  type CallEvent,
+  type CallOutcome,
+  type LatencyHistogram,
+  type OperationKind,
+  type OperationStats,
+} from './metrics.js';
+export { createServer, KvboxServer, type ServerConfigSource, type ServerOptions } from './serve/server.js';
+export type { ServeConfigInput } from './serve/config-schema.js';
+export type { ReloadReport } from './serve/tenants.js';
+export { ListenError, PinMismatchError, ProtocolError, ServeConfigError } from './serve/errors.js';
+export { hashSecret } from './serve/secrets.js';

@@ -9,7 +9,9 @@
 set -euo pipefail
 
 # e2fsprogs: mkfs.ext4, for the full-disk test's loop-mounted image.
-pkgs=(e2fsprogs)
+# redis-tools, redis-server: redis-cli / redis-benchmark as real clients of `kvbox serve` in its tests,
+# and redis-server as the bench's yardstick (started by the bench on its own loopback port, memory only).
+pkgs=(e2fsprogs redis-tools redis-server)
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   echo "install-system-deps: rustup has wasm32-wasip2; no guest toolchain packages needed"
 else

@@ -108,9 +108,10 @@ describe('hostile connectors', () => {
     await stillServes(c);
   });
 
-  it('a panic traps with TrapError and its message reaches the log', async () => {
+  it('a panic traps with TrapError carrying the panic message, which also reaches the log', async () => {
     await using c = await openHostile('panic');
-    await whileNeighbourServes('panic', rejectsWith(c.put('attack', bytes(1)), TrapError, 'ERR_KVBOX_TRAP'));
+    const err = await whileNeighbourServes('panic', rejectsWith(c.put('attack', bytes(1)), TrapError, 'ERR_KVBOX_TRAP'));
+    expect(err.message).toMatch(/the connector wrote before it trapped: .*panics on purpose/s);
     const log = c.drainLog();
     expect(log.some((r) => r.source === 'stderr' && r.message.includes('panics on purpose'))).toBe(true);
     expect(log.some((r) => r.source === 'host' && r.level === 'error')).toBe(true);

@@ -65,6 +65,8 @@ export interface Limits {
   maxHostHandles?: number;
   /** CPU time the connector's guest code may use per second of wall time, in milliseconds, summed over its instances. [unlimited; 10 – 2^53 − 1] */
   cpuMsPerSec?: number;
+  /** Most directories an object path written by the connector may be nested in. [32; 1 – 1,024] */
+  maxPathDepth?: number;
 }
 
 /** Each field of {@link Limits}: default (`undefined`: unlimited) and accepted range. */
@@ -77,6 +79,7 @@ export const LIMITS_SPECS = {
   maxListPage: { default: 1000, min: 1, max: 1048576 },
   maxHostHandles: { default: 256, min: 8, max: 1048576 },
   cpuMsPerSec: { default: undefined, min: 10, max: Number.MAX_SAFE_INTEGER },
+  maxPathDepth: { default: 32, min: 1, max: 1024 },
 } as const;
 
 /** Per-tenant quotas, enforced by the host whatever the connector does. */
@@ -87,6 +90,8 @@ export interface Quota {
   objects?: number;
   /** Most calls admitted at once, running or waiting for an instance. [256; 1 – 1,048,576] */
   inFlight?: number;
+  /** Most directories beneath the tenant's root (every directory a put creates counts). [65,536; 0 – 2^53 − 1] */
+  directories?: number;
 }
 
 /** Each field of {@link Quota}: default (`undefined`: unlimited) and accepted range. */
@@ -94,4 +99,5 @@ export const QUOTA_SPECS = {
   bytes: { default: undefined, min: 0, max: Number.MAX_SAFE_INTEGER },
   objects: { default: undefined, min: 0, max: Number.MAX_SAFE_INTEGER },
   inFlight: { default: 256, min: 1, max: 1048576 },
+  directories: { default: 65536, min: 0, max: Number.MAX_SAFE_INTEGER },
 } as const;

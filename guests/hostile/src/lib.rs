@@ -20,6 +20,9 @@
 //! | `listing`   | `list-keys` breaks the listing contract as its config says:  |
 //! |             | `stuck` (empty page, same cursor forever), `empty`, `nul`,   |
 //! |             | `long` (a 100 000-byte key) or `dup` (one key twice)         |
+//! | `dir-bomb`  | `put("attack")` writes 20 objects each 1 990 directories     |
+//! |             | deep (~40 000 directories in one call), then reports         |
+//! |             | the first refusal                                            |
 //!
 //! Any other key is served honestly (one object per key, hex-named), so a
 //! test can show the connector stays usable after each attack.
@@ -139,6 +142,10 @@ impl GuestConnector for Hostile {
 
     fn put(&self, key: String, data: &Payload) -> Result<(), Error> {
         self.spin();
+        #[cfg(feature = "dir-bomb")]
+        if key == TRIGGER {
+            return dir_bomb::run(data);
+        }
         if key == TRIGGER {
             self.attack()?;
         }
@@ -274,3 +281,21 @@ impl Guest for Component {
 }
 
 wit::export!(Component with_types_in wit);
+
+/// Issue 16's directory bomb: nested directories made through ordinary
+/// writes, every write tried whatever the previous one got.
+#[cfg(feature = "dir-bomb")]
+mod dir_bomb {
+    use super::{Error, Payload, objects};
+
+    pub fn run(data: &Payload) -> Result<(), Error> {
+        let mut first = None;
+        for chain in 0..20 {
+            let path = format!("b{chain:02}/{}o", "d/".repeat(1_990));
+            if let Err(e) = objects::write(&path, data) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}

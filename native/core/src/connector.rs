@@ -69,6 +69,8 @@ pub struct ConnectorStats {
     pub bytes_stored: u64,
     /// Objects (files) in the tenant's directory.
     pub objects: u64,
+    /// Directories beneath the tenant's root (against `quota.directories`).
+    pub directories: u64,
     /// Calls admitted and not yet finished.
     pub in_flight: u64,
     /// Calls refused by a quota.

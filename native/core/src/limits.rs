@@ -11,6 +11,15 @@ use std::path::PathBuf;
 /// The largest integer JavaScript numbers hold exactly (2^53 − 1).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
+/// Default `quota.directories`: the fs-connector's layout needs 256 shard
+/// directories, plus one per distinct 200-byte prefix of keys longer than
+/// that; 65 536 leaves room for those while keeping a reopen fast.
+pub const DEFAULT_MAX_DIRS: u64 = 65_536;
+
+/// Default `limits.maxPathDepth`: the fs-connector's deepest path (namespace,
+/// shard, a 3 800-byte key cut into 200-byte segments) is 20 directories deep.
+pub const DEFAULT_MAX_PATH_DEPTH: u32 = 32;
+
 /// One setting as other languages see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SettingSpec {
@@ -141,6 +150,8 @@ settings! {
         max_host_handles: u32 = ("maxHostHandles", 256, 8, 1 << 20),
         /// CPU time the connector's guest code may use per second of wall time, in milliseconds, summed over its instances.
         cpu_ms_per_sec: Option<u64> = ("cpuMsPerSec", None, 10, MAX_SAFE_INTEGER),
+        /// Most directories an object path written by the connector may be nested in.
+        max_path_depth: u32 = ("maxPathDepth", DEFAULT_MAX_PATH_DEPTH, 1, 1024),
     }
 }
 
@@ -159,6 +170,8 @@ settings! {
         max_objects: Option<u64> = ("objects", None, 0, MAX_SAFE_INTEGER),
         /// Most calls admitted at once, running or waiting for an instance.
         max_in_flight: u32 = ("inFlight", 256, 1, 1 << 20),
+        /// Most directories beneath the tenant's root (every directory a put creates counts).
+        max_dirs: Option<u64> = ("directories", Some(DEFAULT_MAX_DIRS), 0, MAX_SAFE_INTEGER),
     }
 }
 

@@ -65,6 +65,7 @@ impl ObjectConnector for NativeFsConnector {
         ConnectorStats {
             bytes_stored: usage.bytes,
             objects: usage.objects,
+            directories: usage.directories,
             quota_rejections: self.io.quota_rejections(),
             ..ConnectorStats::default()
         }

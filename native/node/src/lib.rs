@@ -277,6 +277,7 @@ pub struct NativeStats {
     pub log_dropped: f64,
     pub bytes_stored: f64,
     pub objects: f64,
+    pub directories: f64,
     pub in_flight: f64,
     pub quota_rejections: f64,
 }
@@ -403,6 +404,7 @@ impl NativeConnector {
             log_dropped: s.log_dropped as f64,
             bytes_stored: s.bytes_stored as f64,
             objects: s.objects as f64,
+            directories: s.directories as f64,
             in_flight: s.in_flight as f64,
             quota_rejections: s.quota_rejections as f64,
         }

@@ -1,12 +1,14 @@
 //! Paged listing: a depth-first walk in byte order of names that resumes
 //! strictly after a given path, so pages are stable while objects are added
-//! or removed elsewhere in the tree.
+//! or removed elsewhere in the tree. The walk ([`super::walk`]) holds at
+//! most `walk::MAX_HELD` descriptors however deep the tree.
 
 use super::ObjectDir;
 use super::root::{RESERVED_PREFIX, check_path};
+use super::walk::{Entry, Walk};
 use crate::{Error, Result};
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
-use std::os::fd::OwnedFd;
+use rustix::fs::{AtFlags, FileType};
+use std::os::fd::BorrowedFd;
 
 /// One page of object paths.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,6 +22,11 @@ pub struct Listing {
 impl ObjectDir {
     /// Up to `limit` object paths beneath `prefix`, strictly after `after`.
     pub fn list(&self, prefix: &str, after: Option<&str>, limit: u32) -> Result<Listing> {
+        self.list_walk(prefix, after, limit).map(|(listing, _)| listing)
+    }
+
+    /// [`Self::list`], and the most descriptors the walk held at once.
+    fn list_walk(&self, prefix: &str, after: Option<&str>, limit: u32) -> Result<(Listing, usize)> {
         check_path(prefix, true)?;
         let after_rel: Vec<&str> = match after {
             None => Vec::new(),
@@ -30,79 +37,34 @@ impl ObjectDir {
                 rel.split('/').collect()
             }
         };
-        let Some(dir) = self.root().dir(prefix, false, false)? else {
-            return Ok(Listing::default());
+        let Some(mut walk) = Walk::new(self.root(), prefix, &after_rel, read_entry)? else {
+            return Ok((Listing::default(), 0));
         };
-        let mut walk = Walk { out: Vec::new(), want: limit.max(1) as usize + 1 };
-        walk.dir(dir, prefix.to_string(), &after_rel)?;
-        let more = walk.out.len() == walk.want;
-        walk.out.truncate(limit.max(1) as usize);
-        Ok(Listing { paths: walk.out, more })
+        // One more than the page, to learn whether more follow.
+        let want = limit.max(1) as usize + 1;
+        let mut paths = Vec::new();
+        walk.run(|path, entry| {
+            if entry.kind == FileType::RegularFile {
+                paths.push(path.to_string());
+            }
+            Ok(paths.len() < want)
+        })?;
+        let more = paths.len() == want;
+        paths.truncate(want - 1);
+        Ok((Listing { paths, more }, walk.peak_descriptors()))
     }
 }
 
-struct Walk {
-    out: Vec<String>,
-    /// One more than the page size, to learn whether more follow.
-    want: usize,
-}
-
-impl Walk {
-    fn dir(&mut self, fd: OwnedFd, at: String, after: &[&str]) -> Result<()> {
-        let mut entries: Vec<(String, FileType)> = Vec::new();
-        for entry in Dir::read_from(&fd).map_err(|e| Error::os("listing", e.into()))? {
-            let entry = entry.map_err(|e| Error::os("listing", e.into()))?;
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
-            }; // not UTF-8: not ours
-            if name == "." || name == ".." || name.starts_with(RESERVED_PREFIX) {
-                continue;
-            }
-            if let Some(first) = after.first()
-                && name < *first
-            {
-                continue;
-            }
-            let mut kind = entry.file_type();
-            if kind == FileType::Unknown {
-                kind = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map(|st| FileType::from_raw_mode(st.st_mode))
-                    .unwrap_or(FileType::Unknown);
-            }
-            entries.push((name.to_string(), kind));
-        }
-        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (name, kind) in entries {
-            if self.out.len() == self.want {
-                return Ok(());
-            }
-            let path = if at.is_empty() { name.clone() } else { format!("{at}/{name}") };
-            let resume: &[&str] = match after.split_first() {
-                Some((first, rest)) if *first == name => rest,
-                _ => &[],
-            };
-            let is_cursor = after.first() == Some(&name.as_str()) && resume.is_empty();
-            match kind {
-                FileType::RegularFile if !is_cursor => self.out.push(path),
-                FileType::Directory if !is_cursor || !resume.is_empty() => {
-                    let sub = rustix::fs::openat2(
-                        &fd,
-                        name.as_str(),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                        Mode::empty(),
-                        rustix::fs::ResolveFlags::BENEATH | rustix::fs::ResolveFlags::NO_SYMLINKS,
-                    );
-                    match sub {
-                        Ok(sub) => self.dir(sub, path, resume)?,
-                        Err(rustix::io::Errno::NOENT) => {} // removed while we walked
-                        Err(e) => return Err(Error::os("listing", e.into())),
-                    }
-                }
-                _ => {} // symbolic links, devices, the cursor itself: never listed
-            }
-        }
-        Ok(())
+/// Keeps regular files and directories outside the host's reserved names;
+/// symbolic links, devices and the like are never listed.
+fn read_entry(dir: BorrowedFd<'_>, name: &str, mut kind: FileType) -> Option<Entry> {
+    if name.starts_with(RESERVED_PREFIX) {
+        return None;
     }
+    if kind == FileType::Unknown {
+        kind = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| FileType::from_raw_mode(st.st_mode)).ok()?;
+    }
+    matches!(kind, FileType::RegularFile | FileType::Directory).then(|| Entry { name: name.to_string(), kind, size: 0 })
 }
 
 #[cfg(test)]
@@ -161,5 +123,28 @@ mod tests {
         let d = ObjectDir::open(tmp.path(), false, false).unwrap();
         assert!(matches!(d.list("a", Some("b/x"), 10), Err(Error::InvalidPath(_))));
         assert!(matches!(d.list("../up", None, 10), Err(Error::InvalidPath(_))));
+    }
+
+    #[test]
+    fn a_deep_chain_is_listed_with_bounded_descriptors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let chain = "d/".repeat(1_000);
+        let (near, side) = ("d/".repeat(10), format!("{}f", "d/".repeat(10)));
+        std::fs::create_dir_all(tmp.path().join(&chain)).unwrap();
+        std::fs::create_dir_all(tmp.path().join(&side)).unwrap();
+        for p in [format!("{chain}o"), format!("{near}e"), format!("{side}/g")] {
+            std::fs::write(tmp.path().join(p), b"1").unwrap();
+        }
+        let d = ObjectDir::open(tmp.path(), false, false).unwrap();
+        assert_eq!(d.usage().directories, 1_001);
+        let all = vec![format!("{chain}o"), format!("{near}e"), format!("{side}/g")];
+        let (page, peak) = d.list_walk("", None, 10).unwrap();
+        assert_eq!(page.paths, all);
+        assert!(peak <= super::super::walk::MAX_HELD, "held {peak} descriptors at once");
+        // Resuming after the deep object re-opens the ancestors it needs by path.
+        let (rest, peak) = d.list_walk("", Some(&all[0]), 1).unwrap();
+        assert_eq!(rest, Listing { paths: vec![all[1].clone()], more: true });
+        assert!(peak <= super::super::walk::MAX_HELD, "held {peak} descriptors at once");
+        assert_eq!(pages(&d, "", 1).concat(), all);
     }
 }

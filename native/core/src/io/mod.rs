@@ -1,32 +1,38 @@
 //! The tenant's directory and the bytes in it.
 //!
-//! - [`root`]: lexical path rules and `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`.
-//! - [`aligned`]: aligned, pooled, huge-page-advised buffers for O_DIRECT.
+//! - [`root`]: lexical path rules and the one `openat2` helper
+//!   (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`).
+//! - [`options`]: how a tenant directory is opened, and its bounds.
 //! - [`objects`]: atomic durable writes, whole-object reads, stat, remove.
-//! - [`listing`]: a sorted, resumable walk for paged listings.
+//! - [`direct`]: the byte loops, O_DIRECT (aligned) or buffered.
+//! - [`probe`]: whether and with which alignment the filesystem takes O_DIRECT.
+//! - [`aligned`]: aligned, pooled, huge-page-advised buffers for O_DIRECT.
+//! - [`checksum`]: per-object CRC-32C in an extended attribute.
+//! - [`dirs`]: the directories a write makes, within the directory quota and depth limit.
+//! - [`walk`]: a sorted, resumable walk holding a bounded number of descriptors.
+//! - [`listing`]: paged listings over that walk.
+//! - [`usage`]: bytes, objects and directories stored, quotas, the open-time scan and sweep.
+//! - [`path_lock`]: per-path serialization, so usage is exact.
 //! - [`recycle`]: result buffers handed back by JS, reused by the next read.
-//! - [`usage`]: bytes and objects stored, quotas, the open-time sweep.
 
 pub mod aligned;
+pub mod checksum;
+pub mod direct;
+pub mod dirs;
 pub mod listing;
 pub mod objects;
+pub mod options;
+pub mod path_lock;
+pub mod probe;
 pub mod recycle;
 pub mod root;
 pub mod usage;
+pub mod walk;
 
-pub use objects::{DirOptions, ObjectDir};
+pub use objects::ObjectDir;
+pub use options::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_DIRS, DirOptions};
 pub use root::TenantRoot;
 pub use usage::Usage;
 
-impl DirOptions {
-    /// How a tenant's open options ask for its directory to be written.
-    pub fn of(options: &crate::OpenOptions) -> Self {
-        Self {
-            direct_io: options.direct_io,
-            durable: options.durable,
-            checksums: options.checksums,
-            max_bytes: options.quota.max_bytes,
-            max_objects: options.quota.max_objects,
-        }
-    }
-}
+#[cfg(test)]
+mod scale_tests;

@@ -12,7 +12,7 @@ use crate::{Error, Result};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Longest object path accepted from a connector, in bytes.
 pub const MAX_PATH_BYTES: usize = 4000;
@@ -62,7 +62,6 @@ pub fn split_parent(path: &str) -> (&str, &str) {
 #[derive(Debug)]
 pub struct TenantRoot {
     dir: OwnedFd,
-    path: PathBuf,
 }
 
 impl TenantRoot {
@@ -71,7 +70,7 @@ impl TenantRoot {
         std::fs::create_dir_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
         let dir = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| Error::os(&format!("opening root {}", path.display()), e.into()))?;
-        Ok(Self { dir, path: path.to_path_buf() })
+        Ok(Self { dir })
     }
 
     /// The root's descriptor.
@@ -79,50 +78,32 @@ impl TenantRoot {
         self.dir.as_fd()
     }
 
-    /// Where the root is, for messages.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Opens `rel` (already checked) strictly beneath the root.
     pub fn open_beneath(&self, rel: &str, flags: OFlags, mode: Mode) -> std::result::Result<OwnedFd, Errno> {
-        let rel = if rel.is_empty() { "." } else { rel };
-        openat2_retrying(self.dir.as_fd(), rel, flags | OFlags::CLOEXEC, mode)
+        openat2_beneath(self.dir.as_fd(), if rel.is_empty() { "." } else { rel }, flags, mode)
     }
 
-    /// Opens directory `rel` beneath the root; `None` when it does not
-    /// exist and `create` is false. With `create`, missing directories are
-    /// made one segment at a time (each confined) and their parents synced
-    /// when `durable`, so a durable object never sits in a lost directory.
-    pub fn dir(&self, rel: &str, create: bool, durable: bool) -> Result<Option<OwnedFd>> {
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
-        match self.open_beneath(rel, flags, Mode::empty()) {
-            Ok(fd) => return Ok(Some(fd)),
-            Err(Errno::NOENT) if !create => return Ok(None),
-            Err(Errno::NOENT) => {}
-            Err(e) => return Err(Error::os(&format!("opening directory {rel:?}"), e.into())),
+    /// Opens directory `rel` (already checked) beneath the root; `None`
+    /// when it does not exist.
+    pub fn open_dir(&self, rel: &str) -> Result<Option<OwnedFd>> {
+        match self.open_beneath(rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::os(&format!("opening directory {rel:?}"), e.into())),
         }
-        let mut cur = rustix::io::dup(&self.dir)?;
-        for seg in rel.split('/') {
-            match rustix::fs::mkdirat(&cur, seg, Mode::from_raw_mode(0o755)) {
-                Ok(()) if durable => rustix::fs::fsync(&cur).map_err(|e| Error::os("syncing a new directory's parent", e.into()))?,
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(Error::os(&format!("creating directory {rel:?}"), e.into())),
-            }
-            cur = openat2_retrying(cur.as_fd(), seg, flags | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| Error::os(&format!("opening directory {rel:?}"), e.into()))?;
-        }
-        Ok(Some(cur))
     }
 }
 
-/// `openat2` restarts with EAGAIN when a concurrent rename races the
-/// resolution; retry a bounded number of times.
-fn openat2_retrying(dir: BorrowedFd<'_>, rel: &str, flags: OFlags, mode: Mode) -> std::result::Result<OwnedFd, Errno> {
+/// The one way kvbox opens anything in a tenant's tree: `openat2` from
+/// `dir` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`
+/// and `O_CLOEXEC`. `openat2` fails with EAGAIN when a concurrent rename
+/// races the resolution (and EINTR on a signal): retried a bounded number
+/// of times.
+pub fn openat2_beneath(dir: BorrowedFd<'_>, rel: &str, flags: OFlags, mode: Mode) -> std::result::Result<OwnedFd, Errno> {
     let mut tries = 0;
     loop {
-        match rustix::fs::openat2(dir, rel, flags, mode, RESOLVE) {
-            Err(Errno::AGAIN) if tries < 16 => tries += 1,
+        match rustix::fs::openat2(dir, rel, flags | OFlags::CLOEXEC, mode, RESOLVE) {
+            Err(Errno::AGAIN) | Err(Errno::INTR) if tries < 16 => tries += 1,
             other => return other,
         }
     }
@@ -162,19 +143,9 @@ mod tests {
         let e = root.open_beneath("link/secret", OFlags::RDONLY, Mode::empty()).unwrap_err();
         assert_eq!(e, Errno::LOOP);
         assert!(root.open_beneath("up/x", OFlags::RDONLY, Mode::empty()).is_err());
-        assert!(matches!(root.dir("link", true, false), Err(Error::InvalidPath(_))));
+        assert!(matches!(root.open_dir("link"), Err(Error::InvalidPath(_))));
         // Lexical escapes never reach the kernel, but the kernel refuses them too.
         assert_eq!(root.open_beneath("../x", OFlags::RDONLY, Mode::empty()).unwrap_err(), Errno::XDEV);
         assert!(root.open_beneath("/etc/passwd", OFlags::RDONLY, Mode::empty()).is_err());
-    }
-
-    #[test]
-    fn creates_nested_directories() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = TenantRoot::open(tmp.path()).unwrap();
-        assert!(root.dir("a/b/c", false, false).unwrap().is_none());
-        assert!(root.dir("a/b/c", true, true).unwrap().is_some());
-        assert!(tmp.path().join("a/b/c").is_dir());
-        assert!(root.dir("a/b/c", false, false).unwrap().is_some());
     }
 }

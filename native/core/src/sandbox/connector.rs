@@ -161,7 +161,9 @@ impl WasmConnector {
             return Error::Trap(msg);
         }
         self.log.push("error", "host", None, &format!("trap during {during}: {e:#}"));
-        Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}"))
+        let output = store.data().output.text();
+        let said = if output.is_empty() { String::new() } else { format!("; the connector wrote before it trapped: {output}") };
+        Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}{said}"))
     }
 
     fn checkout(&self, op: &'static str, cancel: &Cancel) -> Result<Instance> {
@@ -195,6 +197,7 @@ impl WasmConnector {
     fn call<R>(&self, op: &'static str, cancel: &Cancel, f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R>>) -> Result<R> {
         let mut inst = self.checkout(op, cancel)?;
         inst.store.data_mut().call = self.call_state(op, cancel);
+        inst.store.data().output.clear();
         inst.store.set_epoch_deadline(1);
         let outcome = f(&mut inst);
         if inst.store.data().call.used_fraction() > NEAR_DEADLINE {
@@ -307,6 +310,7 @@ impl ObjectConnector for WasmConnector {
             log_dropped: self.log.dropped(),
             bytes_stored: usage.bytes,
             objects: usage.objects,
+            directories: usage.directories,
             in_flight: 0,
             quota_rejections: self.io.quota_rejections(),
         }

@@ -5,7 +5,7 @@ use super::limiter::{CallState, GuestLimiter};
 use super::logbook::LogBook;
 use super::payload::PayloadBudget;
 use super::read_target::ReadTarget;
-use super::stdio::LogStream;
+use super::stdio::{LogStream, OutputTail};
 use crate::Limits;
 use crate::io::ObjectDir;
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub struct Sandbox {
     log: Arc<LogBook>,
     limits: Arc<Limits>,
     budget: PayloadBudget,
+    /// What the guest wrote to stdout and stderr during the current call.
+    pub(crate) output: OutputTail,
 }
 
 impl Sandbox {
@@ -33,9 +35,10 @@ impl Sandbox {
     /// socket check denies every address and name lookups are off), stdin
     /// empty, stdout and stderr into the connector's log.
     pub fn new(io: Arc<ObjectDir>, log: Arc<LogBook>, limits: Arc<Limits>) -> Self {
+        let output = OutputTail::default();
         let wasi = WasiCtxBuilder::new()
-            .stdout(LogStream::new(log.clone(), "info", "stdout"))
-            .stderr(LogStream::new(log.clone(), "warn", "stderr"))
+            .stdout(LogStream::new(log.clone(), "info", "stdout", output.clone()))
+            .stderr(LogStream::new(log.clone(), "warn", "stderr", output.clone()))
             .allow_ip_name_lookup(false)
             .allow_tcp(false)
             .allow_udp(false)
@@ -44,7 +47,7 @@ impl Sandbox {
         table.set_max_capacity(limits.max_host_handles as usize);
         let limiter = GuestLimiter::new(limits.memory_bytes);
         let budget = PayloadBudget::new(limits.max_object_bytes.saturating_mul(2));
-        Self { table, wasi, limiter, call: CallState::default(), read_target: ReadTarget::default(), io, log, limits, budget }
+        Self { table, wasi, limiter, call: CallState::default(), read_target: ReadTarget::default(), io, log, limits, budget, output }
     }
 
     /// The view the host interfaces are implemented on.

@@ -7,6 +7,33 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+/// Most bytes of a call's output kept to explain a trap (a panic message).
+pub const TAIL_BYTES: usize = 2048;
+
+/// What the guest wrote during the current call, bounded: attached to the
+/// error when the call traps, so a panic's message reaches the caller.
+#[derive(Clone, Default)]
+pub struct OutputTail(Arc<Mutex<Vec<u8>>>);
+
+impl OutputTail {
+    /// Forgets what earlier calls wrote.
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// The last [`TAIL_BYTES`] written since the last clear, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).trim().to_string()
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut tail = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        tail.extend_from_slice(bytes);
+        let excess = tail.len().saturating_sub(TAIL_BYTES);
+        tail.drain(..excess);
+    }
+}
+
 /// A WASI output stream whose complete lines become log records.
 #[derive(Clone)]
 pub struct LogStream {
@@ -14,15 +41,17 @@ pub struct LogStream {
     level: &'static str,
     source: &'static str,
     partial: Arc<Mutex<Vec<u8>>>,
+    tail: OutputTail,
 }
 
 impl LogStream {
-    /// A stream logging at `level` from `source`.
-    pub fn new(log: Arc<LogBook>, level: &'static str, source: &'static str) -> Self {
-        Self { log, level, source, partial: Arc::default() }
+    /// A stream logging at `level` from `source`, keeping what it gets in `tail` too.
+    pub fn new(log: Arc<LogBook>, level: &'static str, source: &'static str, tail: OutputTail) -> Self {
+        Self { log, level, source, partial: Arc::default(), tail }
     }
 
     fn accept(&self, bytes: &[u8]) {
+        self.tail.push(bytes);
         let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
         partial.extend_from_slice(bytes);
         while let Some(nl) = partial.iter().position(|&b| b == b'\n') {

@@ -63,9 +63,11 @@ impl TrustedConnector {
     pub fn open(lib: Arc<TrustedLibrary>, options: &OpenOptions) -> Result<Self> {
         options.limits.validate()?;
         let config = connector_config(options)?;
-        let dir_options = DirOptions { direct_io: false, durable: false, checksums: false, max_bytes: None, max_objects: None };
-        let dir = ObjectDir::open_with(&options.root, &dir_options)?;
-        let accounts = Accounts::new(dir.usage(), options.quota.max_bytes, options.quota.max_objects);
+        // The directory is opened for its lock and usage only: the connector does the I/O.
+        let quotas = DirOptions::of(options);
+        let dir =
+            ObjectDir::open_with(&options.root, &DirOptions { direct_io: false, durable: false, checksums: false, ..quotas.clone() })?;
+        let accounts = Accounts::new(dir.usage(), &quotas);
         // SAFETY: `config` is live for the call and its length is passed.
         let handle = unsafe { (lib.abi.create)(config.as_ptr().cast(), config.len()) };
         if handle.is_null() {

@@ -1,0 +1,109 @@
+/**
+ * Loading the server configuration: read (JSON or TOML), validate with the
+ * schema, resolve relative paths and secrets. Every error is a
+ * {@link ServeConfigError} naming the file, the tenant and the field.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import type { ZodError } from 'zod';
+import { ServeConfigError } from './errors.js';
+import { serveConfigSchema, type ServeConfig, type ServeConfigInput, type TenantConfig } from './config-schema.js';
+import { type SecretCheck, secretCheck } from './secrets.js';
+
+/** A tenant ready to open: paths absolute, secrets resolved. */
+export interface ResolvedTenant extends TenantConfig {
+  name: string;
+  /** Checks a RESP password. */
+  checkPassword: SecretCheck;
+  /** The RESP username (`default` when the config names none). */
+  username: string;
+}
+
+/** A loaded configuration. */
+export interface LoadedConfig extends Omit<ServeConfig, 'tenants'> {
+  /** Where it came from, for messages (a path, or `<inline config>`). */
+  source: string;
+  tenants: Map<string, ResolvedTenant>;
+  /** Checks the admin token, when one is configured. */
+  checkAdminToken?: SecretCheck;
+}
+
+/**
+ * Reads and validates a configuration file (`.toml`, else JSON).
+ * @throws {@link ServeConfigError}
+ */
+export function loadConfigFile(path: string): LoadedConfig {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ServeConfigError(`${file}: cannot read the configuration (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = extname(file) === '.toml' ? parseToml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ServeConfigError(`${file}: not valid ${extname(file) === '.toml' ? 'TOML' : 'JSON'}: ${(err as Error).message}`, { cause: err });
+  }
+  return resolveConfig(raw, file, dirname(file));
+}
+
+/**
+ * Validates a configuration given as an object.
+ * @param source - named in error messages.
+ * @param baseDir - relative roots and paths resolve from here.
+ * @throws {@link ServeConfigError}
+ */
+export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline config>', baseDir = process.cwd()): LoadedConfig {
+  const parsed = serveConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ServeConfigError(formatIssues(source, parsed.error));
+  const config = parsed.data;
+  const tenants = new Map<string, ResolvedTenant>();
+  const usernames = new Map<string, string>();
+  const roots = new Map<string, string>();
+  for (const [name, t] of Object.entries(config.tenants)) {
+    const at = (field: string, message: string) => new ServeConfigError(`${source}: tenant "${name}", field ${field}: ${message}`);
+    const username = t.auth.username ?? 'default';
+    const other = usernames.get(username);
+    if (other !== undefined) throw at('auth.username', `"${username}" is also tenant "${other}"'s username`);
+    usernames.set(username, name);
+    const root = resolve(baseDir, t.root);
+    const sharing = roots.get(root);
+    if (sharing !== undefined) throw at('root', `${root} is also tenant "${sharing}"'s root (one tenant per directory)`);
+    roots.set(root, name);
+    let checkPassword: SecretCheck;
+    try {
+      checkPassword = secretCheck(t.auth.password);
+    } catch (err) {
+      throw at('auth.password', (err as Error).message);
+    }
+    const connector = t.connector.endsWith('.wasm') ? resolve(baseDir, t.connector) : t.connector;
+    tenants.set(name, { ...t, name, root, connector, username, checkPassword });
+  }
+  let checkAdminToken: SecretCheck | undefined;
+  if (config.admin?.token !== undefined) {
+    try {
+      checkAdminToken = secretCheck(config.admin.token);
+    } catch (err) {
+      throw new ServeConfigError(`${source}: field admin.token: ${(err as Error).message}`);
+    }
+  }
+  const cacheDir = typeof config.cacheDir === 'string' ? resolve(baseDir, config.cacheDir) : config.cacheDir;
+  return { ...config, cacheDir, source, tenants, checkAdminToken };
+}
+
+function formatIssues(source: string, error: ZodError): string {
+  const lines = error.issues.slice(0, 10).map((issue) => {
+    const path = [...issue.path].map(String);
+    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => JSON.stringify(k)).join(', ')})` : '';
+    if (path[0] === 'tenants' && path.length >= 2) {
+      const field = path.slice(2).join('.') || '(the tenant itself)';
+      return `${source}: tenant "${path[1]}", field ${field}: ${issue.message}${keys}`;
+    }
+    return `${source}: field ${path.join('.') || '(top level)'}: ${issue.message}${keys}`;
+  });
+  if (error.issues.length > 10) lines.push(`… and ${error.issues.length - 10} more`);
+  return lines.join('\n');
+}

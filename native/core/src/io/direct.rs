@@ -1,0 +1,200 @@
+//! The byte loops under [`super::objects`]: writes and reads of whole files,
+//! with O_DIRECT (aligned offsets, lengths and memory) or buffered.
+//!
+//! O_DIRECT moves whole blocks, so every loop here keeps one promise about
+//! memory it does not own: no byte outside the object's length is written.
+//! Writes go through pooled aligned buffers with a zero-padded tail (the
+//! file is truncated back); reads land straight in the caller's memory only
+//! for the block-aligned part of the object, and the tail block goes
+//! through a pooled buffer.
+
+use super::aligned::{BUF_SIZE, BufferPool, round_up};
+use crate::{Error, Result};
+use rustix::fs::FileType;
+use rustix::io::Errno;
+use std::os::fd::OwnedFd;
+
+/// Writes all of `data` at offset `off` with plain `pwrite`s.
+pub fn write_all_at(fd: &OwnedFd, mut data: &[u8], mut off: u64) -> Result<()> {
+    while !data.is_empty() {
+        let n = rustix::io::pwrite(fd, data, off).map_err(|e| Error::os("writing an object", e.into()))?;
+        data = &data[n..];
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// Writes `data` to an O_DIRECT file through pooled aligned buffers; the
+/// tail block is zero-padded and the file truncated back to the exact length.
+pub fn write_direct(fd: &OwnedFd, data: &[u8], align: usize) -> Result<()> {
+    let mut buf = BufferPool::global().take();
+    let mut off = 0usize;
+    for chunk in data.chunks(BUF_SIZE) {
+        let padded = round_up(chunk.len(), align);
+        let dst = buf.as_mut_slice();
+        dst[..chunk.len()].copy_from_slice(chunk);
+        dst[chunk.len()..padded].fill(0);
+        write_all_at(fd, &dst[..padded], off as u64)?;
+        off += chunk.len();
+    }
+    if !data.len().is_multiple_of(align) {
+        rustix::fs::ftruncate(fd, data.len() as u64).map_err(|e| Error::os("truncating an object", e.into()))?;
+    }
+    Ok(())
+}
+
+/// A failed read: the OS refused, or the object is over the caller's cap.
+pub enum ReadError {
+    /// The OS refused.
+    Os(Errno),
+    /// The object's size, over the cap.
+    TooLarge(usize),
+}
+
+impl From<Errno> for ReadError {
+    fn from(e: Errno) -> Self {
+        ReadError::Os(e)
+    }
+}
+
+impl ReadError {
+    /// The crate error for a failure while doing `what`.
+    pub fn into_error(self, what: &str, too_large: impl Fn(usize) -> Error) -> Error {
+        match self {
+            ReadError::Os(e) => Error::os(what, e.into()),
+            ReadError::TooLarge(size) => too_large(size),
+        }
+    }
+}
+
+/// The size of an open regular file; `None` for anything else (a directory
+/// sharing an object's name is not an object). Over `max_bytes`: refused.
+pub fn regular_size(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<usize>, ReadError> {
+    let st = rustix::fs::fstat(fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    if st.st_size as u64 > max_bytes {
+        return Err(ReadError::TooLarge(st.st_size as usize));
+    }
+    Ok(Some(st.st_size as usize))
+}
+
+/// Reads a whole O_DIRECT file into a recycled vector through pooled
+/// aligned buffers; sizes that are not multiples of `align` read fine.
+pub fn read_direct(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
+    let Some(size) = regular_size(fd, max_bytes)? else {
+        return Ok(None);
+    };
+    let mut out = super::recycle::take(size);
+    read_bounced(fd, align, 0, size, |_, chunk| out.extend_from_slice(chunk))?;
+    Ok(Some(out))
+}
+
+/// Reads a whole file with plain `pread`s.
+pub fn read_buffered(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
+    let Some(size) = regular_size(fd, max_bytes)? else {
+        return Ok(None);
+    };
+    let mut out = vec![0u8; size];
+    let filled = read_at_into(fd, &mut out)?;
+    out.truncate(filled);
+    Ok(Some(out))
+}
+
+/// Reads bytes `from..to` (`from` aligned) of an O_DIRECT file through a
+/// pooled aligned buffer, handing each chunk to `sink` with its offset;
+/// returns the offset reached. A file that shrank under us ends early:
+/// objects are replaced, never truncated, so a short file is foreign.
+fn read_bounced(
+    fd: &OwnedFd,
+    align: usize,
+    from: usize,
+    to: usize,
+    mut sink: impl FnMut(usize, &[u8]),
+) -> std::result::Result<usize, Errno> {
+    let mut buf = BufferPool::global().take();
+    let mut off = from;
+    while off < to {
+        let want = round_up((to - off).min(BUF_SIZE), align);
+        let n = rustix::io::pread(fd, &mut buf.as_mut_slice()[..want], off as u64)?;
+        if n == 0 {
+            break;
+        }
+        let take = n.min(to - off);
+        sink(off, &buf.as_slice()[..take]);
+        off += take;
+    }
+    Ok(off)
+}
+
+/// Reads the `size`-byte O_DIRECT file into `dst[..size]`, leaving every
+/// byte after it untouched; returns the bytes read. When `dst` is aligned
+/// the block-aligned part of the object goes straight in (no copy); the
+/// tail block, or everything when `dst` is not aligned, goes through a
+/// pooled buffer.
+pub fn read_direct_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize) -> std::result::Result<usize, Errno> {
+    let body = if (dst.as_ptr() as usize).is_multiple_of(align) { size / align * align } else { 0 };
+    let mut off = 0;
+    while off < body {
+        let want = (body - off).min(BUF_SIZE * 4);
+        let n = rustix::io::pread(fd, &mut dst[off..off + want], off as u64)?;
+        off += n;
+        if n < want {
+            return Ok(off); // shorter than it was: foreign, see read_bounced
+        }
+    }
+    read_bounced(fd, align, body, size, |at, chunk| dst[at..at + chunk.len()].copy_from_slice(chunk))
+}
+
+/// Reads into all of `dst` with plain `pread`s; returns the bytes read.
+pub fn read_at_into(fd: &OwnedFd, dst: &mut [u8]) -> std::result::Result<usize, Errno> {
+    let mut filled = 0;
+    while filled < dst.len() {
+        let n = rustix::io::pread(fd, &mut dst[filled..], filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ObjectDir;
+    use super::super::aligned::{AlignedBuf, BUF_SIZE};
+    use crate::Error;
+
+    const SENTINEL: u8 = 0xA5;
+
+    /// Fills the target with a sentinel, reads, and checks nothing after
+    /// the object's length changed.
+    fn read_keeps_the_tail(d: &ObjectDir, dst: &mut [u8], len: usize, what: &str) {
+        dst.fill(SENTINEL);
+        assert_eq!(d.read_into("t/o", dst, u64::MAX).unwrap(), Some(len as u64), "{what}");
+        assert!(dst[..len].iter().enumerate().all(|(i, &b)| b == (i % 251) as u8), "{what}: the object's bytes");
+        let past = dst[len..].iter().position(|&b| b != SENTINEL);
+        assert_eq!(past, None, "{what}: byte len+{past:?} after the object was written");
+    }
+
+    #[test]
+    fn reads_into_never_write_past_the_object() {
+        // /var/tmp is disk-backed here: tmpfs O_DIRECT would prove nothing.
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        for direct in [true, false] {
+            let d = ObjectDir::open(&tmp.path().join(format!("{direct}")), direct, false).unwrap();
+            assert_eq!(d.direct_alignment().is_some(), direct, "O_DIRECT on /var/tmp");
+            let mut aligned = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
+            let mut plain = vec![0u8; 2 * BUF_SIZE + 1];
+            for len in [0, 1, 4095, 4096, 4097, (1 << 20) + 3, BUF_SIZE + 12_345] {
+                let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                d.write("t/o", &data).unwrap();
+                read_keeps_the_tail(&d, aligned.as_mut_slice(), len, &format!("aligned, direct {direct}, len {len}"));
+                read_keeps_the_tail(&d, &mut plain[1..], len, &format!("unaligned, direct {direct}, len {len}"));
+            }
+            assert!(matches!(d.read_into("t/o", &mut [0u8; 10], u64::MAX), Err(Error::TooLarge(_))));
+            assert_eq!(d.read_into("t/none", &mut plain, u64::MAX).unwrap(), None);
+        }
+    }
+}
