@@ -15,6 +15,7 @@ import cliProgress from 'cli-progress';
 import { compileConnector, FS_CONNECTOR, NATIVE_FS } from '../host/index.js';
 import { child, durability, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
 import { type Cell, label, markdownTable, spliceGenerated, svgChart, table, throughputTable } from './report.js';
+import { CABI_RATIOS, cabiSystems } from './cabi.js';
 import { cReference, kvboxSystem, nodeFs, type System } from './systems.js';
 
 const { values } = parseArgs({
@@ -53,6 +54,7 @@ const systems: System[] = [
   kvboxSystem('native', nativeComponent, 4),
   nodeFs,
   cReference(refBinary),
+  ...(await cabiSystems(work)),
 ];
 const names = systems.map((s) => s.name);
 
@@ -160,6 +162,7 @@ for (const c of cells.filter((x) => x.system === 'native')) {
   ratios.push({ name: 'wasm / native', op: c.op, size: label(c.size), concurrency: c.concurrency, value: ratio(cell('wasm', ...args).gbPerSec, c.gbPerSec) });
   ratios.push({ name: 'native / C reference', op: c.op, size: label(c.size), concurrency: c.concurrency, value: ratio(c.gbPerSec, cell('c-odirect', ...args).gbPerSec) });
   ratios.push({ name: 'native / Node fs', op: c.op, size: label(c.size), concurrency: c.concurrency, value: ratio(c.gbPerSec, cell('node-fs', ...args).gbPerSec) });
+  for (const [name, a, b] of CABI_RATIOS) ratios.push({ name, op: c.op, size: label(c.size), concurrency: c.concurrency, value: ratio(cell(a, ...args).gbPerSec, cell(b, ...args).gbPerSec) });
 }
 const min = (name: string, pred: (r: (typeof ratios)[number]) => boolean) => Math.min(...ratios.filter((r) => r.name === name && pred(r)).map((r) => r.value));
 const bigObjects = (r: (typeof ratios)[number]) => r.size !== '256 KiB';
@@ -218,7 +221,7 @@ const generated = [
   '',
   markdownTable([
     ['ratio', 'size', 'put', 'get', 'get-into'],
-    ...['wasm / native', 'native / C reference', 'native / Node fs'].flatMap((name) =>
+    ...['wasm / native', 'native / C reference', 'native / Node fs', ...CABI_RATIOS.map(([name]) => name)].flatMap((name) =>
       SIZES.filter((sz) => sz >= 1 << 20).map((size) => [name, label(size), ...(['put', 'get', 'get-into'] as const).map((op) => `${ratioOf(name, op, size, 1)} / ${ratioOf(name, op, size, 4)}`)]),
     ),
   ]),

@@ -48,7 +48,7 @@ export class ConnectorComponent {
     return this.#native.digest;
   }
 
-  /** sha256 (hex) of the `.wasm` bytes alone — what a deployment pins; `undefined` for {@link NATIVE_FS}. */
+  /** sha256 (hex) of the `.wasm` bytes alone (of the `.so` for a trusted native library) — what a deployment pins; `undefined` for {@link NATIVE_FS}. */
   get sha256(): string | undefined {
     return this.#native.sha256 ?? undefined;
   }
@@ -58,9 +58,9 @@ export class ConnectorComponent {
     return this.#native.contractVersion ?? undefined;
   }
 
-  /** Where this load found the code: `memory`, `disk` or `compiled`; `builtin` for {@link NATIVE_FS}. */
-  get origin(): 'memory' | 'disk' | 'compiled' | 'builtin' {
-    return this.#native.origin as 'memory' | 'disk' | 'compiled' | 'builtin';
+  /** Where this load found the code: `memory`, `disk` or `compiled`; `builtin` for {@link NATIVE_FS}; `native` for a trusted `.so` ({@link loadNativeLibrary}). */
+  get origin(): 'memory' | 'disk' | 'compiled' | 'builtin' | 'native' {
+    return this.#native.origin as 'memory' | 'disk' | 'compiled' | 'builtin' | 'native';
   }
 
   /**
@@ -112,6 +112,53 @@ export async function loadConnector(source: ConnectorSource, options: OpenOption
   checkOpenOptions(options);
   const component = await compileConnector(source, options);
   return component.open(options);
+}
+
+/** How to vouch for a trusted native connector library. */
+export interface NativeLibraryOptions {
+  /** The library file's expected sha256, 64 hex digits; the load is refused unless it matches. */
+  sha256: string;
+}
+
+/**
+ * Loads a **trusted native connector**: a shared library exporting the
+ * connector C ABI (`connector_create` … `connector_list_keys`, as LMCache's
+ * native connectors do). **It runs as native code inside this process, with
+ * no sandbox** — load only libraries you built or audited.
+ *
+ * Refused ({@link LoadError}) unless the file's sha256 is `sha256`, the file is
+ * a regular file (not a symbolic link) and neither it nor its directory is
+ * owned by anyone but this user or root, or writable by group or others. The
+ * file is opened once; the bytes hashed are the bytes loaded.
+ *
+ * kvbox guards what it can around the library: `get` is sized with
+ * `file_size` first, objects carry a 24-byte seal checked on every read
+ * (truncated or misdirected bytes fail with {@link CorruptError}), listings
+ * are parsed strictly ({@link ConnectorError}), quotas are kept by kvbox.
+ * See docs/c-abi.md.
+ * @example
+ * ```ts
+ * const lib = await loadNativeLibrary('/opt/kv/libmyconn.so', { sha256: '9f2c…' });
+ * await using store = await lib.open({ root: '/var/lib/kv/tenant-a', config: { shards: 4 } });
+ * ```
+ * @throws {@link LoadError}, {@link InvalidArgumentError}
+ */
+export async function loadNativeLibrary(path: string, options: NativeLibraryOptions): Promise<ConnectorComponent> {
+  if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`path must be a non-empty string, got ${describe(path)}`);
+  if (typeof options?.sha256 !== 'string') throw new InvalidArgumentError(`options.sha256 must be a hex string, got ${describe(options?.sha256)}`);
+  const nativeComponent = await native(`load native ${path}`, () => binding.loadNativeLibrary(path, options.sha256));
+  return new ConnectorComponent(nativeComponent);
+}
+
+/**
+ * Loads a trusted native connector library ({@link loadNativeLibrary}) and
+ * opens it for one tenant. The connector's `base_path` is the tenant root.
+ * @throws {@link LoadError}, {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link BusyError}
+ */
+export async function loadNativeConnector(path: string, options: OpenOptions & NativeLibraryOptions): Promise<Connector> {
+  checkOpenOptions(options);
+  const library = await loadNativeLibrary(path, options);
+  return library.open(options);
 }
 
 async function readSource(source: ConnectorSource): Promise<Buffer> {

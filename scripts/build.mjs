@@ -39,6 +39,7 @@ function run(what, cmd, args, env = {}) {
 const rust = checkRust();
 run('checking the system packages the build needs', process.execPath, [join(root, 'scripts', 'system-deps.mjs'), 'build']);
 const CARGO_TARGET_DIR = targetDir();
-run(`[1/3] native addon (${rust}, release profile; compiled dependencies cached in ${CARGO_TARGET_DIR}; minutes when cold)`, 'npm', ['run', '--silent', 'build:native'], { CARGO_TARGET_DIR });
-run('[2/3] WebAssembly connectors (guests/dist/*.wasm)', 'npm', ['run', '--silent', 'build:guests'], { CARGO_TARGET_DIR });
-run('[3/3] TypeScript library and CLI (dist/)', 'npm', ['run', '--silent', 'build:ts']);
+run(`[1/4] native addon (${rust}, release profile; compiled dependencies cached in ${CARGO_TARGET_DIR}; minutes when cold)`, 'npm', ['run', '--silent', 'build:native'], { CARGO_TARGET_DIR });
+run('[2/4] C ABI: native/libkvbox_connector.so and the C test fixtures (test/cabi/dist/)', 'npm', ['run', '--silent', 'build:cabi'], { CARGO_TARGET_DIR });
+run('[3/4] WebAssembly connectors (guests/dist/*.wasm)', 'npm', ['run', '--silent', 'build:guests'], { CARGO_TARGET_DIR });
+run('[4/4] TypeScript library and CLI (dist/)', 'npm', ['run', '--silent', 'build:ts']);

@@ -15,6 +15,8 @@
 //!   sandbox, for trusted deployments (same layout as the wasm one).
 //! - [`tenant`]: the front door — a tenant's open connector of either kind,
 //!   admission, the per-call checks, and close that waits for calls in flight.
+//! - [`trusted`]: trusted native connectors, C-ABI `.so` files loaded
+//!   in-process (no sandbox) with the guards kvbox can keep around them.
 //!
 //! No napi here: `native/node` is a thin binding over this crate.
 
@@ -27,6 +29,7 @@ pub mod limits;
 pub mod native_fs;
 pub mod sandbox;
 pub mod tenant;
+pub mod trusted;
 
 pub use connector::{Cancel, ConnectorStats, KeyPage, LogRecord, ObjectConnector};
 pub use error::{ERROR_CODES, Error, ErrorCode, Result};

@@ -27,6 +27,8 @@ pub enum ConnectorKind {
     Wasm(Arc<CompiledComponent>),
     /// The built-in filesystem connector, native (trusted fast path).
     NativeFs,
+    /// A C-ABI `.so` the caller vouched for, native and in-process (no sandbox).
+    Trusted(Arc<crate::trusted::TrustedLibrary>),
 }
 
 #[derive(Default)]
@@ -39,6 +41,8 @@ struct State {
     final_stats: ConnectorStats,
     in_flight: u64,
     rejections: u64,
+    /// The last call is dropping the connector (outside the lock).
+    dropping: bool,
 }
 
 struct Shared {
@@ -66,6 +70,7 @@ impl Tenant {
         let connector: Arc<dyn ObjectConnector> = match kind {
             ConnectorKind::Wasm(c) => Arc::new(WasmConnector::open(c, options)?),
             ConnectorKind::NativeFs => Arc::new(NativeFsConnector::open(options)?),
+            ConnectorKind::Trusted(library) => Arc::new(crate::trusted::TrustedConnector::open(library, options)?),
         };
         Ok(Self::with_connector(connector, options))
     }
@@ -111,7 +116,7 @@ impl Tenant {
     /// and the connector is dropped (its directory lock released).
     pub fn wait_closed(&self) {
         let mut state = self.shared.lock();
-        while state.in_flight > 0 {
+        while state.in_flight > 0 || state.dropping {
             state = self.shared.drained.wait(state).unwrap_or_else(|p| p.into_inner());
         }
         self.let_go_if_drained(state);
@@ -170,12 +175,15 @@ impl Drop for Call {
         let mut state = self.shared.lock();
         state.in_flight -= 1;
         if state.in_flight == 0 {
-            self.shared.drained.notify_all();
             if let Some(c) = state.closing.take() {
                 state.final_stats = c.stats();
+                state.dropping = true;
                 drop(state);
                 drop(c);
+                // Only now is the directory's lock released: wake waiters after.
+                self.shared.lock().dropping = false;
             }
+            self.shared.drained.notify_all();
         }
     }
 }

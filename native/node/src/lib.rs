@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 mod recycled;
+mod trusted;
 use recycled::RecycledBuffer;
 
 /// A kvbox error as a JS `Error` with `code` set to its stable code.
@@ -219,12 +220,13 @@ pub fn load_component(env: &Env, wasm: Buffer, cache_dir: Option<String>) -> Res
 #[napi]
 impl NativeComponent {
     /// sha256 (hex) of the wasm and the engine configuration (the compiled-code
-    /// cache key); `builtin:fs` for the native connector.
+    /// cache key); `builtin:fs` for the native connector; the file's sha256 for a trusted `.so`.
     #[napi(getter)]
     pub fn digest(&self) -> String {
         match &self.kind {
             ConnectorKind::Wasm(c) => c.digest.clone(),
             ConnectorKind::NativeFs => "builtin:fs".into(),
+            ConnectorKind::Trusted(library) => library.sha256.clone(),
         }
     }
 
@@ -234,6 +236,7 @@ impl NativeComponent {
         match &self.kind {
             ConnectorKind::Wasm(c) => Some(c.sha256.clone()),
             ConnectorKind::NativeFs => None,
+            ConnectorKind::Trusted(library) => Some(library.sha256.clone()),
         }
     }
 
@@ -242,11 +245,11 @@ impl NativeComponent {
     pub fn contract_version(&self) -> Option<String> {
         match &self.kind {
             ConnectorKind::Wasm(c) => Some(c.contract_version().into()),
-            ConnectorKind::NativeFs => None,
+            ConnectorKind::NativeFs | ConnectorKind::Trusted(_) => None,
         }
     }
 
-    /// `memory`, `disk`, `compiled` or `builtin`: where this load found the code.
+    /// `memory`, `disk`, `compiled`, `builtin`, or `native` (a trusted `.so`): where this load found the code.
     #[napi(getter)]
     pub fn origin(&self) -> String {
         self.origin.to_string()
