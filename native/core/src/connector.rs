@@ -98,7 +98,7 @@ pub struct LogRecord {
     pub op: Option<&'static str>,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
-    /// The text, bounded (see [`crate::sandbox::logbook::MAX_MESSAGE_BYTES`]).
+    /// The text, bounded by the connector kind (4 KiB for sandboxed connectors).
     pub message: String,
 }
 

@@ -10,10 +10,18 @@
 //! only in this file.
 
 use super::payload::Payload;
-use super::state::Sandbox;
 use std::collections::HashSet;
 use wasmtime::Store;
-use wasmtime::component::Resource;
+use wasmtime::component::{Resource, ResourceTable};
+
+/// Store data that holds a read target and the resource table its payloads
+/// live in (the sandbox's [`Sandbox`](super::state::Sandbox)).
+pub trait TargetHolder {
+    /// The store's read target.
+    fn read_target(&mut self) -> &mut ReadTarget;
+    /// The store's resource table.
+    fn resources(&mut self) -> &mut ResourceTable;
+}
 
 /// Where reads may land during a `getInto` call; empty between calls.
 #[derive(Default)]
@@ -63,12 +71,12 @@ impl ReadTarget {
 /// Runs `f` with `dst` armed as the store's read target; returns what `f`
 /// returned and the resource reps of payloads that were issued over `dst`.
 /// Those payloads are revoked before this returns.
-pub fn with_target<R>(store: &mut Store<Sandbox>, dst: &mut [u8], f: impl FnOnce(&mut Store<Sandbox>) -> R) -> (R, HashSet<u32>) {
+pub fn with_target<T: TargetHolder, R>(store: &mut Store<T>, dst: &mut [u8], f: impl FnOnce(&mut Store<T>) -> R) -> (R, HashSet<u32>) {
     let base = dst.as_mut_ptr();
-    store.data_mut().read_target = ReadTarget { armed: Some((base, dst.len())), issued: Vec::new() };
+    *store.data_mut().read_target() = ReadTarget { armed: Some((base, dst.len())), issued: Vec::new() };
     let out = f(store);
-    let issued: HashSet<u32> = std::mem::take(&mut store.data_mut().read_target).issued.into_iter().collect();
-    let table = store.data_mut().table();
+    let issued: HashSet<u32> = std::mem::take(store.data_mut().read_target()).issued.into_iter().collect();
+    let table = store.data_mut().resources();
     for &rep in &issued {
         if let Ok(kept) = table.get_mut(&Resource::<Payload>::new_borrow(rep))
             && matches!(kept, Payload::Lent { ptr, .. } if ptr.cast_mut() == base)

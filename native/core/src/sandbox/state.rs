@@ -4,7 +4,7 @@
 use super::limiter::{CallState, GuestLimiter};
 use super::logbook::LogBook;
 use super::payload::PayloadBudget;
-use super::read_target::ReadTarget;
+use super::read_target::{ReadTarget, TargetHolder};
 use super::stdio::{LogStream, OutputTail};
 use crate::Limits;
 use crate::io::ObjectDir;
@@ -65,6 +65,16 @@ impl Sandbox {
 
     /// The resource table (to lend and collect payloads around a call).
     pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl TargetHolder for Sandbox {
+    fn read_target(&mut self) -> &mut ReadTarget {
+        &mut self.read_target
+    }
+
+    fn resources(&mut self) -> &mut ResourceTable {
         &mut self.table
     }
 }
