@@ -130,7 +130,6 @@ const third = Math.max(1, Math.floor(samples.length / 3));
 const early = samples.slice(0, third);
 const late = samples.slice(-third);
 // Medians, so a window that caught a burst of opens (the hostile tenant's) does not decide.
-const med = (xs: number[]) => median(xs);
-const rssGrowth = med(late.map((s) => s.rss)) / med(early.map((s) => s.rss));
-const fdGrowth = med(late.map((s) => s.fds)) - med(early.map((s) => s.fds));
+const rssGrowth = median(late.map((s) => s.rss)) / median(early.map((s) => s.rss));
+const fdGrowth = median(late.map((s) => s.fds)) - median(early.map((s) => s.fds));
 console.log(`\nRSS last third / first third: ${rssGrowth.toFixed(2)} (${rssGrowth < 1.2 ? 'flat' : 'GROWING'}); descriptors: ${fdGrowth >= 0 ? '+' : ''}${fdGrowth.toFixed(0)} (${Math.abs(fdGrowth) < 16 ? 'flat' : 'GROWING'})`);

@@ -102,14 +102,15 @@ impl Tenant {
         Ok(Call { connector: Some(connector), limits: self.limits.clone(), op, shared: self.shared.clone() })
     }
 
-    /// Refuses further calls; idempotent. The connector is let go once the
-    /// calls in flight finish: see [`Tenant::wait_closed`].
+    /// Refuses further calls; idempotent, and cheap enough for the JS thread:
+    /// the connector is let go (its instances and descriptors freed) by the
+    /// last call in flight, or by [`Tenant::wait_closed`], or when the tenant
+    /// is dropped.
     pub fn close(&self) {
         let mut state = self.shared.lock();
         if let Some(c) = state.open.take() {
             state.closing = Some(c);
         }
-        self.let_go_if_drained(state);
     }
 
     /// Blocks until every call admitted before [`Tenant::close`] finished
@@ -119,13 +120,7 @@ impl Tenant {
         while state.in_flight > 0 || state.dropping {
             state = self.shared.drained.wait(state).unwrap_or_else(|p| p.into_inner());
         }
-        self.let_go_if_drained(state);
-    }
-
-    fn let_go_if_drained(&self, mut state: MutexGuard<'_, State>) {
-        if state.in_flight == 0
-            && let Some(c) = state.closing.take()
-        {
+        if let Some(c) = state.closing.take() {
             state.final_stats = c.stats();
             drop(state);
             drop(c); // outside the lock: dropping frees instances and descriptors
