@@ -23,14 +23,17 @@ const members = readFileSync(join(guests, 'Cargo.toml'), 'utf8')
   .filter((m) => /crate-type\s*=\s*\["cdylib"\]/.test(readFileSync(join(guests, m, 'Cargo.toml'), 'utf8')));
 // A member listing `variants` under [package.metadata.kvbox] is built once per
 // variant, with that Cargo feature, into `<member>-<variant>.wasm` (the hostile
-// fixtures: one attack per component).
+// fixtures: one attack per component); the variant `default` is the plain
+// build, into `<member>.wasm` (fs-connector: 0.2.0 by default, 0.1.0 with a feature).
 const variantsOf = (m) => {
   const list = readFileSync(join(guests, m, 'Cargo.toml'), 'utf8').match(/^variants\s*=\s*\[([^\]]*)\]/m);
   return list ? list[1].match(/"([^"]+)"/g).map((v) => v.slice(1, -1)) : [];
 };
 const builds = members.flatMap((m) => {
   const variants = variantsOf(m);
-  return variants.length === 0 ? [{ member: m, out: m }] : variants.map((v) => ({ member: m, feature: v, out: `${m}-${v}` }));
+  return variants.length === 0
+    ? [{ member: m, out: m }]
+    : variants.map((v) => (v === 'default' ? { member: m, out: m } : { member: m, feature: v, out: `${m}-${v}` }));
 });
 
 function probe(cmd, args) {

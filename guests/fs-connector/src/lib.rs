@@ -5,7 +5,17 @@
 //! payload bytes go from the caller to disk without entering this module's
 //! memory. Layout and configuration come from `kvbox-layout`, which the
 //! native fast path shares, so either can read what the other wrote.
+//!
+//! Built twice: for `kvbox:connector@0.2.0` (the default, with batched
+//! calls) and, with the `contract-0-1` feature, for `@0.1.0` — the
+//! fixture that proves the host still runs components built for the first
+//! contract.
 
+#[cfg(not(feature = "contract-0-1"))]
+mod wit {
+    wit_bindgen::generate!({ path: "../../wit/0.2.0", world: "connector" });
+}
+#[cfg(feature = "contract-0-1")]
 mod wit {
     wit_bindgen::generate!({ path: "../../wit/0.1.0", world: "connector" });
 }
@@ -50,6 +60,36 @@ impl GuestConnector for FsConnector {
 
     fn size(&self, key: String) -> Result<Option<u64>, Error> {
         objects::stat(&self.path(&key)?)
+    }
+
+    #[cfg(not(feature = "contract-0-1"))]
+    fn exists_many(&self, keys: Vec<String>) -> Vec<Result<bool, Error>> {
+        keys.into_iter().map(|k| self.exists(k)).collect()
+    }
+
+    #[cfg(not(feature = "contract-0-1"))]
+    fn size_many(&self, keys: Vec<String>) -> Vec<Result<Option<u64>, Error>> {
+        keys.into_iter().map(|k| self.size(k)).collect()
+    }
+
+    #[cfg(not(feature = "contract-0-1"))]
+    fn get_many(&self, keys: Vec<String>) -> Vec<Result<Option<Payload>, Error>> {
+        keys.into_iter().map(|k| self.get(k)).collect()
+    }
+
+    #[cfg(not(feature = "contract-0-1"))]
+    fn get_many_into(&self, keys: Vec<String>, targets: Vec<Payload>) -> Vec<Result<Option<u64>, Error>> {
+        keys.iter().zip(&targets).map(|(k, t)| objects::read_into(&self.path(k)?, t)).collect()
+    }
+
+    #[cfg(not(feature = "contract-0-1"))]
+    fn put_many(&self, keys: Vec<String>, data: Vec<Payload>) -> Vec<Result<(), Error>> {
+        keys.into_iter().zip(&data).map(|(k, d)| self.put(k, d)).collect()
+    }
+
+    #[cfg(not(feature = "contract-0-1"))]
+    fn remove_many(&self, keys: Vec<String>) -> Vec<Result<bool, Error>> {
+        keys.into_iter().map(|k| self.remove(k)).collect()
     }
 
     fn list_keys(&self, cursor: Option<String>, limit: u32) -> Result<KeyPage, Error> {

@@ -2,7 +2,7 @@
 //!
 //! | feature           | the component                                                        |
 //! |-------------------|----------------------------------------------------------------------|
-//! | `future-version`  | implements `kvbox:connector@0.2.0`, a version this host does not know |
+//! | `future-version`  | implements `kvbox:connector@0.9.0`, a version this host does not know |
 //! | `wrong-signature` | claims `kvbox:connector@0.1.0` but its `put` takes the bytes as a     |
 //! |                   | `list<u8>` instead of a `borrow<payload>`                             |
 //!
@@ -13,7 +13,7 @@
 mod wit {
     wit_bindgen::generate!({
         inline: "
-            package kvbox:connector@0.2.0;
+            package kvbox:connector@0.9.0;
             interface store {
                 resource connector {
                     open: static func(config: string) -> result<connector, string>;
