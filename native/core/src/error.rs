@@ -80,6 +80,8 @@ errors! {
     Cancelled => "ERR_KVBOX_CANCELLED",
     /// The tenant directory is held by another open connector (in this or another process).
     Busy => "ERR_KVBOX_BUSY",
+    /// The remote object store could not be reached, or failed or timed out after its retries; a put that reports this may or may not have been stored.
+    Unavailable => "ERR_KVBOX_UNAVAILABLE",
     /// No native binary for this platform could be loaded (raised by the JavaScript loader, never by the core).
     UnsupportedPlatform => "ERR_KVBOX_UNSUPPORTED_PLATFORM",
 }

@@ -3,11 +3,13 @@
 //! From the bottom up — each layer uses only those above it in this list:
 //! - [`error`], [`limits`], [`connector`]: the contract — error kinds with
 //!   their stable codes, every limit and quota with its default and range,
-//!   and the [`ObjectConnector`] trait with the types that travel with it.
+//!   and the [`ObjectConnector`] trait with the types that travel with it;
+//!   [`storage`]: where a tenant's objects live (a directory or an S3 prefix).
 //! - [`recycle`]: result buffers handed back by JS, reused by the next read.
-//! - [`io`]: the tenant's directory — path confinement (`openat2` with
-//!   `RESOLVE_BENEATH`), O_DIRECT through pooled aligned buffers, atomic and
-//!   durable object writes, quotas, paged listings.
+//! - [`io`]: the tenant's objects behind one [`io::ObjectStorage`] trait —
+//!   the local directory (path confinement with `openat2` and
+//!   `RESOLVE_BENEATH`, O_DIRECT through pooled aligned buffers, atomic and
+//!   durable object writes, quotas, paged listings) or an S3 prefix (`io::s3`).
 //! - [`sandbox`]: wasmtime — one engine, the compiled-component cache, the
 //!   per-instance store with deny-by-default WASI, the version-neutral host
 //!   and one adapter per contract version.
@@ -28,6 +30,7 @@ pub mod io;
 pub mod limits;
 pub mod native_fs;
 pub mod sandbox;
+pub mod storage;
 pub mod tenant;
 pub mod trusted;
 
@@ -35,4 +38,5 @@ pub use connector::{Cancel, ConnectorStats, KeyPage, LogRecord, ObjectConnector}
 pub use error::{ERROR_CODES, Error, ErrorCode, Result};
 pub use io::recycle;
 pub use limits::{Limits, OpenOptions, Quota, SettingSpec};
+pub use storage::{S3Storage, Storage};
 pub use tenant::{Call, ConnectorKind, Tenant};

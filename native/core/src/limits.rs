@@ -195,6 +195,8 @@ pub struct OpenOptions {
     pub checksums: bool,
     /// Tenant quotas; see [`Quota`].
     pub quota: Quota,
+    /// Where the objects live: `root` on the local filesystem (default) or an S3 prefix.
+    pub storage: crate::storage::Storage,
 }
 
 impl OpenOptions {
@@ -208,6 +210,7 @@ impl OpenOptions {
             direct_io: true,
             checksums: false,
             quota: Quota::default(),
+            storage: crate::storage::Storage::Fs,
         }
     }
 

@@ -1,16 +1,18 @@
 //! The native fast path: kvbox's filesystem connector compiled into the
 //! addon, for trusted deployments. Same configuration and on-disk layout as
 //! the sandboxed `guests/fs-connector` (both use `kvbox-layout`), same I/O
-//! engine ([`ObjectDir`]), so a store written by one is read by the other.
+//! storage ([`ObjectStorage`]: the directory or an S3 prefix), so a store
+//! written by one is read by the other.
 
-use crate::io::{DirOptions, ObjectDir};
+use crate::io::{ObjectStorage, storage};
 use crate::{Cancel, ConnectorStats, Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
 use kvbox_layout::FsConfig;
+use std::sync::Arc;
 
 /// The filesystem connector, running natively.
 pub struct NativeFsConnector {
     config: FsConfig,
-    io: ObjectDir,
+    io: Arc<dyn ObjectStorage>,
     limits: Limits,
 }
 
@@ -18,7 +20,7 @@ impl NativeFsConnector {
     /// Opens the connector for one tenant.
     pub fn open(options: &OpenOptions) -> Result<Self> {
         let config = FsConfig::parse(&options.config_json).map_err(Error::InvalidConfig)?;
-        let io = ObjectDir::open_with(&options.root, &DirOptions::of(options))?;
+        let io = storage::open(options)?;
         Ok(Self { config, io, limits: options.limits.clone() })
     }
 

@@ -113,6 +113,8 @@ pub struct NativeOpenOptions {
     pub limits: Option<HashMap<String, f64>>,
     /// Quotas by their JS names.
     pub quota: Option<HashMap<String, f64>>,
+    /// Where the objects live, as JSON (`kvbox_core::Storage::from_json`); absent: `root`.
+    pub storage: Option<String>,
 }
 
 impl NativeOpenOptions {
@@ -133,6 +135,7 @@ impl NativeOpenOptions {
             direct_io: self.direct_io.unwrap_or(true),
             checksums: self.checksums.unwrap_or(false),
             quota,
+            storage: self.storage.as_deref().map(kvbox_core::Storage::from_json).transpose()?.unwrap_or_default(),
         })
     }
 }

@@ -1,5 +1,9 @@
-//! The tenant's directory and the bytes in it.
+//! The tenant's objects: the local directory and the bytes in it, or an
+//! S3 prefix — both behind [`storage::ObjectStorage`].
 //!
+//! - [`storage`]: the backend interface both connector kinds use, and the
+//!   choice of backend per tenant.
+//! - [`s3`]: the S3-compatible backend (shared by many nodes).
 //! - [`root`]: lexical path rules and the one `openat2` helper
 //!   (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`).
 //! - [`options`]: how a tenant directory is opened, and its bounds.
@@ -26,12 +30,15 @@ pub mod path_lock;
 pub mod probe;
 pub mod recycle;
 pub mod root;
+pub mod s3;
+pub mod storage;
 pub mod usage;
 pub mod walk;
 
 pub use objects::ObjectDir;
 pub use options::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_DIRS, DirOptions};
 pub use root::TenantRoot;
+pub use storage::ObjectStorage;
 pub use usage::Usage;
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use super::read_target::with_target;
 use super::runtime::{CompiledComponent, Runtime};
 use super::state::Sandbox;
 use crate::connector::{ConnectorStats, LogRecord};
-use crate::io::{DirOptions, ObjectDir};
+use crate::io::{ObjectStorage, storage};
 use crate::{Cancel, Error, KeyPage, Limits, ObjectConnector, OpenOptions, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -64,7 +64,7 @@ struct Counters {
 pub struct WasmConnector {
     component: Arc<CompiledComponent>,
     config: String,
-    io: Arc<ObjectDir>,
+    io: Arc<dyn ObjectStorage>,
     log: Arc<LogBook>,
     limits: Arc<Limits>,
     cpu: Option<Arc<CpuBudget>>,
@@ -77,7 +77,7 @@ impl WasmConnector {
     /// Opens the connector for one tenant. The first instance is created
     /// now, so a bad configuration fails here, not on the first call.
     pub fn open(component: Arc<CompiledComponent>, options: &OpenOptions) -> Result<Self> {
-        let io = Arc::new(ObjectDir::open_with(&options.root, &DirOptions::of(options))?);
+        let io = storage::open(options)?;
         let this = Self {
             component,
             config: options.config_json.clone(),

@@ -7,7 +7,7 @@ use super::payload::PayloadBudget;
 use super::read_target::{ReadTarget, TargetHolder};
 use super::stdio::{LogStream, OutputTail};
 use crate::Limits;
-use crate::io::ObjectDir;
+use crate::io::ObjectStorage;
 use std::sync::Arc;
 use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -19,7 +19,7 @@ pub struct Sandbox {
     pub(crate) limiter: GuestLimiter,
     pub(crate) call: CallState,
     pub(crate) read_target: ReadTarget,
-    io: Arc<ObjectDir>,
+    io: Arc<dyn ObjectStorage>,
     log: Arc<LogBook>,
     limits: Arc<Limits>,
     budget: PayloadBudget,
@@ -34,7 +34,7 @@ impl Sandbox {
     /// directories, no environment, no arguments, no network (the default
     /// socket check denies every address and name lookups are off), stdin
     /// empty, stdout and stderr into the connector's log.
-    pub fn new(io: Arc<ObjectDir>, log: Arc<LogBook>, limits: Arc<Limits>) -> Self {
+    pub fn new(io: Arc<dyn ObjectStorage>, log: Arc<LogBook>, limits: Arc<Limits>) -> Self {
         let output = OutputTail::default();
         let wasi = WasiCtxBuilder::new()
             .stdout(LogStream::new(log.clone(), "info", "stdout", output.clone()))
@@ -54,7 +54,7 @@ impl Sandbox {
     pub fn host(&mut self) -> HostView<'_> {
         HostView {
             table: &mut self.table,
-            io: &self.io,
+            io: &*self.io,
             log: &self.log,
             limits: &self.limits,
             budget: &mut self.budget,
@@ -88,7 +88,7 @@ impl WasiView for Sandbox {
 /// The part of a [`Sandbox`] the kvbox host interfaces may touch.
 pub struct HostView<'a> {
     pub(crate) table: &'a mut ResourceTable,
-    pub(crate) io: &'a ObjectDir,
+    pub(crate) io: &'a dyn ObjectStorage,
     pub(crate) log: &'a LogBook,
     pub(crate) limits: &'a Limits,
     pub(crate) budget: &'a mut PayloadBudget,

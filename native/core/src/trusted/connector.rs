@@ -62,6 +62,11 @@ impl TrustedConnector {
     /// Opens (and locks) the tenant directory and creates the connector.
     pub fn open(lib: Arc<TrustedLibrary>, options: &OpenOptions) -> Result<Self> {
         options.limits.validate()?;
+        if options.storage != crate::Storage::Fs {
+            return Err(Error::InvalidArgument(
+                "storage: a trusted native library does its own I/O in the tenant directory; only the sandboxed and native fs connectors run on S3 storage".into(),
+            ));
+        }
         let config = connector_config(options)?;
         // The directory is opened for its lock and usage only: the connector does the I/O.
         let quotas = DirOptions::of(options);
