@@ -60,6 +60,8 @@ export class QuotaExceededError extends kind('ERR_KVBOX_QUOTA') {}
 export class CancelledError extends kind('ERR_KVBOX_CANCELLED') {}
 /** The tenant directory is held by another open connector (in this or another process). */
 export class BusyError extends kind('ERR_KVBOX_BUSY') {}
+/** The remote object store (S3) could not be reached, or failed or timed out after its retries; a put that reports this may or may not be stored. Retrying is safe. */
+export class UnavailableError extends kind('ERR_KVBOX_UNAVAILABLE') {}
 
 /** No native binary for this platform could be loaded; the message says which platform and what to do. */
 export class UnsupportedPlatformError extends kind('ERR_KVBOX_UNSUPPORTED_PLATFORM') {}
@@ -84,6 +86,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknow
   ERR_KVBOX_QUOTA: QuotaExceededError,
   ERR_KVBOX_CANCELLED: CancelledError,
   ERR_KVBOX_BUSY: BusyError,
+  ERR_KVBOX_UNAVAILABLE: UnavailableError,
   ERR_KVBOX_UNSUPPORTED_PLATFORM: UnsupportedPlatformError,
 };
 

@@ -20,6 +20,7 @@ export {
   QuotaExceededError,
   CancelledError,
   BusyError,
+  UnavailableError,
   UnsupportedPlatformError,
   type ErrorCode,
 } from './errors.js';
@@ -36,7 +37,7 @@ export {
   type ConnectorSource,
   type NativeLibraryOptions,
 } from './load.js';
-export { DEFAULT_LIMITS, type Limits, type OpenOptions, type Quota } from './options.js';
+export { DEFAULT_LIMITS, type Limits, type OpenOptions, type Quota, type S3Credentials, type S3StorageOptions, type StorageOptions } from './options.js';
 export { CONTRACT_VERSIONS, ERROR_CODES } from './generated/contract.js';
 export {
   CALL_CHANNEL,

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { binding, type NativeComponent } from './binding.js';
 import { Connector } from './connector.js';
 import { InvalidArgumentError, LoadError, native } from './errors.js';
+// For {@link} in docs only.
+import type { UnavailableError } from './errors.js';
 import { checkOpenOptions, describe, type OpenOptions } from './options.js';
 
 /** Path of the bundled sandboxed filesystem connector (`guests/fs-connector`). */
@@ -65,13 +67,15 @@ export class ConnectorComponent {
 
   /**
    * Opens the connector for one tenant.
-   * @throws {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link BusyError} (root already open), {@link TrapError}, {@link StorageIoError}
+   * @throws {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link BusyError} (root already open), {@link TrapError}, {@link StorageIoError},
+   *   {@link UnavailableError} (an S3 store that cannot be reached)
    */
   async open(options: OpenOptions): Promise<Connector> {
     const o = checkOpenOptions(options);
-    const nativeConnector = await native(`open ${o.root}`, () =>
+    const nativeConnector = await native(`open ${o.where}`, () =>
       this.#native.open({
         root: o.root,
+        storage: o.storageJson,
         config: o.configJson,
         durable: o.durable,
         directIo: o.directIo,

@@ -18,10 +18,47 @@ function defaults(specs: Record<string, { default: number | undefined }>): Recor
   return Object.fromEntries(Object.entries(specs).flatMap(([name, s]) => (s.default === undefined ? [] : [[name, s.default]])));
 }
 
+/** Static S3 access keys. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** For temporary credentials. */
+  sessionToken?: string;
+}
+
+/**
+ * A tenant's objects as a prefix in an S3-compatible bucket, which any number of kvbox processes
+ * may serve at once (see docs/scaling.md for the consistency model and what differs from a directory).
+ */
+export interface S3StorageOptions {
+  kind: 's3';
+  /** `http://host:port` or `https://host:port` of the S3 API (path-style requests). */
+  endpoint: string;
+  /** The bucket; it must exist (kvbox never creates one). */
+  bucket: string;
+  /** The tenant's prefix in the bucket, no leading or trailing `/` [`""`: the whole bucket]. */
+  prefix?: string;
+  /** Signing region [`us-east-1`]. */
+  region?: string;
+  /** Access keys; absent: anonymous requests. */
+  credentials?: S3Credentials;
+  /** Longest one request may take, in ms, retries excluded [30000]. Remote I/O is bounded by this, not by `limits.callTimeoutMs`. */
+  requestTimeoutMs?: number;
+  /** Retries of a request that failed with a server error or a broken connection [2]. */
+  retries?: number;
+  /** How often this node re-lists the prefix to learn what other nodes stored, in ms; 0: only at open [10000]. */
+  usageRefreshMs?: number;
+}
+
+/** Where a tenant's objects live: its local directory (`root`, the default) or an S3 prefix. */
+export type StorageOptions = { kind: 'fs' } | S3StorageOptions;
+
 /** How to open a connector for one tenant. */
 export interface OpenOptions {
-  /** The tenant's directory; created if missing. The connector cannot reach outside it. */
-  root: string;
+  /** The tenant's directory; created if missing. The connector cannot reach outside it. Not used (may be omitted) with S3 {@link OpenOptions.storage}. */
+  root?: string;
+  /** Where the objects live [`{ kind: 'fs' }`: in `root`]. */
+  storage?: StorageOptions;
   /** The connector's configuration: an object (serialised as JSON) or JSON text [`{}`]. */
   config?: Record<string, unknown> | string;
   /** Limits; see {@link Limits}. */
@@ -53,7 +90,13 @@ function checkSettings(what: string, value: unknown, specs: Record<string, unkno
 }
 
 /** Open options after {@link checkOpenOptions}: config as JSON text, limits and quotas by name. */
-export interface CheckedOpenOptions extends Omit<OpenOptions, 'limits' | 'quota' | 'config'> {
+export interface CheckedOpenOptions extends Omit<OpenOptions, 'limits' | 'quota' | 'config' | 'root' | 'storage'> {
+  /** The tenant directory (`''` on S3). */
+  root: string;
+  /** The storage description as JSON text (fields checked by the core), or undefined for the directory. */
+  storageJson: string | undefined;
+  /** What the tenant's objects are, for messages: the root or `s3 endpoint/bucket/prefix`. */
+  where: string;
   configJson: string;
   limits: Record<string, number>;
   quota: Record<string, number>;
@@ -65,9 +108,13 @@ export function checkOpenOptions(options: unknown): CheckedOpenOptions {
     throw new InvalidArgumentError(`options must be an object with a root directory, got ${describe(options)}`);
   }
   const o = options as OpenOptions;
-  if (typeof o.root !== 'string' || o.root.length === 0 || o.root.includes('\0')) {
+  const storage = checkStorage(o.storage);
+  const onS3 = storage?.kind === 's3';
+  if (onS3 ? o.root !== undefined && typeof o.root !== 'string' : typeof o.root !== 'string' || o.root.length === 0 || o.root.includes('\0')) {
     throw new InvalidArgumentError(`options.root must be a non-empty path string, got ${describe(o.root)}`);
   }
+  const root = onS3 ? '' : (o.root as string);
+  const where = onS3 ? `s3 ${storage.endpoint}/${storage.bucket}/${storage.prefix ?? ''}` : root;
   for (const flag of ['durable', 'directIo', 'checksums'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
       throw new InvalidArgumentError(`options.${flag} must be a boolean, got ${describe(o[flag])}`);
@@ -78,7 +125,24 @@ export function checkOpenOptions(options: unknown): CheckedOpenOptions {
   else if (typeof o.config === 'string') configJson = o.config;
   else if (typeof o.config === 'object' && o.config !== null && !Array.isArray(o.config)) configJson = JSON.stringify(o.config);
   else throw new InvalidArgumentError(`options.config must be an object or JSON text, got ${describe(o.config)}`);
-  return { root: o.root, durable: o.durable, directIo: o.directIo, checksums: o.checksums, limits: checkSettings('limits', o.limits, LIMITS_SPECS), quota: checkSettings('quota', o.quota, QUOTA_SPECS), configJson };
+  const storageJson = storage === undefined ? undefined : JSON.stringify(storage);
+  return { root, storageJson, where, durable: o.durable, directIo: o.directIo, checksums: o.checksums, limits: checkSettings('limits', o.limits, LIMITS_SPECS), quota: checkSettings('quota', o.quota, QUOTA_SPECS), configJson };
+}
+
+/** Checks the shape of `options.storage` (its fields' values are checked by the core). */
+function checkStorage(value: unknown): StorageOptions | undefined {
+  if (value === undefined) return undefined;
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || (kind !== 'fs' && kind !== 's3')) {
+    throw new InvalidArgumentError(`options.storage must be { kind: 'fs' } or { kind: 's3', endpoint, bucket, … }, got ${describe(value)}`);
+  }
+  const s = value as StorageOptions;
+  if (s.kind === 's3') {
+    for (const field of ['endpoint', 'bucket'] as const) {
+      if (typeof s[field] !== 'string') throw new InvalidArgumentError(`options.storage.${field} must be a string, got ${describe(s[field])}`);
+    }
+  }
+  return s;
 }
 
 /** A short description of a value's type, for messages. */

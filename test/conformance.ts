@@ -11,7 +11,20 @@ import { bytes, filesUnder, rejectsWith, scratch, sha256 } from './helpers.js';
 /** Opens a connector of the kind under test on `root`. */
 export type Opener = (root: string, limits?: Record<string, number>) => Promise<Connector>;
 
-export function conformance(kind: string, open: Opener): void {
+/** What is really stored for a tenant, looked at from outside the connector. */
+export interface StoreView {
+  /** Every stored object (file or key) of the tenant opened on `root`, relative to it. */
+  objects(root: string): Promise<string[]> | string[];
+  /** Whether the tenant is a local directory (whose descriptors a connector holds while open). */
+  local: boolean;
+  /** The longest key the store can hold whatever its bytes, when below the default `limits.maxKeyBytes` (S3: 1024-byte object keys). */
+  maxKeyBytes?: number;
+}
+
+/** A tenant directory on the local filesystem. */
+export const LOCAL_DIRECTORY: StoreView = { objects: filesUnder, local: true };
+
+export function conformance(kind: string, open: Opener, store: StoreView = LOCAL_DIRECTORY): void {
   describe(`conformance: ${kind}`, () => {
     const base = scratch(kind.replace(/\W+/g, '-'));
     let n = 0;
@@ -111,7 +124,7 @@ export function conformance(kind: string, open: Opener): void {
       for await (const k of c.keys()) listed.push(k);
       expect(listed.sort()).toEqual([...keys].sort());
       // Nothing escaped the tenant directory, and nothing was left half-written.
-      for (const f of filesUnder(root)) {
+      for (const f of await store.objects(root)) {
         expect(f.startsWith('..')).toBe(false);
         expect(f).not.toMatch(/\.kvbox-tmp/);
       }
@@ -142,21 +155,22 @@ export function conformance(kind: string, open: Opener): void {
       await rejectsWith(c.put('k', 'text' as unknown as Buffer), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
       await rejectsWith(c.put('k', [1, 2] as unknown as Buffer), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
       await rejectsWith(c.listKeys({ limit: 0 }), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
-      expect(filesUnder(root)).toEqual([]);
+      expect(await store.objects(root)).toEqual([]);
     });
 
     it('accepts keys up to the maximum length in bytes and rejects longer ones', async () => {
       const root = tenant();
-      await using c = await open(root);
-      const ascii = 'k'.repeat(1024);
-      const multi = 'é'.repeat(512); // 1024 UTF-8 bytes
+      const max = store.maxKeyBytes ?? 1024;
+      await using c = await open(root, store.maxKeyBytes === undefined ? undefined : { maxKeyBytes: max });
+      const ascii = 'k'.repeat(max);
+      const multi = 'é'.repeat(max / 2); // max UTF-8 bytes
       await c.put(ascii, Buffer.from('a'));
       await c.put(multi, Buffer.from('m'));
       expect((await c.get(ascii))?.toString()).toBe('a');
       expect((await c.get(multi))?.toString()).toBe('m');
-      await rejectsWith(c.put('k'.repeat(1025), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
-      await rejectsWith(c.put('é'.repeat(513), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
-      expect(filesUnder(root)).toHaveLength(2);
+      await rejectsWith(c.put('k'.repeat(max + 1), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.put('é'.repeat(max / 2 + 1), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      expect(await store.objects(root)).toHaveLength(2);
     });
 
     it('honours a lower key limit and the object size limit, writing nothing', async () => {
@@ -165,7 +179,7 @@ export function conformance(kind: string, open: Opener): void {
       await rejectsWith(c.put('123456789', bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
       await rejectsWith(c.put('big', bytes(1001)), TooLargeError, 'ERR_KVBOX_TOO_LARGE');
       await c.put('ok', bytes(1000));
-      expect(filesUnder(root)).toHaveLength(1);
+      expect(await store.objects(root)).toHaveLength(1);
     });
 
     it('refuses every call once closed, and closing twice is harmless', async () => {
@@ -193,7 +207,7 @@ export function conformance(kind: string, open: Opener): void {
         });
       const c = await open(root);
       await c.put('k', bytes(3));
-      expect(holdsRoot()).toBe(true);
+      expect(holdsRoot()).toBe(store.local);
       await c.close();
       expect(holdsRoot(), 'descriptors under the root after close').toBe(false);
       expect(c.stats().objects, 'counters survive close').toBe(1);

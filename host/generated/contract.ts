@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   ERR_KVBOX_CANCELLED: 'Cancelled',
   /** The tenant directory is held by another open connector (in this or another process). */
   ERR_KVBOX_BUSY: 'Busy',
+  /** The remote object store could not be reached, or failed or timed out after its retries; a put that reports this may or may not have been stored. */
+  ERR_KVBOX_UNAVAILABLE: 'Unavailable',
   /** No native binary for this platform could be loaded (raised by the JavaScript loader, never by the core). */
   ERR_KVBOX_UNSUPPORTED_PLATFORM: 'UnsupportedPlatform',
 } as const;

@@ -14,6 +14,27 @@ const secret = z
   .string()
   .refine(isSecretRef, 'must be a scrypt hash ("scrypt$…", made by `kvbox serve --hash-password`), "env:VAR" or "file:/path" — never the secret itself');
 
+/** A secret the server must read back (an S3 secret key): `env:VAR` or `file:/path` only. */
+const secretRef = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/, 'must be "env:VAR" or "file:/path" — never the secret itself');
+
+/** Where a tenant's objects live; field values are checked again by the core when the tenant opens. */
+const storage = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('fs') }),
+  z.strictObject({
+    kind: z.literal('s3'),
+    endpoint: z.string().regex(/^https?:\/\/[^/?#\s]+/, 'must be an http:// or https:// URL'),
+    bucket: z.string().min(1).max(255),
+    prefix: z.string().max(512).default(''),
+    region: z.string().min(1).optional(),
+    credentials: z.strictObject({ accessKeyId: z.string().min(1), secretAccessKey: secretRef, sessionToken: secretRef.optional() }).optional(),
+    requestTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+    retries: z.number().int().min(0).max(10).optional(),
+    usageRefreshMs: z.number().int().min(0).optional(),
+  }),
+]);
+
 const host = z.string().min(1).default('127.0.0.1');
 const port = z.number().int().min(0).max(65_535);
 
@@ -35,8 +56,10 @@ const tenant = z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
       .optional(),
-    /** The tenant's directory (relative paths: from the config file's folder). */
-    root: z.string().min(1),
+    /** The tenant's directory (relative paths: from the config file's folder); not used with S3 storage. */
+    root: z.string().min(1).optional(),
+    /** Where the objects live: `{ kind = "fs" }` (in `root`, the default) or `{ kind = "s3", endpoint, bucket, prefix, credentials }`. */
+    storage: storage.default({ kind: 'fs' }),
     /** The connector's own configuration. */
     config: z.record(z.string(), z.unknown()).default({}),
     limits: settings(LIMITS_SPECS)
@@ -55,6 +78,12 @@ const tenant = z
   })
   .strict()
   .superRefine((t, ctx) => {
+    if (t.storage.kind === 'fs' && t.root === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['root'], message: 'is required (the tenant directory) unless storage.kind is "s3"' });
+    }
+    if (t.storage.kind === 's3' && t.connector !== 'fs' && t.connector !== 'native-fs' && !t.connector.endsWith('.wasm')) {
+      ctx.addIssue({ code: 'custom', path: ['storage'], message: 'S3 storage works with "fs", "native-fs" or a .wasm connector' });
+    }
     if (!BUILTIN_CONNECTORS.includes(t.connector) && !t.connector.endsWith('.wasm')) {
       ctx.addIssue({ code: 'custom', path: ['connector'], message: `must be ${BUILTIN_CONNECTORS.join(' or ')}, or a path to a .wasm component; got "${t.connector}"` });
     } else if (!BUILTIN_CONNECTORS.includes(t.connector) && t.sha256 === undefined) {

@@ -9,11 +9,16 @@ import { parse as parseToml } from 'smol-toml';
 import type { ZodError } from 'zod';
 import { ServeConfigError } from './errors.js';
 import { serveConfigSchema, type ServeConfig, type ServeConfigInput, type TenantConfig } from './config-schema.js';
-import { type SecretCheck, secretCheck } from './secrets.js';
+import type { StorageOptions } from '../options.js';
+import { readSecretRef, type SecretCheck, secretCheck } from './secrets.js';
 
 /** A tenant ready to open: paths absolute, secrets resolved. */
-export interface ResolvedTenant extends TenantConfig {
+export interface ResolvedTenant extends Omit<TenantConfig, 'root' | 'storage'> {
   name: string;
+  /** The tenant directory (absolute); `''` on S3. */
+  root: string;
+  /** Where the objects live, secrets read. */
+  storage: StorageOptions;
   /** Checks a RESP password. */
   checkPassword: SecretCheck;
   /** The RESP username (`default` when the config names none). */
@@ -69,10 +74,32 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
     const other = usernames.get(username);
     if (other !== undefined) throw at('auth.username', `"${username}" is also tenant "${other}"'s username`);
     usernames.set(username, name);
-    const root = resolve(baseDir, t.root);
-    const sharing = roots.get(root);
-    if (sharing !== undefined) throw at('root', `${root} is also tenant "${sharing}"'s root (one tenant per directory)`);
-    roots.set(root, name);
+    const root = t.storage.kind === 'fs' ? resolve(baseDir, t.root!) : '';
+    const place = t.storage.kind === 'fs' ? root : `s3 ${t.storage.endpoint}/${t.storage.bucket}/${t.storage.prefix}`;
+    const sharing = roots.get(place);
+    if (sharing !== undefined) {
+      throw t.storage.kind === 'fs' ? at('root', `${place} is also tenant "${sharing}"'s root (one tenant per directory)`) : at('storage', `${place} is also tenant "${sharing}"'s prefix (one tenant per prefix)`);
+    }
+    roots.set(place, name);
+    let storage: StorageOptions = { kind: 'fs' };
+    if (t.storage.kind === 's3') {
+      const { credentials, ...rest } = t.storage;
+      storage = { ...rest };
+      if (credentials !== undefined) {
+        const read = (field: string, ref: string) => {
+          try {
+            return readSecretRef(ref);
+          } catch (err) {
+            throw at(`storage.credentials.${field}`, (err as Error).message);
+          }
+        };
+        storage.credentials = {
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: read('secretAccessKey', credentials.secretAccessKey),
+          ...(credentials.sessionToken === undefined ? {} : { sessionToken: read('sessionToken', credentials.sessionToken) }),
+        };
+      }
+    }
     let checkPassword: SecretCheck;
     try {
       checkPassword = secretCheck(t.auth.password);
@@ -80,7 +107,7 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
       throw at('auth.password', (err as Error).message);
     }
     const connector = t.connector.endsWith('.wasm') ? resolve(baseDir, t.connector) : t.connector;
-    tenants.set(name, { ...t, name, root, connector, username, checkPassword });
+    tenants.set(name, { ...t, name, root, storage, connector, username, checkPassword });
   }
   let checkAdminToken: SecretCheck | undefined;
   if (config.admin?.token !== undefined) {

@@ -22,8 +22,8 @@ const FROM_STATS = [
   ['kvbox_throttled_ms_total', 'Milliseconds guest code was held back by limits.cpuMsPerSec.', 'throttledMs', 'counter'],
   ['kvbox_log_dropped_total', "Connector log records dropped because the connector's log was full.", 'logDropped', 'counter'],
   ['kvbox_in_flight', 'Connector calls admitted and not yet settled (queue depth).', 'inFlight', 'gauge'],
-  ['kvbox_stored_bytes', "Bytes stored in the tenant's directory.", 'bytesStored', 'gauge'],
-  ['kvbox_stored_objects', "Objects stored in the tenant's directory.", 'objects', 'gauge'],
+  ['kvbox_stored_bytes', "Bytes stored by the tenant (S3 storage: the tenant's total across nodes as this node last listed it; aggregate with max, not sum).", 'bytesStored', 'gauge'],
+  ['kvbox_stored_objects', "Objects stored by the tenant (S3 storage: the tenant's total across nodes as this node last listed it; aggregate with max, not sum).", 'objects', 'gauge'],
 ] as const;
 
 /** Every metric the server exports, in its own registry. */

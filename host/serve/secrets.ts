@@ -49,6 +49,17 @@ export function secretCheck(ref: string): SecretCheck {
       return timingSafeEqual(got, expected);
     };
   }
+  const plain = readSecretRef(ref);
+  // Compare digests, so the comparison takes the same time whatever the lengths.
+  const expected = digest(Buffer.from(plain, 'utf8'));
+  return async (candidate) => timingSafeEqual(digest(candidate), expected);
+}
+
+/**
+ * The plain text an `env:VAR` or `file:/path` reference points at (for secrets the server must
+ * present, such as an S3 secret key). @throws Error saying what is missing
+ */
+export function readSecretRef(ref: string): string {
   let plain: string | undefined;
   if (ref.startsWith('env:')) {
     plain = process.env[ref.slice(4)];
@@ -63,9 +74,7 @@ export function secretCheck(ref: string): SecretCheck {
   } else {
     throw new Error('is not a secret reference');
   }
-  // Compare digests, so the comparison takes the same time whatever the lengths.
-  const expected = digest(Buffer.from(plain, 'utf8'));
-  return async (candidate) => timingSafeEqual(digest(candidate), expected);
+  return plain;
 }
 
 function digest(b: Buffer): Buffer {

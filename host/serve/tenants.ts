@@ -151,7 +151,7 @@ export class TenantRegistry {
 
 /** Whether two tenant configs open the same storage the same way (so a reload can keep it open). */
 function sameStorage(a: ResolvedTenant, b: ResolvedTenant): boolean {
-  const storage = (t: ResolvedTenant) => [t.connector, t.sha256, t.root, t.config, t.limits, t.quota, t.durable, t.directIo, t.checksums];
+  const storage = (t: ResolvedTenant) => [t.connector, t.sha256, t.root, t.storage, t.config, t.limits, t.quota, t.durable, t.directIo, t.checksums];
   return isDeepStrictEqual(storage(a), storage(b));
 }
 
@@ -177,7 +177,7 @@ async function openTenant(t: ResolvedTenant, config: LoadedConfig): Promise<Tena
   try {
     const component = await compileConnector(source, config.cacheDir === undefined ? {} : { cacheDir: config.cacheDir });
     const connector = await component.open({
-      root: t.root,
+      ...(t.storage.kind === 's3' ? { storage: t.storage } : { root: t.root }),
       config: t.config,
       limits: { ...t.limits, maxObjectBytes: t.limits.maxObjectBytes ?? SERVE_DEFAULT_MAX_OBJECT_BYTES },
       quota: t.quota,

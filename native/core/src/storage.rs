@@ -103,7 +103,8 @@ impl Storage {
 }
 
 impl S3Storage {
-    fn validate(&self) -> std::result::Result<(), String> {
+    /// Checks every field (done by [`Storage::from_json`]; again at open for values built in Rust).
+    pub fn validate(&self) -> std::result::Result<(), String> {
         let rest = self.endpoint.strip_prefix("http://").or_else(|| self.endpoint.strip_prefix("https://"));
         match rest {
             Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => {}
@@ -117,7 +118,8 @@ impl S3Storage {
             return Err(format!("bucket must be 1–255 characters of letters, digits, '-', '.', '_', got {:?}", self.bucket));
         }
         if !self.prefix.is_empty() {
-            let bad_segment = self.prefix.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.bytes().any(|b| b.is_ascii_control()));
+            let bad_segment =
+                self.prefix.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.bytes().any(|b| b.is_ascii_control()));
             if bad_segment || self.prefix.len() > 512 {
                 return Err(format!(
                     "prefix must be '/'-separated non-empty segments (no '.', '..', control characters; no leading or trailing '/'), at most 512 bytes, got {:?}",

@@ -41,6 +41,8 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 
 /// The client for one tenant's bucket.
 pub fn build(s3: &S3Storage) -> Result<AmazonS3> {
+    // The runtime's start installs the TLS provider the client's builder needs.
+    runtime();
     let timeout = Duration::from_millis(s3.request_timeout_ms);
     let options = ClientOptions::new()
         .with_allow_http(s3.endpoint.starts_with("http://"))
@@ -96,7 +98,7 @@ pub fn error(what: &str, e: object_store::Error) -> Error {
 }
 
 /// An error's message with its causes, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -5,7 +5,9 @@
 //! - [`ledger`]: usage and quotas when several nodes write.
 //!
 //! Object path `p` is the key `<prefix>/p`. A put is one `PUT` of the
-//! whole object (never multipart), which S3 makes visible atomically: a
+//! whole object (never multipart; first `If-None-Match: *`, so a new key
+//! costs one request and is known to be new; a replacement is a `HEAD` and
+//! a plain `PUT`), which S3 makes visible atomically: a
 //! reader gets the old object or the new one, never a mix, and a put that
 //! failed half-way leaves nothing — so there are no temporaries, and
 //! nothing to sweep at open. Listings come in the store's order (byte order
@@ -29,12 +31,14 @@ use futures_util::StreamExt;
 use ledger::Ledger;
 use object_store::aws::AmazonS3;
 use object_store::path::Path as Key;
-use object_store::{Attribute, AttributeValue, Attributes, GetResult, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
+use object_store::{Attribute, AttributeValue, Attributes, GetResult, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
 const CRC_METADATA: &str = "kvbox-crc32c";
+/// S3's longest object key, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
 
 /// One tenant's prefix in a bucket.
 #[derive(Debug)]
@@ -56,14 +60,16 @@ impl S3Objects {
     /// an unreachable store fails the open with `Unavailable`, a missing
     /// bucket with `InvalidArgument`, refused credentials with `Io`.
     pub fn open(s3: &S3Storage, options: &DirOptions) -> Result<Self> {
+        s3.validate().map_err(|m| Error::InvalidArgument(format!("storage: {m}")))?;
         let store = Arc::new(client::build(s3)?);
         let label = s3.describe();
         let prefix = s3.prefix.clone();
-        let listed = measure(&store, &prefix).map_err(|e| match e {
-            object_store::Error::NotFound { .. } => {
-                Error::InvalidArgument(format!("storage: {label}: the bucket {:?} does not exist (kvbox never creates buckets)", s3.bucket))
+        let listed = measure(&store, &prefix).map_err(|e| {
+            // A listing's 404 stays a generic error in object_store: read its S3 code.
+            if matches!(e, object_store::Error::NotFound { .. }) || client::chain(&e).contains("NoSuchBucket") {
+                return Error::InvalidArgument(format!("storage: {label}: the bucket {:?} does not exist (kvbox never creates buckets)", s3.bucket));
             }
-            e => client::error(&format!("opening {label}"), e),
+            client::error(&format!("opening {label}"), e)
         })?;
         let ledger = Arc::new(Ledger::new(listed, options.max_bytes, options.max_objects));
         let refresh = (s3.usage_refresh_ms > 0)
@@ -75,6 +81,13 @@ impl S3Objects {
     fn key(&self, path: &str) -> Result<Key> {
         check_path(path, false)?;
         let full = if self.prefix.is_empty() { path.to_string() } else { format!("{}/{path}", self.prefix) };
+        if full.len() > MAX_KEY_BYTES {
+            return Err(Error::InvalidPath(format!(
+                "object key {:?}… is {} bytes (tenant prefix + object path), over S3's limit of {MAX_KEY_BYTES}; nothing was sent",
+                full.chars().take(64).collect::<String>(),
+                full.len()
+            )));
+        }
         Key::parse(&full).map_err(|e| Error::InvalidPath(format!("object path {path:?} is not a valid object store key: {e}")))
     }
 
@@ -158,20 +171,36 @@ impl ObjectStorage for S3Objects {
             )));
         }
         let _serial = self.ledger.lock_path(path);
-        // Under a quota the replaced object's size matters (one HEAD);
-        // without one, usage comes from the listings and a put is one request.
-        let old = if self.ledger.has_quota() { self.head(&key, path)? } else { None };
-        let reservation = self.ledger.reserve(path, old, data.len() as u64)?;
         let mut attributes = Attributes::new();
         if self.checksums {
             attributes.insert(Attribute::Metadata(CRC_METADATA.into()), AttributeValue::from(format!("{:08x}", crc32c::crc32c(data))));
         }
         let payload = PutPayload::from(data.to_vec());
-        let opts = PutOptions { attributes, ..PutOptions::default() };
-        client::block_on(self.store.put_opts(&key, payload, opts)).map_err(|e| client::error(&self.what("writing", path), e))?;
-        if self.ledger.has_quota() {
-            reservation.commit();
+        let put = |mode: PutMode| {
+            let opts = PutOptions { mode, attributes: attributes.clone(), ..PutOptions::default() };
+            client::block_on(self.store.put_opts(&key, payload.clone(), opts))
+        };
+        let len = data.len() as u64;
+        // Most puts store a new key (KV-cache keys are content-addressed):
+        // one conditional PUT (`If-None-Match: *`) both stores it and says
+        // it is new, so usage stays exact in one request.
+        match self.ledger.reserve(path, None, len, false) {
+            Ok(reservation) => match put(PutMode::Create) {
+                Ok(_) => {
+                    reservation.commit();
+                    return Ok(());
+                }
+                Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {}
+                Err(e) => return Err(client::error(&self.what("writing", path), e)),
+            },
+            Err(Error::Quota(_)) => {} // may still fit as a replacement
+            Err(e) => return Err(e),
         }
+        // A replacement: learn the size it replaces, then overwrite.
+        let old = self.head(&key, path)?;
+        let reservation = self.ledger.reserve(path, old, len, true)?;
+        put(PutMode::Overwrite).map_err(|e| client::error(&self.what("writing", path), e))?;
+        reservation.commit();
         Ok(())
     }
 
@@ -278,10 +307,10 @@ fn relative_to<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
 
 /// Lists the whole prefix: the tenant's usage across every node.
 fn measure(store: &AmazonS3, prefix: &str) -> std::result::Result<Usage, object_store::Error> {
-    let under = (!prefix.is_empty()).then(|| Key::parse(prefix)).transpose().map_err(|e| object_store::Error::Generic {
-        store: "S3",
-        source: Box::new(e),
-    })?;
+    let under = (!prefix.is_empty())
+        .then(|| Key::parse(prefix))
+        .transpose()
+        .map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) })?;
     client::block_on(async {
         let mut usage = Usage::default();
         let mut stream = store.list(under.as_ref());
