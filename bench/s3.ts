@@ -48,7 +48,8 @@ process.on('exit', () => {
 });
 
 console.log('building the baseline (object_store, examples/s3_direct.rs)…');
-execFileSync('cargo', ['build', '--release', '-q', '-p', 'kvbox-core', '--example', 's3_direct'], { cwd: join(root, 'native'), stdio: 'inherit' });
+// Built with the addon's package set, so cargo reuses the addon's compiled dependencies.
+execFileSync('cargo', ['build', '--release', '-q', '-p', 'kvbox-node', '-p', 'kvbox-core', '--example', 's3_direct'], { cwd: join(root, 'native'), stdio: 'inherit' });
 const targetDir = execFileSync('node', [join(root, 'scripts/target-dir.mjs')], { encoding: 'utf8' }).trim();
 const direct = join(targetDir, 'release/examples/s3_direct');
 

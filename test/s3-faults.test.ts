@@ -59,7 +59,9 @@ describe('S3 storage faults', () => {
       }
     });
     await new Promise((r) => setTimeout(r, 1500));
+    const down = Date.now();
     await store.restart();
+    console.log(`SeaweedFS took ${Date.now() - down} ms to stop, start and take writes again`);
     // Keep writing a little after the restart, then check recovery.
     await new Promise((r) => setTimeout(r, 1500));
     stop = true;
@@ -80,20 +82,21 @@ describe('S3 storage faults', () => {
   }, 180_000);
 
   it('applies deadlines to connector code, not to remote I/O: a slow store still stores whole objects', async () => {
-    const relay = await slowRelay(store.ports.s3, 150);
+    const relay = await slowRelay(store.ports.s3, 700);
     try {
       const slow = store.storage(`faults/${process.pid}/slow`, { endpoint: `http://127.0.0.1:${relay.port}`, requestTimeoutMs: 20_000 });
-      await using sandboxed = await loadConnector(FS_CONNECTOR, { storage: slow, cacheDir: false, limits: { callTimeoutMs: 50 } });
+      await using sandboxed = await loadConnector(FS_CONNECTOR, { storage: slow, cacheDir: false, limits: { callTimeoutMs: 1000 } });
       const data = bytes(200_000);
       const started = Date.now();
-      // The request takes longer than the deadline: the host call is not cut off mid-request;
-      // the guest is stopped when it runs again, so the call may report a timeout — the object is whole either way.
+      // The PUT needs two 700 ms hops, past the 1 s deadline, and starts well before it: the host call is
+      // not cut off mid-request; the guest is stopped when it runs again, so the call may report a
+      // timeout — the object is stored whole either way.
       const outcome = await sandboxed.put('k', data).then(
         () => 'stored',
         (err: KvboxError) => err.code,
       );
       expect(['stored', 'ERR_KVBOX_TIMEOUT']).toContain(outcome);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
       await using direct = await loadConnector(NATIVE_FS, { storage: slow });
       expect(sha256((await direct.get('k'))!)).toBe(sha256(data));
       // The remote I/O's own bound is storage.requestTimeoutMs: shorter than the store's latency, the open fails.

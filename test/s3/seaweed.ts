@@ -70,6 +70,7 @@ export class SeaweedStore {
     await store.run();
     execFileSync(weed, ['shell', `-master=127.0.0.1:${ports.master}`], { input: `s3.bucket.create -name ${BUCKET}\n`, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
     await store.#waitFor(async () => (await fetch(`${store.endpoint}/${BUCKET}?list-type=2&max-keys=1`)).status === 200, 'the bucket to appear');
+    store.#bucketMade = true;
     return store;
   }
 
@@ -107,10 +108,16 @@ export class SeaweedStore {
       const r = await fetch(`${this.endpoint}/`);
       return r.status < 500;
     }, 'the S3 gateway to answer');
+    if (this.#bucketMade) {
+      // After a restart the gateway answers before volumes are writable again: wait for a real write.
+      await this.#waitFor(async () => (await fetch(`${this.endpoint}/${BUCKET}/.probe`, { method: 'PUT', body: 'x', signal: AbortSignal.timeout(5000) })).status === 200, 'the store to take writes');
+    }
   }
 
+  #bucketMade = false;
+
   async #waitFor(ok: () => Promise<boolean>, what: string): Promise<void> {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       if (this.#child?.exitCode !== null && this.#child?.exitCode !== undefined) break;
       try {

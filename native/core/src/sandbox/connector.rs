@@ -203,11 +203,15 @@ impl WasmConnector {
         if inst.store.data().call.used_fraction() > NEAR_DEADLINE {
             self.counters.near_deadline.fetch_add(1, Ordering::Relaxed);
         }
-        inst.store.data_mut().call = CallState::default();
+        let unavailable = std::mem::take(&mut inst.store.data_mut().call).unavailable;
         match outcome {
             Ok(result) => {
                 self.checkin(inst);
-                result
+                // The guest's own report of a store outage the host met: the caller gets `Unavailable`.
+                result.map_err(|e| match (e, unavailable) {
+                    (Error::Connector(_) | Error::Io(_), Some(m)) => Error::Unavailable(m),
+                    (e, _) => e,
+                })
             }
             Err(trap) => {
                 let err = self.classify(trap, &inst.store, op);

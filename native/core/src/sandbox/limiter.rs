@@ -116,6 +116,8 @@ pub struct CallState {
     cpu: Option<Arc<CpuBudget>>,
     /// Thread CPU time at the last charge to the budget.
     cpu_mark: Duration,
+    /// The remote store's unavailability, when a host I/O call of this call met it (see [`crate::io::s3`]).
+    pub unavailable: Option<String>,
 }
 
 impl CallState {
@@ -123,7 +125,7 @@ impl CallState {
     pub fn new(op: &'static str, timeout: Duration, cancel: Cancel, cpu: Option<Arc<CpuBudget>>) -> Self {
         let started = Instant::now();
         let cpu_mark = if cpu.is_some() { thread_cpu_time() } else { Duration::ZERO };
-        Self { op, started, deadline: started + timeout, cancel, cpu, cpu_mark }
+        Self { op, started, deadline: started + timeout, cancel, cpu, cpu_mark, unavailable: None }
     }
 
     /// Checked at every epoch tick while guest code runs, and by host

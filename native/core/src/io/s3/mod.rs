@@ -67,7 +67,10 @@ impl S3Objects {
         let listed = measure(&store, &prefix).map_err(|e| {
             // A listing's 404 stays a generic error in object_store: read its S3 code.
             if matches!(e, object_store::Error::NotFound { .. }) || client::chain(&e).contains("NoSuchBucket") {
-                return Error::InvalidArgument(format!("storage: {label}: the bucket {:?} does not exist (kvbox never creates buckets)", s3.bucket));
+                return Error::InvalidArgument(format!(
+                    "storage: {label}: the bucket {:?} does not exist (kvbox never creates buckets)",
+                    s3.bucket
+                ));
             }
             client::error(&format!("opening {label}"), e)
         })?;

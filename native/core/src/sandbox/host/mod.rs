@@ -13,6 +13,7 @@ pub mod objects;
 pub mod payload;
 
 use super::state::HostView;
+use crate::{Error, Result};
 
 impl HostView<'_> {
     /// Traps when the call's deadline passed or its caller cancelled; called
@@ -20,5 +21,15 @@ impl HostView<'_> {
     /// guest cannot make the host keep working after its time is up.
     pub(crate) fn check_call(&mut self) -> wasmtime::Result<()> {
         self.call.tick().map_err(wasmtime::Error::from)
+    }
+
+    /// Notes a host I/O result: the store's unavailability is remembered
+    /// for the call, so however the guest reports the failure (no contract
+    /// version has an `unavailable` case), the caller gets `Unavailable`.
+    pub(crate) fn noted<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(Error::Unavailable(m)) = &result {
+            self.call.unavailable = Some(m.clone());
+        }
+        result
     }
 }

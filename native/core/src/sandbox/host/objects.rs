@@ -31,7 +31,8 @@ impl HostView<'_> {
                 bytes.len()
             ))));
         }
-        Ok(self.io.write(path, bytes))
+        let written = self.io.write(path, bytes);
+        Ok(self.noted(written))
     }
 
     /// Reads the object at `path`: into the caller's buffer when a
@@ -40,7 +41,8 @@ impl HostView<'_> {
         self.check_call()?;
         let max = self.limits.max_object_bytes.saturating_mul(2);
         if let Some(mut dst) = self.read_target.take() {
-            match self.io.read_into(path, dst.buf(), max) {
+            let read = self.io.read_into(path, dst.buf(), max);
+            match self.noted(read) {
                 Ok(Some(len)) => {
                     let lent = self.table.push(Payload::Lent { ptr: dst.buf().as_ptr(), len: len as usize })?;
                     self.read_target.issue(lent.rep());
@@ -54,7 +56,8 @@ impl HostView<'_> {
                 Err(e) => return Ok(Err(e)),
             }
         }
-        match self.io.read(path, max) {
+        let read = self.io.read(path, max);
+        match self.noted(read) {
             Ok(Some(bytes)) => Ok(self.push_owned(bytes)?.map(ReadOutcome::Found)),
             Ok(None) => Ok(Ok(ReadOutcome::Absent)),
             Err(e) => Ok(Err(e)),
@@ -64,18 +67,21 @@ impl HostView<'_> {
     /// The object's size, or `None`.
     pub(crate) fn stat_object(&mut self, path: &str) -> wasmtime::Result<Result<Option<u64>>> {
         self.check_call()?;
-        Ok(self.io.stat(path))
+        let stat = self.io.stat(path);
+        Ok(self.noted(stat))
     }
 
     /// Removes the object; `true` when it existed.
     pub(crate) fn remove_object(&mut self, path: &str) -> wasmtime::Result<Result<bool>> {
         self.check_call()?;
-        Ok(self.io.remove(path))
+        let removed = self.io.remove(path);
+        Ok(self.noted(removed))
     }
 
     /// One page of object paths beneath `prefix`, after `after`.
     pub(crate) fn list_objects(&mut self, prefix: &str, after: Option<&str>, limit: u32) -> wasmtime::Result<Result<Listing>> {
         self.check_call()?;
-        Ok(self.io.list(prefix, after, limit.min(self.limits.max_list_page)))
+        let listed = self.io.list(prefix, after, limit.min(self.limits.max_list_page));
+        Ok(self.noted(listed))
     }
 }
