@@ -130,6 +130,11 @@ export class SeaweedStore {
     throw new Error(`SeaweedFS: timed out waiting for ${what}; its log:\n${this.#log.join('').slice(-4000)}`);
   }
 
+  /** Kills the process at once (for exit handlers, which cannot wait). */
+  killNow(): void {
+    this.#child?.kill('SIGKILL');
+  }
+
   /** Stops the process (SIGTERM, then SIGKILL after 10 s). */
   async stop(): Promise<void> {
     const child = this.#child;
