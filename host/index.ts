@@ -21,6 +21,7 @@ export {
   CancelledError,
   BusyError,
   UnsupportedPlatformError,
+  BuildError,
   type ErrorCode,
 } from './errors.js';
 export {
