@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+mod manifest;
 mod recycled;
 mod trusted;
 use recycled::RecycledBuffer;

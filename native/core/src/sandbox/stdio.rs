@@ -1,4 +1,5 @@
-//! The guest's WASI stdout and stderr, line by line into the log (the same for every contract version).
+//! The guest's WASI stdout and stderr into the log, one record per message
+//! (the same for every contract version).
 
 use crate::sandbox::logbook::{LogBook, MAX_MESSAGE_BYTES};
 use std::io;
@@ -26,6 +27,12 @@ impl OutputTail {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).trim().to_string()
     }
 
+    /// Adds a line (a message the guest logged at `error`).
+    pub fn push_line(&self, line: &str) {
+        self.push(line.as_bytes());
+        self.push(b"\n");
+    }
+
     fn push(&self, bytes: &[u8]) {
         let mut tail = self.0.lock().unwrap_or_else(|p| p.into_inner());
         tail.extend_from_slice(bytes);
@@ -34,7 +41,10 @@ impl OutputTail {
     }
 }
 
-/// A WASI output stream whose complete lines become log records.
+/// A WASI output stream whose messages become log records: what one write
+/// delivers up to its last newline is one record (a panic message or a
+/// multi-line `eprintln!` stays whole); text after the last newline waits
+/// for the next write.
 #[derive(Clone)]
 pub struct LogStream {
     log: Arc<LogBook>,
@@ -54,9 +64,9 @@ impl LogStream {
         self.tail.push(bytes);
         let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
         partial.extend_from_slice(bytes);
-        while let Some(nl) = partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = partial.drain(..=nl).collect();
-            self.log.push(self.level, self.source, None, String::from_utf8_lossy(&line[..nl]).trim_end_matches('\r'));
+        if let Some(last) = partial.iter().rposition(|&b| b == b'\n') {
+            let message: Vec<u8> = partial.drain(..=last).collect();
+            self.log.push(self.level, self.source, None, String::from_utf8_lossy(&message).trim_end_matches(['\n', '\r']));
         }
         if partial.len() > MAX_MESSAGE_BYTES {
             let line: Vec<u8> = std::mem::take(&mut *partial);
