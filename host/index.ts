@@ -1,4 +1,14 @@
 export { type CallOptions, Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
+export type {
+  BatchErrors,
+  ExistsManyResult,
+  GetManyIntoResult,
+  GetManyResult,
+  PutEntry,
+  PutManyResult,
+  RemoveManyResult,
+  SizeManyResult,
+} from './batch.js';
 // Error classes only: `native` and `fromNative` are internal.
 export {
   KvboxError,
@@ -43,6 +53,7 @@ export {
   CALL_CHANNEL,
   LATENCY_BUCKETS_MS,
   type CallEvent,
+  type BatchSummary,
   type CallOutcome,
   type LatencyHistogram,
   type OperationKind,

@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod connector;
 pub mod error;
 pub mod io;

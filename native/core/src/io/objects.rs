@@ -22,7 +22,10 @@
 //! object that carries one verifies it and reports `Corrupt` on mismatch.
 
 use super::checksum::{check_crc, store_crc};
-use super::direct::{read_at_into, read_buffered, read_direct, read_direct_into, regular_size, write_all_at, write_direct};
+use super::direct::{
+    read_at_into, read_at_into_from, read_buffered, read_direct, read_direct_into, read_range_direct, regular_size, write_all_at,
+    write_direct,
+};
 use super::options::DirOptions;
 use super::probe::dio_alignment_cached;
 use super::root::{TenantRoot, check_path, split_parent};
@@ -235,6 +238,38 @@ impl ObjectDir {
         .map_err(|e| Error::os(&what(), e.into()))?;
         check_crc(&fd, path, &dst[..filled])?;
         Ok(Some(filled as u64))
+    }
+
+    /// Up to `len` bytes of the object at `path` from byte `offset` (fewer
+    /// when the object ends first, none past its end), or `None` when there
+    /// is no object. Only the range is read — which is the point: a
+    /// connector reads a header without the body — so a stored checksum,
+    /// which covers the whole object, is not verified here. `len` over
+    /// `max_bytes` is refused with `TooLarge`.
+    pub fn read_range(&self, path: &str, offset: u64, len: u64, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+        if len > max_bytes {
+            return Err(Error::TooLarge(format!("a range of {len} bytes exceeds the limit of {max_bytes}")));
+        }
+        let Some((fd, direct)) = self.open_for_read(path)? else {
+            return Ok(None);
+        };
+        let what = || format!("reading {path:?} from byte {offset}");
+        let Some(size) = regular_size(&fd, u64::MAX).map_err(|e| e.into_error(&what(), |_| Error::TooLarge(String::new())))? else {
+            return Ok(None);
+        };
+        let start = offset.min(size as u64) as usize;
+        let end = offset.saturating_add(len).min(size as u64) as usize;
+        let got = match direct {
+            Some(align) => read_range_direct(&fd, align, start, end),
+            None => {
+                let mut out = vec![0u8; end - start];
+                read_at_into_from(&fd, &mut out, start as u64).map(|n| {
+                    out.truncate(n);
+                    out
+                })
+            }
+        };
+        got.map(Some).map_err(|e| Error::os(&what(), e.into()))
     }
 
     /// The size of the object at `path`, or `None` when there is none.

@@ -46,7 +46,7 @@ impl Sandbox {
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.max_host_handles as usize);
         let limiter = GuestLimiter::new(limits.memory_bytes);
-        let budget = PayloadBudget::new(limits.max_object_bytes.saturating_mul(2));
+        let budget = PayloadBudget::new(limits.payload_budget(1));
         Self { table, wasi, limiter, call: CallState::default(), read_target: ReadTarget::default(), io, log, limits, budget, output }
     }
 
