@@ -13,7 +13,7 @@ import { binding } from '../binding.js';
 import { BuildError, native } from '../errors.js';
 import { kvboxVersion } from './package.js';
 import { type ProjectManifest, readProject } from './project.js';
-import { builtWasm, cargoBuild, detectC, detectRust, findJco, run, toComponent } from './toolchain.js';
+import { builtWasm, cargoBuild, detectC, detectRust, findJco, findPackage, run, toComponent } from './toolchain.js';
 
 /** What a build made. */
 export interface BuildResult {
@@ -98,9 +98,12 @@ async function compile(p: ProjectManifest, root: string, work: string, out: stri
       return `c: ${tc.clang}`;
     }
     case 'js': {
-      const { componentize, version } = await loadComponentize(root);
+      const { componentize, version, grant } = await loadComponentize(root);
       const cwd = process.cwd();
-      // componentize-js reads the WIT only beneath the current directory.
+      // componentize-js reads the WIT through WASI (its splicer is a component
+      // on jco's preview2-shim, which grants no directory by default since
+      // 0.26) and only beneath the current directory.
+      await grant(root);
       process.chdir(root);
       try {
         const { component } = await componentize({
@@ -134,17 +137,28 @@ function crateName(root: string): string {
 
 type Componentize = (o: { sourcePath: string; witPath: string; worldName: string; disableFeatures: string[] }) => Promise<{ component: Uint8Array }>;
 
+interface ComponentizeJs {
+  componentize: Componentize;
+  version: string;
+  /** Lets componentize-js's WASI splicer read `dir` (and nothing else). */
+  grant(dir: string): Promise<void>;
+}
+
 /** componentize-js: the project's own, else the one installed with kvbox. */
-async function loadComponentize(root: string): Promise<{ componentize: Componentize; version: string }> {
-  for (const from of [join(root, 'package.json'), import.meta.url]) {
-    try {
-      const req = createRequire(from);
-      const pkgPath = req.resolve('@bytecodealliance/componentize-js/package.json');
-      const mod = (await import(pathToFileURL(req.resolve('@bytecodealliance/componentize-js')).href)) as { componentize: Componentize };
-      return { componentize: mod.componentize, version: (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version };
-    } catch {
-      // try the next place
-    }
+async function loadComponentize(root: string): Promise<ComponentizeJs> {
+  const dir = findPackage('@bytecodealliance/componentize-js', root);
+  if (dir) {
+    const pkgPath = join(dir, 'package.json');
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string; exports?: { import?: string } };
+    const mod = (await import(pathToFileURL(join(dir, pkg.exports?.import ?? 'src/componentize.js')).href)) as { componentize: Componentize };
+    // The shim instance componentize-js itself imports.
+    const shim = createRequire(pkgPath).resolve('@bytecodealliance/preview2-shim/filesystem');
+    const fs = (await import(pathToFileURL(shim).href)) as { _setPreopens?: (p: Record<string, string>) => void };
+    return {
+      componentize: mod.componentize,
+      version: pkg.version,
+      grant: async (d) => fs._setPreopens?.({ [d]: d }),
+    };
   }
-  throw new BuildError('a JavaScript connector needs componentize-js: npm install --save-dev @bytecodealliance/componentize-js@0.23.0');
+  throw new BuildError('a JavaScript connector needs componentize-js: npm install --save-dev @bytecodealliance/componentize-js@0.23.0 @bytecodealliance/preview2-shim@0.26.1');
 }

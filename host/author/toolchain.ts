@@ -11,9 +11,10 @@
  * the wasm32-wasi target and `wasm-ld` (Debian's `wasm-ld-19` is found too).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BuildError } from '../errors.js';
 
 /** A Rust toolchain that can build components. */
@@ -104,20 +105,31 @@ export function toComponent(tc: RustToolchain | 'core', built: string, out: stri
  * @throws {@link BuildError} when neither exists.
  */
 export function findJco(from: string): string {
-  const local = join(from, 'node_modules', '.bin', 'jco');
-  if (existsSync(local)) return local;
-  try {
-    const pkg = createRequire(import.meta.url).resolve('@bytecodealliance/jco/package.json');
-    return join(dirname(pkg), 'src', 'jco.js');
-  } catch {
-    throw new BuildError('jco is needed to make a component: npm install --save-dev @bytecodealliance/jco');
+  const dir = findPackage('@bytecodealliance/jco', from);
+  const bin = dir && (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin?: { jco?: string } }).bin?.jco;
+  if (dir && bin) return join(dir, bin);
+  throw new BuildError('jco is needed to make a component: npm install --save-dev @bytecodealliance/jco@1.35.0');
+}
+
+/**
+ * The directory of npm package `name` as Node would find it from `from` (a
+ * project directory), else from kvbox's own installation; packages whose
+ * `exports` hide `package.json` are found too.
+ */
+export function findPackage(name: string, from: string): string | undefined {
+  const bases = [join(from, 'package.json'), fileURLToPath(import.meta.url)];
+  for (const base of bases) {
+    for (const dir of createRequire(base).resolve.paths(name) ?? []) {
+      if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
+    }
   }
+  return undefined;
 }
 
 /** clang and wasm-ld for C connectors. */
 export interface CToolchain {
   clang: string;
-  /** The `-fuse-ld=` value: `wasm-ld`, else Debian's `wasm-ld-19` (clang looks for `wasm-ld` only). */
+  /** Absolute path of `wasm-ld`, else Debian's `wasm-ld-19`, for `-fuse-ld=` (clang looks for `wasm-ld` only, or takes a path). */
   linker: string;
   /** `--sysroot`: wasi-libc. */
   sysroot: string;
@@ -129,10 +141,10 @@ export interface CToolchain {
  */
 export function detectC(): CToolchain {
   const clang = ['clang', 'clang-19'].find((c) => probe(c, ['--version']));
-  const linker = ['wasm-ld', 'wasm-ld-19'].find((l) => probe(l, ['--version']));
+  const linker = ['wasm-ld', 'wasm-ld-19'].map((l) => probe('sh', ['-c', `command -v ${l}`])?.trim()).find((l) => l && probe(l, ['--version']));
   const sysroot = ['/usr', process.env.WASI_SYSROOT].find((s) => s && existsSync(join(s, 'lib', 'wasm32-wasi', 'libc.a')));
   const missing = [!clang && 'clang (Debian package clang-19)', !linker && 'wasm-ld (Debian package lld-19)', !sysroot && 'wasi-libc (Debian package wasi-libc, or set WASI_SYSROOT)'].filter(Boolean);
-  if (clang && linker && sysroot) return { clang, linker: probe('wasm-ld', ['--version']) ? 'wasm-ld' : linker, sysroot };
+  if (clang && linker && sysroot) return { clang, linker, sysroot };
   throw new BuildError(`no C toolchain for WebAssembly: missing ${missing.join('; ')}. Install: sudo apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 (or use wasi-sdk and set WASI_SYSROOT)`);
 }
 

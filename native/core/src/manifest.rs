@@ -138,14 +138,14 @@ pub fn inspect(wasm: &[u8]) -> Result<ComponentInfo> {
             Section::End(_) => depth = depth.saturating_sub(1),
             Section::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
-                    info.imports.push(import.map_err(|e| bad("bad import section", e))?.name.0.to_string());
+                    info.imports.push(import.map_err(|e| bad("bad import section", e))?.name.name.to_string());
                 }
             }
             Section::ComponentExportSection(reader) if depth == 0 => {
                 for export in reader {
                     let export = export.map_err(|e| bad("bad export section", e))?;
                     if export.kind == ComponentExternalKind::Instance {
-                        info.exports.push(export.name.0.to_string());
+                        info.exports.push(export.name.name.to_string());
                     }
                 }
             }
