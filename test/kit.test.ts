@@ -6,7 +6,7 @@
  * missing here, with the reason printed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectC, detectRust } from '../host/author/toolchain.js';
@@ -39,6 +39,15 @@ function missing(lang: string): string | undefined {
   }
   return undefined;
 }
+
+describe('the SDK crate', () => {
+  it('bundles exactly the frozen contract it targets (wit/0.2.0)', () => {
+    for (const f of readdirSync(join(ROOT, 'wit', '0.2.0'))) {
+      expect(readFileSync(join(ROOT, 'crates', 'connector-sdk', 'wit', f), 'utf8'), f).toBe(readFileSync(join(ROOT, 'wit', '0.2.0', f), 'utf8'));
+    }
+    expect(readdirSync(join(ROOT, 'crates', 'connector-sdk', 'wit')).sort()).toEqual(readdirSync(join(ROOT, 'wit', '0.2.0')).sort());
+  });
+});
 
 describe('kvbox new → build → test → inspect', () => {
   for (const lang of ['rust', 'c', 'js'] as const) {

@@ -152,7 +152,7 @@ impl WasmConnector {
             self.log.push("error", "host", None, &format!("memory limit hit during {during}: {why}"));
             // At instantiation or open the component cannot start at all: say what to raise.
             let hint = if during == "instantiating" || during == "open" {
-                "; raise limits.memoryBytes for this connector (a componentize-js connector needs at least 16 MiB)"
+                "; raise limits.memoryBytes for this connector (a componentize-js connector asks for about 10 MiB to start)"
             } else {
                 ""
             };
@@ -175,9 +175,17 @@ impl WasmConnector {
                  for you); the instance was discarded: {e:#}"
             ));
         }
+        // What the connector said last (a panic message, its last stderr lines)
+        // leads; the trap's kind follows. The wasm backtrace of a stripped
+        // release build names no function, so it stays in the host's log record.
         let output = store.data().output.text();
-        let said = if output.is_empty() { String::new() } else { format!("; the connector wrote before it trapped: {output}") };
-        Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}{said}"))
+        match (output.is_empty(), e.downcast_ref::<wasmtime::Trap>()) {
+            (false, Some(trap)) => {
+                Error::Trap(format!("the connector trapped during {during}: {output}; the instance was discarded ({trap})"))
+            }
+            (false, None) => Error::Trap(format!("the connector trapped during {during}: {output}; the instance was discarded: {e:#}")),
+            (true, _) => Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}")),
+        }
     }
 
     fn checkout(&self, op: &'static str, cancel: &Cancel) -> Result<Instance> {
