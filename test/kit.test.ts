@@ -6,11 +6,11 @@
  * missing here, with the reason printed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectC, detectRust } from '../host/author/toolchain.js';
-import { compileConnector, LoadError } from '../host/index.js';
+import { compileConnector, LoadError, TrapError } from '../host/index.js';
 import { rejectsWith, scratch } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -76,11 +76,25 @@ describe('kvbox new → build → test → inspect', () => {
 
       // Pinning: the artifact loads with its own hash and is refused with any other.
       const wasm = readFileSync(result.path);
-      expect((await compileConnector(wasm, { sha256: result.sha256, cacheDir: false })).sha256).toBe(result.sha256);
+      expect((await compileConnector(wasm, { sha256: result.sha256, cacheDir: join(base, 'cache') })).sha256).toBe(result.sha256);
       const other = result.sha256.replace(/^./, (c) => (c === '0' ? '1' : '0'));
       const err = await rejectsWith(compileConnector(wasm, { sha256: other }), LoadError, 'ERR_KVBOX_LOAD');
       expect(err.message).toContain(result.sha256);
       expect(err.message).toContain(other);
+
+      if (lang === 'c') {
+        // The C mistake wasmtime reports as "borrow handles still remain": kvbox names the call and the fix.
+        const source = join(dir, 'src', 'connector.c');
+        const edited = readFileSync(source, 'utf8').replace(/^\s*kvbox_connector_payload_payload_drop_borrow\(data\);.*$/m, '');
+        expect(edited).not.toBe(readFileSync(source, 'utf8'));
+        writeFileSync(source, edited);
+        rmSync(join(dir, 'dist'), { recursive: true });
+        expect(kvbox(['build'], dir).status).toBe(0);
+        const leaky = await compileConnector(join(dir, 'dist', `${name}.wasm`), { cacheDir: false });
+        await using store = await leaky.open({ root: join(base, 'leaky') });
+        const trap = await rejectsWith(store.put('k', Buffer.from('v')), TrapError, 'ERR_KVBOX_TRAP');
+        expect(trap.message).toMatch(/returned from put still holding a borrowed payload handle.*kvbox_connector_payload_payload_drop_borrow/s);
+      }
     });
   }
 });

@@ -99,3 +99,23 @@ impl tokio::io::AsyncWrite for LogStream {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_record_per_message_and_a_tail_for_the_trap() {
+        let log = Arc::new(LogBook::default());
+        let tail = OutputTail::default();
+        let stream = LogStream::new(log.clone(), "warn", "stderr", tail.clone());
+        stream.accept(b"thread panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1\n");
+        stream.accept(b"partial ");
+        assert_eq!(log.drain().iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["thread panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1"]);
+        stream.accept(b"line\r\n");
+        assert_eq!(log.drain()[0].message, "partial line");
+        assert!(tail.text().ends_with("partial line"));
+        tail.push_line("from the log interface");
+        assert!(tail.text().ends_with("partial line\r\nfrom the log interface"));
+    }
+}
