@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConnector, TooLargeError } from '../host/index.js';
+import { allocBuffer, InvalidArgumentError, loadConnector, TooLargeError } from '../host/index.js';
 import { conformance } from './conformance.js';
 import { batchConformance } from './conformance-batch.js';
 import { bytes, filesUnder, fresh, rejectsWith, scratch, sha256 } from './helpers.js';
@@ -57,5 +57,24 @@ describe('payload headroom for connectors that frame objects', () => {
     expect(await c.exists('k')).toBe(false);
     await c.put('k', bytes(992)); // 992 + 16 fits 1000 + 8
     expect(await c.size('k')).toBe(992);
+  });
+});
+
+describe('allocBuffer', () => {
+  const base = scratch('alloc');
+
+  it('hands out zero-filled, whole (unpooled) buffers that round-trip through put/getInto and the batches', async () => {
+    for (const size of [0, 1, 4096, 3 << 20]) {
+      const b = allocBuffer(size);
+      expect([b.length, b.byteOffset, b.buffer.byteLength]).toEqual([size, 0, size]);
+      expect(b.every((x) => x === 0)).toBe(true);
+    }
+    await using c = await loadConnector(FRAMING, { root: fresh(base), cacheDir: false });
+    const data = allocBuffer(3 << 20).fill(7);
+    await c.putMany([['a', data]]);
+    const target = allocBuffer(3 << 20);
+    expect(await c.getInto('a', target)).toBe(3 << 20);
+    expect(target.equals(data)).toBe(true);
+    for (const bad of [-1, 1.5, Number.NaN, '8']) expect(() => allocBuffer(bad as never)).toThrow(InvalidArgumentError);
   });
 });
