@@ -436,7 +436,13 @@ impl NativeConnector {
     /// Reads `keys[i]` into `targets[i]` (lent without a copy: the caller
     /// must not touch them until the promise settles). Targets must not overlap.
     #[napi(ts_return_type = "Promise<NativeBatch>")]
-    pub fn get_many_into<'e>(&self, env: &'e Env, keys: Vec<String>, targets: Vec<Buffer>, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+    pub fn get_many_into<'e>(
+        &self,
+        env: &'e Env,
+        keys: Vec<String>,
+        targets: Vec<Buffer>,
+        cancel: Option<&NativeCancel>,
+    ) -> Result<Object<'e>> {
         batch::disjoint(&targets).map_err(|e| js_error(env, &e))?;
         let cancel = token(cancel);
         let mut targets = targets;
