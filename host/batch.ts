@@ -69,13 +69,23 @@ export interface Prepared {
   errors: BatchErrors;
 }
 
-/** Checks a batch's keys; `extra(i)` may refuse key `i` for another reason. */
-export function prepare(op: string, keys: unknown, extra?: (i: number) => KvboxError | undefined): Prepared {
+/**
+ * Checks a batch's keys; `shape(i)` may refuse entry `i` before its key is
+ * looked at (not a pair), `extra(i)` after (its data).
+ */
+export function prepare(
+  op: string,
+  keys: unknown,
+  extra?: (i: number) => KvboxError | undefined,
+  shape?: (i: number) => KvboxError | undefined,
+): Prepared {
   if (!Array.isArray(keys)) throw new InvalidArgumentError(`${op}: keys must be an array of strings, got ${describe(keys)}`);
   const errors: BatchErrors = new Map();
   for (let i = 0; i < keys.length; i++) {
     const key: unknown = keys[i];
-    if (typeof key !== 'string') errors.set(i, new InvalidKeyError(`${op}: key ${i} must be a string, got ${describe(key)}`));
+    const misshapen = shape?.(i);
+    if (misshapen) errors.set(i, misshapen);
+    else if (typeof key !== 'string') errors.set(i, new InvalidKeyError(`${op}: key ${i} must be a string, got ${describe(key)}`));
     else if (!key.isWellFormed()) errors.set(i, new InvalidKeyError(`${op}: key ${i} is not well-formed Unicode (it has a lone surrogate)`));
     else {
       const e = extra?.(i);

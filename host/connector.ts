@@ -279,8 +279,11 @@ export class Connector implements AsyncDisposable {
     if (!Array.isArray(entries)) throw new InvalidArgumentError(`putMany: entries must be an array of [key, data] pairs, got ${describe(entries)}`);
     const keys = entries.map((e: unknown) => (Array.isArray(e) ? (e[0] as unknown) : undefined)) as string[];
     const data = entries.map((e: unknown) => (Array.isArray(e) ? (e[1] as unknown) : undefined)) as Uint8Array[];
-    const p = prepare('putMany', keys, (i) =>
-      Array.isArray(entries[i]) ? notBytes('putMany', i, 'data of entry', data[i]) : new InvalidArgumentError(`putMany: entry ${i} must be a [key, data] pair, got ${describe(entries[i])}`),
+    const p = prepare(
+      'putMany',
+      keys,
+      (i) => notBytes('putMany', i, 'data of entry', data[i]),
+      (i) => (Array.isArray(entries[i]) ? undefined : new InvalidArgumentError(`putMany: entry ${i} must be a [key, data] pair, got ${describe(entries[i])}`)),
     );
     const lent = pick(p, data).map((b, j) => lend(b, `putMany: data of entry ${p.index?.[j] ?? j}`));
     const bytesIn = lent.reduce((sum, b) => sum + b.length, 0);

@@ -1,3 +1,4 @@
+export { allocBuffer } from './buffers.js';
 export { type CallOptions, Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
 export type {
   BatchErrors,

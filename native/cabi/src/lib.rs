@@ -91,7 +91,9 @@ pub extern "C" fn connector_destroy(handle: *mut c_void) {
 /// `key` is a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_exists(handle: *mut c_void, key: *const c_char) -> i32 {
-    with_key("exists", key, 0, |k| call("exists", handle, Some(k), 0, |t| Ok(i32::from(t.admit_wait("exists", &Cancel::never())?.exists(k, &Cancel::never())?))))
+    with_key("exists", key, 0, |k| {
+        call("exists", handle, Some(k), 0, |t| Ok(i32::from(t.admit_wait("exists", &Cancel::never())?.exists(k, &Cancel::never())?)))
+    })
 }
 
 /// Stores `len` bytes under `key`, atomically replacing any previous
@@ -166,7 +168,9 @@ pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, 
 /// `key` is a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_remove(handle: *mut c_void, key: *const c_char) -> i32 {
-    with_key("remove", key, -1, |k| call("remove", handle, Some(k), -1, |t| Ok(i32::from(t.admit_wait("remove", &Cancel::never())?.remove(k, &Cancel::never())?))))
+    with_key("remove", key, -1, |k| {
+        call("remove", handle, Some(k), -1, |t| Ok(i32::from(t.admit_wait("remove", &Cancel::never())?.remove(k, &Cancel::never())?)))
+    })
 }
 
 /// The object's size in `*out_size`: 0, 1 when absent, -1 on error.

@@ -55,9 +55,12 @@ pub fn tile_len(n: usize, threads: usize, min_keys: usize) -> usize {
     n.div_ceil(tiles).max(1)
 }
 
+/// The work of one tile: its keys' results, in order.
+pub type Job<'a, T> = Box<dyn FnOnce() -> Vec<Result<T>> + Send + 'a>;
+
 /// Runs each job (one per tile) on its own thread — the first on the
 /// calling thread — and concatenates their results in order.
-pub fn tiles<T: Send>(jobs: Vec<Box<dyn FnOnce() -> Vec<Result<T>> + Send + '_>>) -> Vec<Result<T>> {
+pub fn tiles<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Result<T>> {
     let mut jobs = jobs.into_iter();
     let Some(first) = jobs.next() else {
         return Vec::new();
@@ -142,8 +145,7 @@ mod tests {
         assert_eq!(chunks(6, 2, 100, |i| sizes[i]), vec![0..2, 2..4, 4..6]);
         assert_eq!(chunks(6, 10, 10, |i| sizes[i]), vec![0..2, 2..3, 3..6]);
         assert_eq!(chunks(0, 10, 10, |_| 1), Vec::<Range<usize>>::new());
-        let jobs: Vec<Box<dyn FnOnce() -> Vec<Result<usize>> + Send>> =
-            (0..4usize).map(|t| Box::new(move || (t * 10..t * 10 + 3).map(Ok).collect()) as Box<_>).collect();
+        let jobs: Vec<Job<'_, usize>> = (0..4usize).map(|t| Box::new(move || (t * 10..t * 10 + 3).map(Ok).collect()) as Box<_>).collect();
         let got: Vec<usize> = tiles(jobs).into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(got, vec![0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32]);
     }

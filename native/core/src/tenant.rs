@@ -21,7 +21,7 @@
 //!   once every admitted call has finished ([`Tenant::wait_closed`]), so a
 //!   new open of the directory never races a call of the old one.
 
-use crate::batch::{rounds, tile_len, tiles};
+use crate::batch::{Job, rounds, tile_len, tiles};
 use crate::connector::{ConnectorStats, KeyPage, ObjectConnector};
 use crate::native_fs::NativeFsConnector;
 use crate::sandbox::{CompiledComponent, WasmConnector};
@@ -427,12 +427,18 @@ impl Call {
         job: impl Fn(Range<usize>) -> Vec<Result<T>> + Sync,
     ) -> Vec<Result<T>> {
         let op = self.op;
-        let all = if writes { rounds(keys) } else { vec![0..keys.len()] };
+        let all: Vec<Range<usize>> = if writes { rounds(keys) } else { std::iter::once(0..keys.len()).collect() };
+        // Calls that move objects wait on the device: as many threads as
+        // instances. Metadata calls are CPU-bound: no more threads than cores.
+        let mut threads = self.limits.max_instances as usize;
+        if min_per_tile > 1 {
+            threads = threads.min(std::thread::available_parallelism().map_or(1, |n| n.get()));
+        }
         let mut out = Vec::with_capacity(keys.len());
         for round in all {
-            let len = tile_len(round.len(), self.limits.max_instances as usize, min_per_tile);
+            let len = tile_len(round.len(), threads, min_per_tile);
             let job = &job;
-            let jobs: Vec<Box<dyn FnOnce() -> Vec<Result<T>> + Send + '_>> = round
+            let jobs: Vec<Job<'_, T>> = round
                 .clone()
                 .step_by(len)
                 .map(|start| {
@@ -496,7 +502,7 @@ impl Call {
         }
         let len = tile_len(handed.len(), self.limits.max_instances as usize, 1);
         let (op, connector) = (self.op, self.connector());
-        let jobs: Vec<Box<dyn FnOnce() -> Vec<Result<Option<u64>>> + Send + '_>> = bufs
+        let jobs: Vec<Job<'_, Option<u64>>> = bufs
             .chunks_mut(len)
             .zip(handed.chunks(len))
             .map(|(tile, ks)| {

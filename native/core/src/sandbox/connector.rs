@@ -221,7 +221,12 @@ impl WasmConnector {
     }
 
     /// Runs `f` on an instance; discards the instance if it trapped.
-    pub(super) fn call<R>(&self, op: &'static str, cancel: &Cancel, f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R>>) -> Result<R> {
+    pub(super) fn call<R>(
+        &self,
+        op: &'static str,
+        cancel: &Cancel,
+        f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R>>,
+    ) -> Result<R> {
         let mut inst = self.checkout(op, cancel)?;
         inst.store.data_mut().call = self.call_state(op, cancel);
         inst.store.data().output.clear();

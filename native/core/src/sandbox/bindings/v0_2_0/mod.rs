@@ -56,12 +56,18 @@ pub fn prepare(pre: InstancePre<Sandbox>) -> Result<ConnectorPre<Sandbox>> {
     check::<(ResourceAny, Option<&str>, u32), (std::result::Result<WitKeyPage, WitError>,)>(&pre, "[method]connector.list-keys")?;
     check::<(ResourceAny, &[String]), (Vec<std::result::Result<bool, WitError>>,)>(&pre, "[method]connector.exists-many")?;
     check::<(ResourceAny, &[String]), (Vec<std::result::Result<Option<u64>, WitError>>,)>(&pre, "[method]connector.size-many")?;
-    check::<(ResourceAny, &[String]), (Vec<std::result::Result<Option<Resource<Payload>>, WitError>>,)>(&pre, "[method]connector.get-many")?;
+    check::<(ResourceAny, &[String]), (Vec<std::result::Result<Option<Resource<Payload>>, WitError>>,)>(
+        &pre,
+        "[method]connector.get-many",
+    )?;
     check::<(ResourceAny, &[String], Vec<Resource<Payload>>), (Vec<std::result::Result<Option<u64>, WitError>>,)>(
         &pre,
         "[method]connector.get-many-into",
     )?;
-    check::<(ResourceAny, &[String], Vec<Resource<Payload>>), (Vec<std::result::Result<(), WitError>>,)>(&pre, "[method]connector.put-many")?;
+    check::<(ResourceAny, &[String], Vec<Resource<Payload>>), (Vec<std::result::Result<(), WitError>>,)>(
+        &pre,
+        "[method]connector.put-many",
+    )?;
     check::<(ResourceAny, &[String]), (Vec<std::result::Result<bool, WitError>>,)>(&pre, "[method]connector.remove-many")?;
     ConnectorPre::new(pre).map_err(|e| Error::Load(format!("the component does not implement {STORE}: {e:#}")))
 }
