@@ -1,9 +1,10 @@
 /**
  * The shipped conformance suite (`host/conformance`, `@kvbox/kvbox/conformance`)
  * as vitest tests: one `it` per case, for every connector kind that calls it.
+ * The batch cases run from `conformance-batch.ts`, with the host's own batch checks.
  */
 import { describe, it } from 'vitest';
-import { conformanceCases, type Opener } from '../host/conformance/index.js';
+import { type Opener, singleKeyCases } from '../host/conformance/index.js';
 import { scratch } from './helpers.js';
 
 export type { Opener };
@@ -13,6 +14,6 @@ export function conformance(kind: string, open: Opener): void {
     const base = scratch(kind.replace(/\W+/g, '-'));
     let n = 0;
     const tenant = () => `${base}/t${++n}`;
-    for (const c of conformanceCases) it(c.name, () => c.run({ open, tenant }));
+    for (const c of singleKeyCases) it(c.name, () => c.run({ open, tenant }));
   });
 }

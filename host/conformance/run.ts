@@ -1,10 +1,11 @@
 /** Running the conformance cases without any test framework. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { batchCases } from './batch.js';
 import { type ConformanceCase, type Opener, singleKeyCases } from './cases.js';
 
-/** Every conformance case, in order. */
-export const conformanceCases: readonly ConformanceCase[] = [...singleKeyCases];
+/** Every conformance case, in order: single-key calls, then batches. */
+export const conformanceCases: readonly ConformanceCase[] = [...singleKeyCases, ...batchCases];
 
 /** How one case went. */
 export interface CaseResult {
