@@ -49,6 +49,29 @@ describe('the SDK crate', () => {
   });
 });
 
+describe('the author commands on bad input', () => {
+  it('answer with one typed line and exit 1 (new, build, test, inspect)', () => {
+    const junk = join(base, 'junk.wasm');
+    writeFileSync(junk, 'not wasm');
+    const cases: Array<[string[], RegExp]> = [
+      [['new', 'Bad_Name'], /^kvbox: InvalidArgumentError \(ERR_KVBOX_INVALID_ARGUMENT\): connector name "Bad_Name": use lowercase/],
+      [['new', 'exists', '--dir', base], /^kvbox: InvalidArgumentError \(ERR_KVBOX_INVALID_ARGUMENT\): .* exists and is not empty$/],
+      [['build', base], /^kvbox: BuildError \(ERR_KVBOX_BUILD\): no kvbox\.json in .*: run kvbox build in a project made by kvbox new/],
+      [['inspect', junk], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): .*junk\.wasm: .*not a WebAssembly file/],
+      [['test', junk], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): /],
+      [['test', join(base, 'missing.wasm')], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): cannot read connector .*missing\.wasm/],
+    ];
+    for (const [args, line] of cases) {
+      const r = kvbox(args, base);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.out.trimEnd().split('\n')[0], args.join(' ')).toMatch(line);
+    }
+    const badLang = kvbox(['new', 'x', '--lang', 'cobol'], base);
+    expect(badLang.status).toBe(2);
+    expect(badLang.out).toMatch(/argument 'cobol' is invalid. Allowed choices are rust, js, c/);
+  });
+});
+
 describe('kvbox new → build → test → inspect', () => {
   for (const lang of ['rust', 'c', 'js'] as const) {
     const why = missing(lang);
