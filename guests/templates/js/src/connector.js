@@ -103,12 +103,28 @@ class Connector {
     return each(keys, (k) => this.get(k));
   }
 
+  // The targets and data of these two are handed over for the call: drop
+  // each now (Symbol.dispose), not when the garbage collector gets to it —
+  // until then each holds one of the instance's host handles
+  // (limits.maxHostHandles), and a batch has hundreds.
   getManyInto(keys, targets) {
-    return each(keys, (k, i) => readInto(pathOf(k), targets[i]));
+    return each(keys, (k, i) => {
+      try {
+        return readInto(pathOf(k), targets[i]);
+      } finally {
+        targets[i][Symbol.dispose]();
+      }
+    });
   }
 
   putMany(keys, data) {
-    return each(keys, (k, i) => this.put(k, data[i]));
+    return each(keys, (k, i) => {
+      try {
+        return this.put(k, data[i]);
+      } finally {
+        data[i][Symbol.dispose]();
+      }
+    });
   }
 
   removeMany(keys) {
