@@ -111,7 +111,10 @@ mod tests {
         let stream = LogStream::new(log.clone(), "warn", "stderr", tail.clone());
         stream.accept(b"thread panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1\n");
         stream.accept(b"partial ");
-        assert_eq!(log.drain().iter().map(|r| r.message.as_str()).collect::<Vec<_>>(), ["thread panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1"]);
+        assert_eq!(
+            log.drain().iter().map(|r| r.message.as_str()).collect::<Vec<_>>(),
+            ["thread panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1"]
+        );
         stream.accept(b"line\r\n");
         assert_eq!(log.drain()[0].message, "partial line");
         assert!(tail.text().ends_with("partial line"));
