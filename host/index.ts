@@ -32,6 +32,7 @@ export {
   CancelledError,
   BusyError,
   UnsupportedPlatformError,
+  BuildError,
   type ErrorCode,
 } from './errors.js';
 export {

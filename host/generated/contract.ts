@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   ERR_KVBOX_BUSY: 'Busy',
   /** No native binary for this platform could be loaded (raised by the JavaScript loader, never by the core). */
   ERR_KVBOX_UNSUPPORTED_PLATFORM: 'UnsupportedPlatform',
+  /** A connector project could not be built: a missing toolchain (the message gives the install commands) or a failed compile (raised by the CLI, never by the core). */
+  ERR_KVBOX_BUILD: 'Build',
 } as const;
 
 /** A kvbox error code. */

@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 mod aligned;
 mod batch;
+mod manifest;
 mod recycled;
 mod trusted;
 use recycled::RecycledBuffer;

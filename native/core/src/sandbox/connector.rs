@@ -150,7 +150,13 @@ impl WasmConnector {
         if let Some(why) = &store.data().limiter.exceeded {
             c.memory_limits.fetch_add(1, Ordering::Relaxed);
             self.log.push("error", "host", None, &format!("memory limit hit during {during}: {why}"));
-            return Error::MemoryLimit(format!("{why}, during {during}; the instance was discarded"));
+            // At instantiation or open the component cannot start at all: say what to raise.
+            let hint = if during == "instantiating" || during == "open" {
+                "; raise limits.memoryBytes for this connector (a componentize-js connector asks for about 10 MiB to start)"
+            } else {
+                ""
+            };
+            return Error::MemoryLimit(format!("{why}, during {during}; the instance was discarded{hint}"));
         }
         c.traps.fetch_add(1, Ordering::Relaxed);
         if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
@@ -162,9 +168,24 @@ impl WasmConnector {
             return Error::Trap(msg);
         }
         self.log.push("error", "host", None, &format!("trap during {during}: {e:#}"));
+        if format!("{e:#}").contains("borrow handles still remain") {
+            return Error::Trap(format!(
+                "the connector returned from {during} still holding a borrowed payload handle (the data lent for the call); \
+                 it must drop the borrow before returning (in C: kvbox_connector_payload_payload_drop_borrow; the Rust SDK does it \
+                 for you); the instance was discarded: {e:#}"
+            ));
+        }
+        // What the connector said last (a panic message, its last stderr lines)
+        // leads; the trap's kind follows. The wasm backtrace of a stripped
+        // release build names no function, so it stays in the host's log record.
         let output = store.data().output.text();
-        let said = if output.is_empty() { String::new() } else { format!("; the connector wrote before it trapped: {output}") };
-        Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}{said}"))
+        match (output.is_empty(), e.downcast_ref::<wasmtime::Trap>()) {
+            (false, Some(trap)) => {
+                Error::Trap(format!("the connector trapped during {during}: {output}; the instance was discarded ({trap})"))
+            }
+            (false, None) => Error::Trap(format!("the connector trapped during {during}: {output}; the instance was discarded: {e:#}")),
+            (true, _) => Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}")),
+        }
     }
 
     fn checkout(&self, op: &'static str, cancel: &Cancel) -> Result<Instance> {

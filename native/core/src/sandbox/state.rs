@@ -60,6 +60,7 @@ impl Sandbox {
             budget: &mut self.budget,
             read_target: &mut self.read_target,
             call: &mut self.call,
+            output: &self.output,
         }
     }
 
@@ -94,6 +95,8 @@ pub struct HostView<'a> {
     pub(crate) budget: &'a mut PayloadBudget,
     pub(crate) read_target: &'a mut ReadTarget,
     pub(crate) call: &'a mut CallState,
+    /// The call's output tail (error-level log records join it).
+    pub(crate) output: &'a OutputTail,
 }
 
 /// Marker naming [`HostView`] as the data of the kvbox interfaces.
