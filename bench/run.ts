@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: one run, alternatives interleaved (A B C D, then the next
  * round in rotated order), medians of ≥ 5 rounds, a live progress bar.
- * Prints tables and target checks; writes docs/bench/latest.json and
- * docs/bench/throughput.svg.
+ * Prints tables and target checks; with --write, also writes
+ * docs/bench/latest.json, docs/bench/throughput.svg and the figures in
+ * docs/benchmarks.md (a plain run leaves the tree clean).
  *
- *   npm run bench -- [--rounds 5] [--batch-mib 96] [--quick]
+ *   npm run bench -- [--rounds 5] [--batch-mib 96] [--quick] [--write] [--only batch]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,12 +18,15 @@ import { child, durability, eventLoopLag, instantiation, median, quantile, small
 import { type Cell, label, markdownTable, spliceGenerated, svgChart, table, throughputTable } from './report.js';
 import { CABI_RATIOS, cabiSystems } from './cabi.js';
 import { cReference, kvboxSystem, nodeFs, type System } from './systems.js';
+import { type BatchResults, batchRows, batchTargets } from './batch.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     'batch-mib': { type: 'string', default: '96' },
     quick: { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
+    only: { type: 'string' },
     dir: { type: 'string', default: process.env.KVBOX_BENCH_DIR ?? '/var/tmp' },
   },
 });
@@ -47,6 +51,8 @@ function dropCaches(): boolean {
 
 const refBinary = join(work, 'odirect_ref');
 execFileSync('cc', ['-O2', '-pthread', '-o', refBinary, join(import.meta.dirname, 'odirect_ref.c')]);
+const lmBinary = join(work, 'lmcache_ref');
+execFileSync('cc', ['-O2', '-pthread', '-o', lmBinary, join(import.meta.dirname, 'lmcache_ref.c')]);
 const wasmComponent = await compileConnector(FS_CONNECTOR, { cacheDir: false });
 const nativeComponent = await compileConnector(NATIVE_FS);
 const systems: System[] = [
@@ -57,6 +63,23 @@ const systems: System[] = [
   ...(await cabiSystems(work)),
 ];
 const names = systems.map((s) => s.name);
+
+/** The batched API's rows and targets, printed. */
+function printBatch(b: BatchResults): void {
+  console.log('\nbatched API (contract 0.2.0), GB/s at batch level, median of rounds; single-key and C reference with the same threads');
+  const systemsB = [...new Set(b.rows.map((r) => r.system))];
+  const shapes = [...new Set(b.rows.map((r) => r.shape))];
+  const gbB = (sys: string, op: string, shape: string) => b.rows.find((r) => r.system === sys && r.op === op && r.shape === shape)?.gbPerSec ?? NaN;
+  console.log(table([['op', 'batch', ...systemsB], ...shapes.flatMap((sh) => (['put', 'get-into'] as const).map((op) => [op, sh, ...systemsB.map((sys) => gbB(sys, op, sh).toFixed(2))]))]));
+  console.log(table([['exists, µs per key (1 000 keys, half stored)', ...Object.keys(b.existsUsPerKey)], ['', ...Object.values(b.existsUsPerKey).map((v) => v.toFixed(2))]]));
+}
+
+if (values.only === 'batch') {
+  const b = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches, lmBinary);
+  printBatch(b);
+  console.log(table([['target', 'measured', 'verdict'], ...batchTargets(b).map((t) => [t.target, t.value.toFixed(2), t.ok(t.value) ? 'met' : 'MISSED'])]));
+  process.exit(0);
+}
 
 // ── throughput, interleaved ─────────────────────────────────────────────
 const samples = new Map<string, number[]>();
@@ -149,6 +172,9 @@ const lag = await eventLoopLag(saturate(false));
 const lagInto = await eventLoopLag(saturate(true));
 await lagStore.close();
 
+process.stderr.write('batched API…\n');
+const batch = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches, lmBinary);
+
 const tenants = {
   wasm: child<{ bytesPerTenant: number; n: number }>('tenants', 'wasm', join(work, 'tenants-wasm'), '1000'),
   native: child<{ bytesPerTenant: number; n: number }>('tenants', 'native', join(work, 'tenants-native'), '1000'),
@@ -179,6 +205,7 @@ const targets = [
   { target: 'event-loop lag p99 ≤ 2 ms, saturated I/O (put + get)', value: lag.busyP99Ms, ok: (v: number) => v <= 2 },
   { target: 'event-loop lag p99 ≤ 2 ms, saturated I/O (put + getInto)', value: lagInto.busyP99Ms, ok: (v: number) => v <= 2 },
   { target: 'idle tenant ≤ 512 KiB (wasm)', value: tenants.wasm.bytesPerTenant / 1024, ok: (v: number) => v <= 512 },
+  ...batchTargets(batch),
 ];
 
 const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, benchDir: values.dir, readsCold: cold, rounds: ROUNDS, batchMiB: BATCH >> 20 };
@@ -195,15 +222,21 @@ console.log(`first load in a new process (ms): cold compile ${median(firstLoad.c
 console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}, with getInto ${lagInto.busyP99Ms.toFixed(2)}`);
 console.log(`1 MiB puts, native, concurrency 1 (GB/s): durable ${durableModes.durable.toFixed(2)}, durable: false ${durableModes.cache.toFixed(2)}`);
 console.log(`resident memory per idle tenant (1000 tenants): wasm ${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB, native ${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`);
+printBatch(batch);
 console.log('\ntargets');
 console.log(table([['target', 'measured', 'verdict'], ...targets.map((t) => [t.target, t.value.toFixed(2), t.ok(t.value) ? 'met' : 'MISSED'])]));
 
+if (!values.write) {
+  console.log('\n(not written: pass --write to record these figures in docs/bench/ and docs/benchmarks.md)');
+  process.exit(0);
+}
 mkdirSync(OUT, { recursive: true });
 const result = {
   date: new Date().toISOString(), machine, throughput: cells, ratios, smallOps: sm,
   instantiationUs: { wasm: { p50: median(inst.wasm!), p99: quantile(inst.wasm!, 0.99) }, native: { p50: median(inst.native!), p99: quantile(inst.native!, 0.99) } },
   firstLoad: { coldCompileMs: median(firstLoad.coldCompileMs), diskCacheMs: median(firstLoad.diskCacheMs) },
   eventLoopLag: { ...lag, busyGetIntoP99Ms: lagInto.busyP99Ms }, durabilityGbPerSec: durableModes, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
+  batch,
   targets: targets.map((t) => ({ target: t.target, value: t.value, met: t.ok(t.value) })),
 };
 writeFileSync(join(OUT, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
@@ -238,6 +271,17 @@ const generated = [
     ['1 MiB puts, concurrency 1: `durable` (default) / `durable: false` (pure caches)', '—', `${durableModes.durable.toFixed(2)} / ${durableModes.cache.toFixed(2)} GB/s`],
     ['resident memory per idle tenant, 1 000 tenants', `${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB`, `${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`],
   ]),
+  '',
+  'Batched API (contract 0.2.0), GB/s at batch level; the single-key API and the C reference use the same number of threads / calls in flight:',
+  '',
+  markdownTable([
+    ['op', 'batch', ...[...new Set(batch.rows.map((r) => r.system))]],
+    ...[...new Set(batch.rows.map((r) => r.shape))].flatMap((sh) =>
+      (['put', 'get-into'] as const).map((op) => [op, sh, ...[...new Set(batch.rows.map((r) => r.system))].map((sys) => (batch.rows.find((r) => r.system === sys && r.op === op && r.shape === sh)?.gbPerSec ?? NaN).toFixed(2))]),
+    ),
+  ]),
+  '',
+  markdownTable([['exists, µs per key (1 000 keys)', 'value'], ...Object.entries(batch.existsUsPerKey).map(([k, v]) => [k, v.toFixed(2)])]),
   '',
   markdownTable([['target', 'measured', 'verdict'], ...targets.map((t) => [t.target.trim(), t.value.toFixed(2), t.ok(t.value) ? 'met' : 'missed'])]),
 ].join('\n');

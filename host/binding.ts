@@ -58,4 +58,4 @@ function load(): typeof Binding {
 /** The addon's exports; private to the library (the facade owns the API). */
 export const binding: typeof Binding = load();
 
-export type { NativeCancel, NativeComponent, NativeConnector, NativeLogRecord } from '../native/binding.cjs';
+export type { NativeBatch, NativeCancel, NativeComponent, NativeConnector, NativeLogRecord } from '../native/binding.cjs';

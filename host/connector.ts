@@ -1,8 +1,24 @@
 /** {@link Connector}: an open connector for one tenant. */
 import { markAsUntransferable } from 'node:worker_threads';
-import { binding, type NativeCancel, type NativeConnector, type NativeLogRecord } from './binding.js';
+import {
+  type BatchErrors,
+  type ExistsManyResult,
+  type GetManyIntoResult,
+  type GetManyResult,
+  mergeErrors,
+  notBytes,
+  type Prepared,
+  type PutEntry,
+  type PutManyResult,
+  pick,
+  prepare,
+  type RemoveManyResult,
+  type SizeManyResult,
+  spread,
+} from './batch.js';
+import { binding, type NativeBatch, type NativeCancel, type NativeConnector, type NativeLogRecord } from './binding.js';
 import { CancelledError, ConnectorError, InvalidArgumentError, InvalidKeyError, native } from './errors.js';
-import { CallMetrics, type OperationKind, type OperationStats } from './metrics.js';
+import { type BatchSummary, CallMetrics, type OperationKind, type OperationStats } from './metrics.js';
 import { describe } from './options.js';
 
 /** One page of keys from {@link Connector.listKeys}. */
@@ -31,8 +47,10 @@ export interface ConnectorStats {
   objects: number;
   /** Directories beneath the tenant's root (against `quota.directories`). */
   directories: number;
-  /** Calls admitted and not yet settled. */
+  /** Calls admitted and not yet settled (at most `quota.inFlight`). */
   inFlight: number;
+  /** Calls waiting in the tenant's queue for an in-flight slot (at most `quota.queue`). */
+  queued: number;
   /** Calls refused by a quota (bytes, objects, in flight). */
   quotaRejections: number;
   /** Calls that finished but used more than 80 % of their deadline (a connector running close to its limit). */
@@ -192,6 +210,94 @@ export class Connector implements AsyncDisposable {
     } while (cursor !== undefined);
   }
 
+  // Batches: one native call per batch, results per key in input order.
+  // A key that fails — refused here (not a string), at the front door
+  // (empty, too long) or by the connector — is an entry of `errors` and
+  // never fails the others; only an unusable call (closed connector, full
+  // queue, `keys` not an array, an already aborted signal) rejects. An abort
+  // during a batch settles it with the keys not yet started as
+  // `CancelledError`s; each key is applied whole or not at all.
+
+  /**
+   * Whether each key is stored.
+   * @example `const { exists, errors } = await store.existsMany(keys);`
+   */
+  async existsMany(keys: readonly string[], options?: CallOptions): Promise<ExistsManyResult> {
+    const p = prepare('existsMany', keys);
+    const { batch, errors } = await this.#batch('existsMany', p, options, (c) => this.#native.existsMany(p.keys, c));
+    return { exists: spread(keys.length, p, Array.from(batch.flags, (f) => f === 1), false), errors };
+  }
+
+  /** The size of each key's object; `undefined` when absent (or failed: see `errors`). */
+  async sizeMany(keys: readonly string[], options?: CallOptions): Promise<SizeManyResult> {
+    const p = prepare('sizeMany', keys);
+    const { batch, errors } = await this.#batch('sizeMany', p, options, (c) => this.#native.sizeMany(p.keys, c));
+    const sizes = Array.from(batch.flags, (f, j) => (f === 1 ? batch.sizes![j]! : undefined));
+    return { sizes: spread(keys.length, p, sizes, undefined), errors };
+  }
+
+  /** Each key's object, whole; `undefined` when absent (or failed). Prefer {@link Connector.getManyInto} for large objects. */
+  async getMany(keys: readonly string[], options?: CallOptions): Promise<GetManyResult> {
+    const p = prepare('getMany', keys);
+    const { batch, errors } = await this.#batch('getMany', p, options, (c) => this.#native.getMany(p.keys, c));
+    return { values: spread(keys.length, p, batch.values!.map((v) => v ?? undefined), undefined), errors };
+  }
+
+  /**
+   * Reads each key's object into the start of its buffer, `buffers[i]` for
+   * `keys[i]` — the batched {@link Connector.getInto}: no allocation, and
+   * through a sandboxed connector the bytes go from the device to the
+   * buffer without entering the sandbox. A missing key leaves its buffer
+   * untouched; an object larger than its buffer is a {@link TooLargeError}
+   * for that key. Buffers must not overlap and must not be used until the
+   * promise settles.
+   * @returns `hits` (1 = read) and `lengths` per key, and the failed keys.
+   */
+  async getManyInto(keys: readonly string[], buffers: readonly Uint8Array[], options?: CallOptions): Promise<GetManyIntoResult> {
+    if (!Array.isArray(buffers)) throw new InvalidArgumentError(`getManyInto: buffers must be an array, got ${describe(buffers)}`);
+    if (Array.isArray(keys) && keys.length !== buffers.length) {
+      throw new InvalidArgumentError(`getManyInto: ${keys.length} keys but ${buffers.length} buffers; give one buffer per key`);
+    }
+    const p = prepare('getManyInto', keys, (i) => notBytes('getManyInto', i, 'buffer', buffers[i]));
+    const lent = pick(p, buffers).map((b, j) => lend(b, `getManyInto: buffer ${p.index?.[j] ?? j}`));
+    const { batch, errors } = await this.#batch('getManyInto', p, options, (c) => this.#native.getManyInto(p.keys, lent, c));
+    const n = keys.length;
+    return {
+      hits: Uint8Array.from(spread(n, p, batch.flags, 0)),
+      lengths: Float64Array.from(spread(n, p, batch.sizes!, 0)),
+      errors,
+    };
+  }
+
+  /**
+   * Stores each entry's bytes under its key, atomically per key; of a key
+   * given twice, the later entry wins. The bytes go to disk without a copy:
+   * do not modify them until the promise settles.
+   * @example `await store.putMany([['a', bufA], ['b', bufB]]);`
+   */
+  async putMany(entries: readonly PutEntry[], options?: CallOptions): Promise<PutManyResult> {
+    if (!Array.isArray(entries)) throw new InvalidArgumentError(`putMany: entries must be an array of [key, data] pairs, got ${describe(entries)}`);
+    const keys = entries.map((e: unknown) => (Array.isArray(e) ? (e[0] as unknown) : undefined)) as string[];
+    const data = entries.map((e: unknown) => (Array.isArray(e) ? (e[1] as unknown) : undefined)) as Uint8Array[];
+    const p = prepare(
+      'putMany',
+      keys,
+      (i) => notBytes('putMany', i, 'data of entry', data[i]),
+      (i) => (Array.isArray(entries[i]) ? undefined : new InvalidArgumentError(`putMany: entry ${i} must be a [key, data] pair, got ${describe(entries[i])}`)),
+    );
+    const lent = pick(p, data).map((b, j) => lend(b, `putMany: data of entry ${p.index?.[j] ?? j}`));
+    const bytesIn = lent.reduce((sum, b) => sum + b.length, 0);
+    const { batch, errors } = await this.#batch('putMany', p, options, (c) => this.#native.putMany(p.keys, lent, c), bytesIn);
+    return { stored: spread(keys.length, p, Array.from(batch.flags, (f) => f === 1), false), errors };
+  }
+
+  /** Removes each key's object. @returns per key whether it existed (a key given twice: `true`, then `false`). */
+  async removeMany(keys: readonly string[], options?: CallOptions): Promise<RemoveManyResult> {
+    const p = prepare('removeMany', keys);
+    const { batch, errors } = await this.#batch('removeMany', p, options, (c) => this.#native.removeMany(p.keys, c));
+    return { removed: spread(keys.length, p, Array.from(batch.flags, (f) => f === 1), false), errors };
+  }
+
   /** Counters of instance events (creations, traps, timeouts…) and the tenant's usage. */
   stats(): ConnectorStats {
     return { ...this.#native.stats(), operations: this.#metrics.snapshot() };
@@ -234,6 +340,32 @@ export class Connector implements AsyncDisposable {
       const result = await this.#cancellable(op, options, call);
       done(result);
       return result;
+    } catch (err) {
+      done(undefined, err);
+      throw err;
+    }
+  }
+
+  /** Runs one native batch, measured; returns its answer and the per-key errors at input indices. */
+  async #batch(
+    op: OperationKind,
+    p: Prepared,
+    options: CallOptions | undefined,
+    call: (cancel?: NativeCancel) => Promise<NativeBatch>,
+    bytesIn = 0,
+  ): Promise<{ batch: NativeBatch; errors: BatchErrors }> {
+    const done = this.#metrics.begin(op);
+    try {
+      const batch = await this.#cancellable(op, options, call);
+      const errors = mergeErrors(op, p, batch);
+      let hits = 0;
+      for (const f of batch.flags) hits += f;
+      let bytes = bytesIn;
+      if (op === 'getManyInto') for (const s of batch.sizes!) bytes += s;
+      else if (batch.values) for (const v of batch.values) bytes += v?.length ?? 0;
+      const summary: BatchSummary = { hits, misses: batch.flags.length - hits - batch.errors.length, failed: errors.size, bytes };
+      done(undefined, undefined, summary);
+      return { batch, errors };
     } catch (err) {
       done(undefined, err);
       throw err;

@@ -66,6 +66,9 @@ export class UnavailableError extends kind('ERR_KVBOX_UNAVAILABLE') {}
 /** No native binary for this platform could be loaded; the message says which platform and what to do. */
 export class UnsupportedPlatformError extends kind('ERR_KVBOX_UNSUPPORTED_PLATFORM') {}
 
+/** A connector project could not be built (`kvbox build`): a missing toolchain — the message gives the install commands — or a failed compile, with the tool's last lines. */
+export class BuildError extends kind('ERR_KVBOX_BUILD') {}
+
 /** Every code's class: a code added in Rust fails to compile here until it has one. */
 const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknown }) => KvboxError> = {
   ERR_KVBOX_INVALID_KEY: InvalidKeyError,
@@ -88,6 +91,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknow
   ERR_KVBOX_BUSY: BusyError,
   ERR_KVBOX_UNAVAILABLE: UnavailableError,
   ERR_KVBOX_UNSUPPORTED_PLATFORM: UnsupportedPlatformError,
+  ERR_KVBOX_BUILD: BuildError,
 };
 
 function isErrorCode(code: unknown): code is ErrorCode {

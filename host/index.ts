@@ -1,4 +1,15 @@
+export { allocBuffer } from './buffers.js';
 export { type CallOptions, Connector, type ConnectorStats, type KeyPage, type LogRecord } from './connector.js';
+export type {
+  BatchErrors,
+  ExistsManyResult,
+  GetManyIntoResult,
+  GetManyResult,
+  PutEntry,
+  PutManyResult,
+  RemoveManyResult,
+  SizeManyResult,
+} from './batch.js';
 // Error classes only: `native` and `fromNative` are internal.
 export {
   KvboxError,
@@ -22,6 +33,7 @@ export {
   BusyError,
   UnavailableError,
   UnsupportedPlatformError,
+  BuildError,
   type ErrorCode,
 } from './errors.js';
 export {
@@ -43,6 +55,7 @@ export {
   CALL_CHANNEL,
   LATENCY_BUCKETS_MS,
   type CallEvent,
+  type BatchSummary,
   type CallOutcome,
   type LatencyHistogram,
   type OperationKind,

@@ -1,4 +1,5 @@
 /** Loading connectors: from a path or bytes, through the compiled-code cache. */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,12 @@ export type ConnectorSource = string | URL | Uint8Array;
 export interface CompileOptions {
   /** On-disk cache of compiled code [{@link defaultCacheDir}]; `false` for none. */
   cacheDir?: string | false;
+  /**
+   * The artifact's expected sha256 (64 hex digits) — of the `.wasm` bytes, as
+   * `kvbox build` and `kvbox inspect` print it: anything else is refused before
+   * it is compiled. Not the compiled-cache key ({@link ConnectorComponent.digest}).
+   */
+  sha256?: string;
 }
 
 /**
@@ -90,12 +97,33 @@ export class ConnectorComponent {
 
 /**
  * Compiles a connector component (or finds it compiled, in memory or on disk).
+ * @example
+ * ```ts
+ * // Pin the artifact a deployment vetted (kvbox inspect prints its sha256).
+ * const component = await compileConnector('/opt/kv/my-connector.wasm', { sha256: '3f1c…' });
+ * ```
  * @throws {@link LoadError} when the bytes are not a component, or target a contract version this
- *   host does not support (the message names both), or export the contract's functions with other types.
+ *   host does not support (the message names both), or export the contract's functions with other types,
+ *   or do not hash to `options.sha256` (the message names both hashes).
+ * @throws {@link InvalidArgumentError} when `options.sha256` is not 64 hex digits.
  */
 export async function compileConnector(source: ConnectorSource, options: CompileOptions = {}): Promise<ConnectorComponent> {
-  if (source === NATIVE_FS) return new ConnectorComponent(binding.nativeFsComponent());
+  const pin = options.sha256;
+  if (pin !== undefined && (typeof pin !== 'string' || !/^[0-9a-fA-F]{64}$/.test(pin))) {
+    throw new InvalidArgumentError(`sha256 must be 64 hex digits, got ${describe(pin)}`);
+  }
+  if (source === NATIVE_FS) {
+    if (pin !== undefined) throw new InvalidArgumentError('sha256 pins a .wasm artifact; the built-in connector has none');
+    return new ConnectorComponent(binding.nativeFsComponent());
+  }
   const wasm = await readSource(source);
+  if (pin !== undefined) {
+    const actual = createHash('sha256').update(wasm).digest('hex');
+    if (actual !== pin.toLowerCase()) {
+      const what = source instanceof Uint8Array ? 'the connector bytes' : String(source);
+      throw new LoadError(`${what} has sha256 ${actual}, not the pinned ${pin.toLowerCase()}: refusing to load it`);
+    }
+  }
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   if (cacheDir !== false && typeof cacheDir !== 'string') {
     throw new InvalidArgumentError(`cacheDir must be a path or false, got ${describe(cacheDir)}`);

@@ -8,9 +8,46 @@ import { channel } from 'node:diagnostics_channel';
 import type { Connector } from './connector.js';
 
 /** The operations that are measured (every call that reaches the native side, except `ping`). */
-export type OperationKind = 'put' | 'get' | 'getInto' | 'exists' | 'remove' | 'size' | 'listKeys';
+export type OperationKind =
+  | 'put'
+  | 'get'
+  | 'getInto'
+  | 'exists'
+  | 'remove'
+  | 'size'
+  | 'listKeys'
+  | 'existsMany'
+  | 'sizeMany'
+  | 'getMany'
+  | 'getManyInto'
+  | 'putMany'
+  | 'removeMany';
 
-const KINDS: readonly OperationKind[] = ['put', 'get', 'getInto', 'exists', 'remove', 'size', 'listKeys'];
+const KINDS: readonly OperationKind[] = [
+  'put',
+  'get',
+  'getInto',
+  'exists',
+  'remove',
+  'size',
+  'listKeys',
+  'existsMany',
+  'sizeMany',
+  'getMany',
+  'getManyInto',
+  'putMany',
+  'removeMany',
+];
+
+/** What a batch did, key by key, for its metrics. */
+export interface BatchSummary {
+  hits: number;
+  misses: number;
+  /** Keys that failed (the batch itself settled). */
+  failed: number;
+  /** Object bytes moved (read or written). */
+  bytes: number;
+}
 
 /**
  * How a call ended: `hit` / `miss` for lookups (get, getInto, exists, size,
@@ -32,15 +69,15 @@ export interface LatencyHistogram {
 
 /** What happened to one kind of operation on one connector. */
 export interface OperationStats {
-  /** Calls that settled. */
+  /** Calls that settled (a batch is one call). */
   calls: number;
-  /** Calls that found their key (get, getInto, exists, size, remove). */
+  /** Keys found (get, getInto, exists, size, remove and their batches). */
   hits: number;
-  /** Calls that did not find their key. */
+  /** Keys not found. */
   misses: number;
-  /** Calls that threw. */
+  /** Calls that threw, plus the failed keys of batches that settled. */
   errors: number;
-  /** Payload bytes written (put) or read (get, getInto). */
+  /** Payload bytes written (put, putMany) or read (get, getInto, getMany, getManyInto). */
   bytes: number;
   /** Latency of settled calls. */
   latency: LatencyHistogram;
@@ -78,14 +115,14 @@ export class CallMetrics {
    * @param bytesIn - payload bytes the call writes.
    * @returns the function to call with the result, or with the error.
    */
-  begin(op: string, bytesIn = 0): (result: unknown, error?: unknown) => void {
+  begin(op: string, bytesIn = 0): (result: unknown, error?: unknown, batch?: BatchSummary) => void {
     const kind = op.split(' ', 1)[0] as OperationKind;
     const start = performance.now();
-    return (result, error) => {
+    return (result, error, batch) => {
       const durationMs = performance.now() - start;
       const outcome = outcomeOf(kind, result, error);
       const bytes = bytesIn + (Buffer.isBuffer(result) ? result.length : kind === 'getInto' && typeof result === 'number' ? result : 0);
-      this.#record(kind, outcome, bytes, durationMs);
+      this.#record(kind, outcome, (batch?.bytes ?? 0) + bytes, durationMs, batch);
       if (calls.hasSubscribers) calls.publish({ connector: this.#connector, op: kind, outcome, bytes, durationMs, error } satisfies CallEvent);
     };
   }
@@ -100,11 +137,15 @@ export class CallMetrics {
     return out;
   }
 
-  #record(kind: OperationKind, outcome: CallOutcome, bytes: number, durationMs: number): void {
+  #record(kind: OperationKind, outcome: CallOutcome, bytes: number, durationMs: number, batch?: BatchSummary): void {
     let s = this.#ops.get(kind);
     if (!s) this.#ops.set(kind, (s = emptyStats()));
     s.calls++;
-    if (outcome === 'hit') s.hits++;
+    if (batch) {
+      s.hits += batch.hits;
+      s.misses += batch.misses;
+      s.errors += batch.failed;
+    } else if (outcome === 'hit') s.hits++;
     else if (outcome === 'miss') s.misses++;
     else if (outcome === 'error') s.errors++;
     s.bytes += bytes;
@@ -117,7 +158,7 @@ export class CallMetrics {
 
 function outcomeOf(kind: OperationKind, result: unknown, error: unknown): CallOutcome {
   if (error !== undefined) return 'error';
-  if (kind === 'put' || kind === 'listKeys') return 'ok';
+  if (kind === 'put' || kind === 'listKeys' || kind.endsWith('Many')) return 'ok';
   return result === undefined || result === null || result === false ? 'miss' : 'hit';
 }
 

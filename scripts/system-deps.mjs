@@ -22,6 +22,8 @@ const PACKAGES = [
   { name: 'rust-web-src', step: 'build', why: 'WebAssembly guests (standard library sources)', when: debianGuestToolchain },
   { name: 'lld-19', step: 'build', why: 'WebAssembly guests (wasm-ld-19)', when: debianGuestToolchain },
   { name: 'wasi-libc', step: 'build', why: 'WebAssembly guests (libc for wasm32-wasip1)', when: debianGuestToolchain },
+  { name: 'clang-19', step: 'test', why: 'the C connector template, built end to end by test/kit.test.ts' },
+  { name: 'libclang-rt-19-dev-wasm32', step: 'test', why: 'the C connector template (compiler runtime for wasm32)' },
   { name: 'e2fsprogs', step: 'test', why: 'mkfs.ext4, for the full-disk test' },
   { name: 'redis-server', step: 'test', why: 'a real Redis server, for the RESP tests' },
   { name: 'redis-tools', step: 'test', why: 'redis-cli and redis-benchmark, real RESP clients for the tests' },

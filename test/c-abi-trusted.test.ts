@@ -21,6 +21,7 @@ import {
   QuotaExceededError,
 } from '../host/index.js';
 import { conformance } from './conformance.js';
+import { batchConformance } from './conformance-batch.js';
 import { bytes, fresh, rejectsWith, scratch, sha256 } from './helpers.js';
 
 const DIST = join(import.meta.dirname, 'cabi', 'dist');
@@ -30,6 +31,9 @@ const digest = (path: string) => sha256(readFileSync(path));
 const base = scratch('c-abi-trusted');
 
 conformance('trusted native .so (test/cabi/fs_connector.c)', (root, limits) =>
+  loadNativeConnector(FS_SO, { sha256: digest(FS_SO), root, limits, config: { durable: false } }),
+);
+batchConformance('trusted native .so (test/cabi/fs_connector.c)', (root, limits) =>
   loadNativeConnector(FS_SO, { sha256: digest(FS_SO), root, limits, config: { durable: false } }),
 );
 

@@ -51,9 +51,11 @@ describe('errors across the boundary', () => {
 });
 
 describe('contract versions at load', () => {
-  it('loads the bundled connector as kvbox:connector@0.1.0 and pins it by the sha256 of its bytes', async () => {
+  it('loads the bundled connector as kvbox:connector@0.2.0, and its 0.1.0 build as 0.1.0, pinned by the sha256 of the bytes', async () => {
     const component = await compileConnector(FS_CONNECTOR, { cacheDir: false });
-    expect(component.contractVersion).toBe('0.1.0');
+    expect(component.contractVersion).toBe('0.2.0');
+    expect((await compileConnector(fixture('fs-connector-contract-0-1'), { cacheDir: false })).contractVersion).toBe('0.1.0');
+    expect(CONTRACT_VERSIONS).toEqual(['0.1.0', '0.2.0']);
     const { createHash } = await import('node:crypto');
     expect(component.sha256).toBe(createHash('sha256').update(readFileSync(FS_CONNECTOR)).digest('hex'));
     expect(component.sha256).not.toBe(component.digest);
@@ -61,8 +63,8 @@ describe('contract versions at load', () => {
 
   it('refuses a component built for an unknown contract version, naming both versions', async () => {
     const err = await rejectsWith(compileConnector(fixture('hostile-contract-future-version'), { cacheDir: false }), LoadError, 'ERR_KVBOX_LOAD');
-    expect(err.message).toMatch(/targets kvbox:connector@0\.2\.0/);
-    expect(err.message).toMatch(/this host supports kvbox:connector@0\.1\.0/);
+    expect(err.message).toMatch(/targets kvbox:connector@0\.9\.0/);
+    expect(err.message).toMatch(/this host supports kvbox:connector@0\.1\.0, kvbox:connector@0\.2\.0/);
   });
 
   it('refuses at load a component whose put has another signature, naming [method]connector.put', async () => {

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BusyError, FS_CONNECTOR, InvalidConfigError, loadConnector } from '../host/index.js';
 import { conformance } from './conformance.js';
+import { batchConformance } from './conformance-batch.js';
 import { bytes, fresh, rejectsWith, scratch } from './helpers.js';
 
-conformance('sandboxed wasm fs-connector', (root, limits) => loadConnector(FS_CONNECTOR, { root, limits, cacheDir: false }));
+const open = (root: string, limits?: Record<string, number>) => loadConnector(FS_CONNECTOR, { root, limits, cacheDir: false });
+conformance('sandboxed wasm fs-connector (contract 0.2.0)', open);
+batchConformance('sandboxed wasm fs-connector (contract 0.2.0)', open);
 
 describe('fs-connector configuration', () => {
   const base = scratch('fs-config');

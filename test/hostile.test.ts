@@ -108,14 +108,20 @@ describe('hostile connectors', () => {
     await stillServes(c);
   });
 
-  it('a panic traps with TrapError carrying the panic message, which also reaches the log', async () => {
+  it('a panic traps with TrapError carrying the panic message and its location, which also reaches the log as one record', async () => {
     await using c = await openHostile('panic');
     const err = await whileNeighbourServes('panic', rejectsWith(c.put('attack', bytes(1)), TrapError, 'ERR_KVBOX_TRAP'));
-    expect(err.message).toMatch(/the connector wrote before it trapped: .*panics on purpose/s);
+    expect(err.message).toMatch(/^put "attack": the connector trapped during put: panicked at [\w/]*lib\.rs:\d+:\d+: hostile connector panics on purpose; the instance was discarded \(wasm trap: wasm `unreachable` instruction executed\)$/);
     const log = c.drainLog();
-    expect(log.some((r) => r.source === 'stderr' && r.message.includes('panics on purpose'))).toBe(true);
+    // The SDK's panic hook: one `error` record from the log interface, not a line-split stderr dump.
+    expect(log.filter((r) => r.message.includes('panics on purpose'))).toMatchObject([{ source: 'log', level: 'error', op: 'put' }]);
     expect(log.some((r) => r.source === 'host' && r.level === 'error')).toBe(true);
     await stillServes(c);
+  });
+
+  it('a panic in open fails the open with TrapError carrying the panic message', async () => {
+    const err = await rejectsWith(openHostile('panic', {}, { panic_in_open: true }), TrapError, 'ERR_KVBOX_TRAP');
+    expect(err.message).toMatch(/the connector trapped during open: panicked at [\w/]*lib\.rs:\d+:\d+: hostile connector panics in open on purpose;/);
   });
 
   it('hoarding payload handles is stopped at limits.maxHostHandles', async () => {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { type Connector, FS_CONNECTOR, InvalidConfigError, loadConnector, NATIVE_FS } from '../host/index.js';
 import { conformance } from './conformance.js';
+import { batchConformance } from './conformance-batch.js';
 import { bytes, fresh, rejectsWith, scratch, sha256 } from './helpers.js';
 
 conformance('native fs fast path', (root, limits) => loadConnector(NATIVE_FS, { root, limits }));
+batchConformance('native fs fast path', (root, limits) => loadConnector(NATIVE_FS, { root, limits }));
 
 async function allKeys(c: Connector): Promise<string[]> {
   const out: string[] = [];

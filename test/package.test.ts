@@ -98,6 +98,10 @@ describe('the packed package', () => {
       return readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n), `${rel}${n}/`) : [`${rel}${n}`]));
     })(installed);
     for (const f of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) expect(files).toContain(f);
+    // The author kit: the conformance module, the templates, the SDK's sources with the WIT it targets.
+    for (const f of ['dist/conformance/index.js', 'guests/templates/rust/Cargo.toml', 'guests/templates/js/src/connector.js', 'guests/templates/c/bindings/connector.h', 'crates/connector-sdk/src/lib.rs', 'crates/connector-sdk/wit/store.wit', 'crates/layout/src/lib.rs']) {
+      expect(files).toContain(f);
+    }
     expect(files.filter((f) => /hostile|\.map$|\.node$|^host\/|^native\/(core|node)|^test\/|^bench\/|^scripts\//.test(f))).toEqual([]);
   });
 
@@ -126,6 +130,20 @@ describe('the packed package', () => {
     expect(JSON.parse(cjs.stdout)).toMatchObject({ roundTrip: true, code: 'ERR_KVBOX_INVALID_KEY' });
     console.log(`package test: ${label} (${r.node}): ESM and require() round trips ok`);
   }, INSTALL_TIMEOUT);
+
+  it('ships the conformance suite as @kvbox/kvbox/conformance, and kvbox new points a Rust project at the installed SDK', () => {
+    const env = { ...process.env, PATH: noRust.PATH };
+    const script = "import('@kvbox/kvbox/conformance').then((m) => console.log(JSON.stringify({ cases: m.conformanceCases.length, run: typeof m.runConformance })))";
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ run: 'function' });
+    expect(JSON.parse(r.stdout).cases).toBeGreaterThan(10);
+    const made = spawnSync(join(app, 'node_modules', '.bin', 'kvbox'), ['new', 'pkg-conn', '--dir', join(base, 'pkg-conn')], { env, encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const sdk = /kvbox-connector = \{ path = "([^"]+)"/.exec(readFileSync(join(base, 'pkg-conn', 'Cargo.toml'), 'utf8'))?.[1];
+    expect(sdk && existsSync(join(sdk, 'Cargo.toml')), `SDK path ${sdk}`).toBe(true);
+    expect(sdk!.startsWith(join(app, 'node_modules'))).toBe(true);
+  });
 
   it('runs the kvbox CLI from the install', () => {
     const r = spawnSync(join(app, 'node_modules', '.bin', 'kvbox'), ['--cache-dir', join(base, 'cache'), 'demo', '--root', join(base, 'demo')], {

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, loadConnector, NATIVE_FS, QuotaExceededError } from '../host/index.js';
+import { CancelledError, ClosedError, InvalidArgumentError, loadConnector, NATIVE_FS, QuotaExceededError } from '../host/index.js';
 import { bytes, CONNECTOR_KINDS, filesUnder, fresh, rejectsWith, scratch } from './helpers.js';
 
 const base = scratch('quota');
@@ -63,21 +63,55 @@ describe.each(CONNECTOR_KINDS)('quotas (%s)', (_, open) => {
 });
 
 describe('the in-flight quota', () => {
-  it('refuses calls beyond quota.inFlight at once, while the admitted ones run', async () => {
+  it('queues calls beyond quota.inFlight, refuses only past quota.queue, and runs the queued ones in turn', async () => {
     const loop = join(import.meta.dirname, '..', 'guests', 'dist', 'hostile-loop.wasm');
-    await using c = await loadConnector(loop, { root: fresh(base), cacheDir: false, quota: { inFlight: 2 }, limits: { callTimeoutMs: 500 } });
+    await using c = await loadConnector(loop, { root: fresh(base), cacheDir: false, quota: { inFlight: 2, queue: 1 }, limits: { callTimeoutMs: 500 } });
     const running = [c.put('attack', bytes(1)), c.put('attack', bytes(1))];
     running.forEach((p) => p.catch(() => {}));
     expect(c.stats().inFlight).toBe(2);
-    const err = await rejectsWith(c.exists('x'), QuotaExceededError, 'ERR_KVBOX_QUOTA');
-    expect(err.message).toMatch(/2 operations in flight \(quota\.inFlight\)/);
+    const waiting = c.exists('x');
+    expect(c.stats()).toMatchObject({ inFlight: 2, queued: 1 });
+    const err = await rejectsWith(c.exists('y'), QuotaExceededError, 'ERR_KVBOX_QUOTA');
+    expect(err.message).toMatch(/2 operations in flight \(quota\.inFlight\) and 1 more waiting, a full queue \(quota\.queue\)/);
+    expect(await waiting).toBe(false); // ran once a slot freed (the loops time out)
     await Promise.allSettled(running);
-    expect(c.stats()).toMatchObject({ inFlight: 0, quotaRejections: 1 });
-    expect(await c.exists('x')).toBe(false);
+    expect(c.stats()).toMatchObject({ inFlight: 0, queued: 0, quotaRejections: 1 });
+  });
+
+  it('lets a caller abort a queued call at once, and closing fails the rest of the queue', async () => {
+    const loop = join(import.meta.dirname, '..', 'guests', 'dist', 'hostile-loop.wasm');
+    const c = await loadConnector(loop, { root: fresh(base), cacheDir: false, quota: { inFlight: 1 }, limits: { callTimeoutMs: 1000 } });
+    const running = c.put('attack', bytes(1));
+    running.catch(() => {});
+    const abort = new AbortController();
+    const started = performance.now();
+    const aborted = c.exists('x', { signal: abort.signal });
+    const other = c.exists('y');
+    abort.abort();
+    const err = await rejectsWith(aborted, CancelledError, 'ERR_KVBOX_CANCELLED');
+    expect(err.message).toMatch(/waited in the tenant's queue/);
+    expect(performance.now() - started).toBeLessThan(900); // it did not wait for the running call's deadline
+    const closing = c.close();
+    await rejectsWith(other, ClosedError, 'ERR_KVBOX_CLOSED');
+    await Promise.allSettled([running, closing]);
+  });
+
+  it("keeps one tenant's backlog from delaying another tenant's calls", async () => {
+    const loop = join(import.meta.dirname, '..', 'guests', 'dist', 'hostile-loop.wasm');
+    await using busy = await loadConnector(loop, { root: fresh(base), cacheDir: false, quota: { inFlight: 2 }, limits: { callTimeoutMs: 800 } });
+    await using calm = await loadConnector(NATIVE_FS, { root: fresh(base) });
+    const backlog = Array.from({ length: 50 }, () => busy.put('attack', bytes(1)));
+    backlog.forEach((p) => p.catch(() => {}));
+    expect(busy.stats()).toMatchObject({ inFlight: 2, queued: 48 });
+    await calm.put('k', bytes(10));
+    expect(await calm.exists('k')).toBe(true);
+    expect(busy.stats().queued).toBeGreaterThan(40); // the calm tenant did not wait for the backlog
+    await busy.close();
+    await Promise.allSettled(backlog);
   });
 
   it('rejects ill-typed quotas', async () => {
-    for (const quota of [{ bytes: -1 }, { objects: 1.5 }, { inFlight: 0 }, { files: 3 }, 'big']) {
+    for (const quota of [{ bytes: -1 }, { objects: 1.5 }, { inFlight: 0 }, { queue: -1 }, { files: 3 }, 'big']) {
       await rejectsWith(loadConnector(NATIVE_FS, { root: fresh(base), quota: quota as never }), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
     }
   });

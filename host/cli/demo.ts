@@ -37,7 +37,7 @@ export function register(program: Command): void {
     )
     .option('--json', 'print the results as JSON')
     .addHelpText('after', '\nOn failure the demo removes the objects it stored. Objects of a successful run stay; see them with `kvbox ls --root <dir>`.');
-  // The demo's tenant defaults to ./kvbox-data, its config to { "namespace": "demo" }.
+  // The demo's tenant defaults to ./kvbox-data, its config to { "namespace": "demo" } (the bundled connector's; {} with --connector).
   tenantOptions(cmd, 'kvbox-data').action(demo);
 }
 
@@ -47,7 +47,8 @@ async function demo(flags: TenantFlags & { json?: boolean }, cmd: Command): Prom
   const say = (line: string) => {
     if (!json) console.log(line);
   };
-  const config = flags.config ?? { namespace: 'demo' };
+  // `namespace` is the bundled connector's setting; another connector gets `{}` unless --config says otherwise.
+  const config = flags.config ?? (flags.connector ? {} : { namespace: 'demo' });
   let t = performance.now();
   const component = await compile(flags, globals);
   const loadMs = performance.now() - t;

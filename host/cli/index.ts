@@ -8,17 +8,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import * as build from './build.js';
 import * as demo from './demo.js';
 import * as get from './get.js';
+import * as inspect from './inspect.js';
 import * as ls from './ls.js';
+import * as newProject from './new.js';
 import { reportFailure } from './output.js';
 import * as put from './put.js';
 import * as rm from './rm.js';
 import * as serve from './serve.js';
 import * as stats from './stats.js';
+import * as test from './test.js';
 
 /** Every command. To add one: import its module above and list it here. */
-const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [demo, put, get, ls, rm, stats, serve];
+const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [demo, put, get, ls, rm, stats, serve, newProject, build, test, inspect];
 
 /** The package version, from the package.json shipped next to dist/. */
 function version(): string {

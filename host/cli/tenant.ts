@@ -103,7 +103,8 @@ function checkRoot(root: string, use: RootUse, create: boolean): void {
   }
 }
 
-function parseConfig(value: string): Record<string, unknown> {
+/** A `--config` value: inline JSON or `@file`, a JSON object. */
+export function parseConfig(value: string): Record<string, unknown> {
   let text = value;
   if (value.startsWith('@')) {
     try {

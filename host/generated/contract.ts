@@ -2,7 +2,7 @@
 // change the Rust, rebuild, run `npm run gen:contract`. test/contract.test.ts checks it is current.
 
 /** Contract versions (`kvbox:connector@<version>`) this host loads, oldest first. */
-export const CONTRACT_VERSIONS = ['0.1.0'] as const;
+export const CONTRACT_VERSIONS = ['0.1.0', '0.2.0'] as const;
 
 /** Every error code, with the core's name for its kind. */
 export const ERROR_CODES = {
@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   ERR_KVBOX_UNAVAILABLE: 'Unavailable',
   /** No native binary for this platform could be loaded (raised by the JavaScript loader, never by the core). */
   ERR_KVBOX_UNSUPPORTED_PLATFORM: 'UnsupportedPlatform',
+  /** A connector project could not be built: a missing toolchain (the message gives the install commands) or a failed compile (raised by the CLI, never by the core). */
+  ERR_KVBOX_BUILD: 'Build',
 } as const;
 
 /** A kvbox error code. */
@@ -61,6 +63,8 @@ export interface Limits {
   maxKeyBytes?: number;
   /** Largest object a caller may store, in bytes. [1 GiB; 1 – 2^53 − 1] */
   maxObjectBytes?: number;
+  /** Scratch a sandboxed connector gets over maxObjectBytes for its own framing (headers, checksums): the objects it writes and reads may be this much larger than what callers store. [1 MiB; 0 – 2^53 − 1] */
+  payloadHeadroomBytes?: number;
   /** Guest instances serving one connector in parallel. [4; 1 – 1,024] */
   maxInstances?: number;
   /** Most keys in one listing page. [1,000; 1 – 1,048,576] */
@@ -79,6 +83,7 @@ export const LIMITS_SPECS = {
   callTimeoutMs: { default: 10000, min: 1, max: Number.MAX_SAFE_INTEGER },
   maxKeyBytes: { default: 1024, min: 1, max: 1048576 },
   maxObjectBytes: { default: 1073741824, min: 1, max: Number.MAX_SAFE_INTEGER },
+  payloadHeadroomBytes: { default: 1048576, min: 0, max: Number.MAX_SAFE_INTEGER },
   maxInstances: { default: 4, min: 1, max: 1024 },
   maxListPage: { default: 1000, min: 1, max: 1048576 },
   maxHostHandles: { default: 256, min: 8, max: 1048576 },
@@ -92,8 +97,10 @@ export interface Quota {
   bytes?: number;
   /** Most objects (files) stored. [unlimited; 0 – 2^53 − 1] */
   objects?: number;
-  /** Most calls admitted at once, running or waiting for an instance. [256; 1 – 1,048,576] */
+  /** Most calls running at once (a batch is one call); more wait in the tenant's queue. [256; 1 – 1,048,576] */
   inFlight?: number;
+  /** Most calls waiting for one of the inFlight slots; a call arriving at a full queue is refused with QuotaExceededError (0: refuse as soon as inFlight calls run). [4,096; 0 – 1,048,576] */
+  queue?: number;
   /** Most directories beneath the tenant's root (every directory a put creates counts). [65,536; 0 – 2^53 − 1] */
   directories?: number;
 }
@@ -103,5 +110,6 @@ export const QUOTA_SPECS = {
   bytes: { default: undefined, min: 0, max: Number.MAX_SAFE_INTEGER },
   objects: { default: undefined, min: 0, max: Number.MAX_SAFE_INTEGER },
   inFlight: { default: 256, min: 1, max: 1048576 },
+  queue: { default: 4096, min: 0, max: 1048576 },
   directories: { default: 65536, min: 0, max: Number.MAX_SAFE_INTEGER },
 } as const;

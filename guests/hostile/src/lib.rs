@@ -6,7 +6,8 @@
 //! | `loop`      | `put("attack")` spins forever                                |
 //! | `memory`    | `put("attack")` allocates until memory runs out              |
 //! | `recursion` | `put("attack")` recurses without end                         |
-//! | `panic`     | `put("attack")` panics                                       |
+//! | `panic`     | `put("attack")` panics; so does `open` when its config says  |
+//! |             | `panic_in_open`                                              |
 //! | `handles`   | `put("attack")` creates payload handles without dropping any |
 //! | `huge-page` | `list-keys` returns far more keys than asked                 |
 //! | `paths`     | every call hands the key to host I/O as a raw object path    |
@@ -26,15 +27,12 @@
 //!
 //! Any other key is served honestly (one object per key, hex-named), so a
 //! test can show the connector stays usable after each attack.
+//!
+//! Written on the connector SDK (`kvbox-connector`): every attack here is
+//! something an SDK author can write. The fixtures that break the contract's
+//! types or versions keep raw bindings (`hostile-contract`, `hostile-wrong-world`).
 
-mod wit {
-    wit_bindgen::generate!({ path: "../../wit/0.1.0", world: "connector" });
-}
-
-use wit::exports::kvbox::connector::store::{Connector, Guest, GuestConnector, KeyPage};
-use wit::kvbox::connector::objects;
-use wit::kvbox::connector::payload::Payload;
-use wit::kvbox::connector::types::Error;
+use kvbox_connector::{Connector, Error, KeyPage, Payload, export_connector, objects};
 
 const TRIGGER: &str = "attack";
 
@@ -129,18 +127,21 @@ impl Hostile {
     }
 }
 
-impl GuestConnector for Hostile {
-    fn open(config: String) -> Result<Connector, Error> {
+impl Connector for Hostile {
+    fn open(config: &str) -> Result<Self, Error> {
+        if cfg!(feature = "panic") && config.contains("panic_in_open") {
+            panic!("hostile connector panics in open on purpose");
+        }
         let port = config.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()).and_then(|s| s.parse().ok()).unwrap_or(9);
-        Ok(Connector::new(Self { port, config, stash: Default::default() }))
+        Ok(Self { port, config: config.to_string(), stash: Default::default() })
     }
 
-    fn exists(&self, key: String) -> Result<bool, Error> {
+    fn exists(&self, key: &str) -> Result<bool, Error> {
         self.spin();
-        Ok(objects::stat(&path_of(&key))?.is_some())
+        Ok(objects::stat(&path_of(key))?.is_some())
     }
 
-    fn put(&self, key: String, data: &Payload) -> Result<(), Error> {
+    fn put(&self, key: &str, data: &Payload) -> Result<(), Error> {
         self.spin();
         #[cfg(feature = "dir-bomb")]
         if key == TRIGGER {
@@ -149,51 +150,54 @@ impl GuestConnector for Hostile {
         if key == TRIGGER {
             self.attack()?;
         }
-        objects::write(&path_of(&key), data)
+        objects::write(&path_of(key), data)
     }
 
-    fn get(&self, key: String) -> Result<Option<Payload>, Error> {
+    fn get(&self, key: &str) -> Result<Option<Payload>, Error> {
         self.spin();
         if cfg!(feature = "stash") {
-            let fresh = objects::read(&path_of(&key))?;
+            let fresh = objects::read(&path_of(key))?;
             let previous = self.stash.replace(fresh);
             // Return a copy of what the previous call's payload holds now.
             return Ok(match previous {
                 Some(p) => {
                     let copy = Payload::create(p.len())?;
-                    copy.write(0, &p.read(0, p.len() as u32)?)?;
+                    copy.write_at(0, &p.read_at(0, p.len() as u32)?)?;
                     Some(copy)
                 }
                 None => None,
             });
         }
-        objects::read(&path_of(&key))
+        objects::read(&path_of(key))
     }
 
-    fn remove(&self, key: String) -> Result<bool, Error> {
-        objects::remove(&path_of(&key))
+    fn remove(&self, key: &str) -> Result<bool, Error> {
+        objects::remove(&path_of(key))
     }
 
-    fn size(&self, key: String) -> Result<Option<u64>, Error> {
-        objects::stat(&path_of(&key))
+    fn size(&self, key: &str) -> Result<Option<u64>, Error> {
+        objects::stat(&path_of(key))
     }
 
-    fn list_keys(&self, cursor: Option<String>, limit: u32) -> Result<KeyPage, Error> {
+    fn list_keys(&self, cursor: Option<&str>, limit: u32) -> Result<KeyPage, Error> {
         if cfg!(feature = "huge-page") {
             let keys = (0..200_000u32).map(|i| format!("key-{i}")).collect();
             return Ok(KeyPage { keys, cursor: None });
         }
         if cfg!(feature = "paths") {
-            objects::list_objects("..", None, limit)?;
+            objects::list("..", None, limit)?;
         }
         if cfg!(feature = "listing") {
-            let page = |keys: &[&str], cursor: Option<&str>| KeyPage { keys: keys.iter().map(|k| k.to_string()).collect(), cursor: cursor.map(Into::into) };
+            let page = |keys: &[&str], cursor: Option<&str>| KeyPage {
+                keys: keys.iter().map(|k| k.to_string()).collect(),
+                cursor: cursor.map(Into::into),
+            };
             let c = &self.config;
             if c.contains("stuck") {
-                return Ok(page(&[], Some(cursor.as_deref().unwrap_or("again"))));
+                return Ok(page(&[], Some(cursor.unwrap_or("again"))));
             }
             if c.contains("cycle") {
-                let next = if cursor.as_deref() == Some("a") { "b" } else { "a" };
+                let next = if cursor == Some("a") { "b" } else { "a" };
                 return Ok(page(&["k"], Some(next)));
             }
             let long = "k".repeat(100_000);
@@ -208,7 +212,7 @@ impl GuestConnector for Hostile {
             };
             return Ok(page(keys, None));
         }
-        let listing = objects::list_objects("o", cursor.as_deref(), limit)?;
+        let listing = objects::list("o", cursor, limit)?;
         let keys = listing.paths.iter().filter_map(|p| unhex(p)).collect();
         let cursor = if listing.more { listing.paths.last().cloned() } else { None };
         Ok(KeyPage { keys, cursor })
@@ -274,13 +278,7 @@ mod wasi_attack {
     }
 }
 
-struct Component;
-
-impl Guest for Component {
-    type Connector = Hostile;
-}
-
-wit::export!(Component with_types_in wit);
+export_connector!(Hostile);
 
 /// Issue 16's directory bomb: nested directories made through ordinary
 /// writes, every write tried whatever the previous one got.

@@ -91,7 +91,9 @@ pub extern "C" fn connector_destroy(handle: *mut c_void) {
 /// `key` is a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_exists(handle: *mut c_void, key: *const c_char) -> i32 {
-    with_key("exists", key, 0, |k| call("exists", handle, Some(k), 0, |t| Ok(i32::from(t.admit("exists")?.exists(k, &Cancel::never())?))))
+    with_key("exists", key, 0, |k| {
+        call("exists", handle, Some(k), 0, |t| Ok(i32::from(t.admit_wait("exists", &Cancel::never())?.exists(k, &Cancel::never())?)))
+    })
 }
 
 /// Stores `len` bytes under `key`, atomically replacing any previous
@@ -111,7 +113,7 @@ pub unsafe extern "C" fn connector_put(handle: *mut c_void, key: *const c_char, 
                 // SAFETY: `len` readable bytes lent for this call only.
                 unsafe { std::slice::from_raw_parts(data, len) }
             };
-            t.admit("put")?.put(k, data, &Cancel::never()).map(|()| 0)
+            t.admit_wait("put", &Cancel::never())?.put(k, data, &Cancel::never()).map(|()| 0)
         })
     })
 }
@@ -141,14 +143,14 @@ pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, 
                 // SAFETY: checked non-null above.
                 unsafe { *out_len = n as usize };
             };
-            match t.admit("get")?.get_into(k, dst, &Cancel::never()) {
+            match t.admit_wait("get", &Cancel::never())?.get_into(k, dst, &Cancel::never()) {
                 Ok(Some(n)) => {
                     set(n);
                     Ok(0)
                 }
                 Ok(None) => Ok(1),
                 Err(Error::TooLarge(_)) => {
-                    let needed = t.admit("get")?.size(k, &Cancel::never())?.unwrap_or(0);
+                    let needed = t.admit_wait("get", &Cancel::never())?.size(k, &Cancel::never())?.unwrap_or(0);
                     set(needed);
                     Err(Error::TooLarge(format!(
                         "object of {needed} bytes does not fit the {cap}-byte buffer; nothing was copied, *out_len = {needed}"
@@ -166,7 +168,9 @@ pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, 
 /// `key` is a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_remove(handle: *mut c_void, key: *const c_char) -> i32 {
-    with_key("remove", key, -1, |k| call("remove", handle, Some(k), -1, |t| Ok(i32::from(t.admit("remove")?.remove(k, &Cancel::never())?))))
+    with_key("remove", key, -1, |k| {
+        call("remove", handle, Some(k), -1, |t| Ok(i32::from(t.admit_wait("remove", &Cancel::never())?.remove(k, &Cancel::never())?)))
+    })
 }
 
 /// The object's size in `*out_size`: 0, 1 when absent, -1 on error.
@@ -180,7 +184,7 @@ pub unsafe extern "C" fn connector_file_size(handle: *mut c_void, key: *const c_
             if out_size.is_null() {
                 return Err(Error::InvalidArgument("out_size is NULL".into()));
             }
-            match t.admit("file_size")?.size(k, &Cancel::never())? {
+            match t.admit_wait("file_size", &Cancel::never())?.size(k, &Cancel::never())? {
                 Some(n) => {
                     // SAFETY: checked non-null above.
                     unsafe { *out_size = n };
@@ -232,7 +236,7 @@ fn all_keys(t: &Tenant) -> Result<String> {
     let mut text = String::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = t.admit("list_keys")?.list_keys(cursor.as_deref(), u32::MAX, &Cancel::never())?;
+        let page = t.admit_wait("list_keys", &Cancel::never())?.list_keys(cursor.as_deref(), u32::MAX, &Cancel::never())?;
         for key in &page.keys {
             if key.contains('\n') {
                 return Err(Error::Connector(format!("stored key {key:?} contains a newline, which list_keys cannot frame")));

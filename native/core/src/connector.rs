@@ -4,18 +4,33 @@
 //! [`ObjectConnector`]; [`crate::tenant`] is the one front door that checks a
 //! call (closed, cancelled, key, size) before a connector sees it.
 
+use crate::batch::per_key;
 use crate::{Error, Result};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A caller's way to cancel one call (an `AbortSignal` on the JS side).
 ///
-/// A call cancelled before it starts does nothing. A sandboxed call already
-/// running guest code is interrupted at the next epoch tick (5 ms) and its
-/// instance discarded; host I/O already under way (a write and its fsync)
-/// completes first, so an object is either fully written or not at all.
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(Option<Arc<AtomicBool>>);
+/// A call cancelled before it starts does nothing; one waiting in its
+/// tenant's queue leaves it at once. A sandboxed call already running guest
+/// code is interrupted at the next epoch tick (5 ms) and its instance
+/// discarded; host I/O already under way (a write and its fsync) completes
+/// first, so an object is either fully written or not at all.
+#[derive(Clone, Default)]
+pub struct Cancel(Option<Arc<CancelInner>>);
+
+#[derive(Default)]
+struct CancelInner {
+    flag: AtomicBool,
+    /// Run once, when the token is tripped (a queued call withdrawing).
+    hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+}
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Cancel").field(&self.is_cancelled()).finish()
+    }
+}
 
 impl Cancel {
     /// A token that is never cancelled.
@@ -28,16 +43,31 @@ impl Cancel {
         Self(Some(Arc::default()))
     }
 
-    /// Trips the token; idempotent.
+    /// Trips the token and runs the hooks registered so far; idempotent.
     pub fn cancel(&self) {
-        if let Some(flag) = &self.0 {
-            flag.store(true, Ordering::Release);
+        if let Some(inner) = &self.0 {
+            inner.flag.store(true, Ordering::Release);
+            let hooks = std::mem::take(&mut *inner.hooks.lock().unwrap_or_else(|p| p.into_inner()));
+            hooks.into_iter().for_each(|hook| hook());
+        }
+    }
+
+    /// Runs `hook` when the token is tripped — at once if it already is;
+    /// never for a token that cannot be tripped.
+    pub fn on_cancel(&self, hook: impl FnOnce() + Send + 'static) {
+        let Some(inner) = &self.0 else { return };
+        let mut hooks = inner.hooks.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.flag.load(Ordering::Acquire) {
+            drop(hooks);
+            hook();
+        } else {
+            hooks.push(Box::new(hook));
         }
     }
 
     /// Whether [`Cancel::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
-        self.0.as_ref().is_some_and(|f| f.load(Ordering::Acquire))
+        self.0.as_ref().is_some_and(|i| i.flag.load(Ordering::Acquire))
     }
 
     /// `Err(Cancelled)` once tripped.
@@ -73,6 +103,8 @@ pub struct ConnectorStats {
     pub directories: u64,
     /// Calls admitted and not yet finished.
     pub in_flight: u64,
+    /// Calls waiting in the tenant's queue for an in-flight slot.
+    pub queued: u64,
     /// Calls refused by a quota.
     pub quota_rejections: u64,
 }
@@ -137,6 +169,39 @@ pub trait ObjectConnector: Send + Sync {
     fn size(&self, key: &str, cancel: &Cancel) -> Result<Option<u64>>;
     /// Up to `limit` keys after `cursor` (`limit` is already within `limits.maxListPage`).
     fn list_keys(&self, cursor: Option<&str>, limit: u32, cancel: &Cancel) -> Result<KeyPage>;
+
+    // Batches: one result per key, in order. The front door has checked
+    // every key, split the batch into rounds without repeated keys (for
+    // writes) and into tiles (run in parallel, each on its own thread); a
+    // connector implements these when it can do better than the default
+    // loop over the single-key calls, which does not start keys after the
+    // caller cancelled.
+
+    /// [`ObjectConnector::exists`] for each key.
+    fn exists_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<bool>> {
+        per_key(keys.len(), "existsMany", cancel, |i| self.exists(&keys[i], cancel))
+    }
+    /// [`ObjectConnector::size`] for each key.
+    fn size_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<Option<u64>>> {
+        per_key(keys.len(), "sizeMany", cancel, |i| self.size(&keys[i], cancel))
+    }
+    /// [`ObjectConnector::remove`] for each key (no key twice).
+    fn remove_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<bool>> {
+        per_key(keys.len(), "removeMany", cancel, |i| self.remove(&keys[i], cancel))
+    }
+    /// [`ObjectConnector::get`] for each key.
+    fn get_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<Option<Vec<u8>>>> {
+        per_key(keys.len(), "getMany", cancel, |i| self.get(&keys[i], cancel))
+    }
+    /// [`ObjectConnector::get_into`] for each key, into `targets[i]`.
+    fn get_many_into(&self, keys: &[String], targets: &mut [&mut [u8]], cancel: &Cancel) -> Vec<Result<Option<u64>>> {
+        per_key(keys.len(), "getManyInto", cancel, |i| self.get_into(&keys[i], targets[i], cancel))
+    }
+    /// [`ObjectConnector::put`] of `data[i]` under `keys[i]` (no key twice).
+    fn put_many(&self, keys: &[String], data: &[&[u8]], cancel: &Cancel) -> Vec<Result<()>> {
+        per_key(keys.len(), "putMany", cancel, |i| self.put(&keys[i], data[i], cancel))
+    }
+
     /// Counters of instance events and the tenant's usage.
     fn stats(&self) -> ConnectorStats;
     /// Takes the log records so far (sandboxed connectors).

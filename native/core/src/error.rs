@@ -84,6 +84,8 @@ errors! {
     Unavailable => "ERR_KVBOX_UNAVAILABLE",
     /// No native binary for this platform could be loaded (raised by the JavaScript loader, never by the core).
     UnsupportedPlatform => "ERR_KVBOX_UNSUPPORTED_PLATFORM",
+    /// A connector project could not be built: a missing toolchain (the message gives the install commands) or a failed compile (raised by the CLI, never by the core).
+    Build => "ERR_KVBOX_BUILD",
 }
 
 impl Error {

@@ -17,6 +17,8 @@
 //!   sandbox, for trusted deployments (same layout as the wasm one).
 //! - [`tenant`]: the front door — a tenant's open connector of either kind,
 //!   admission, the per-call checks, and close that waits for calls in flight.
+//! - [`manifest`]: what a component says about itself (metadata, imports,
+//!   exports, the embedded manifest), read and written without compiling it.
 //! - [`trusted`]: trusted native connectors, C-ABI `.so` files loaded
 //!   in-process (no sandbox) with the guards kvbox can keep around them.
 //!
@@ -24,10 +26,12 @@
 
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod connector;
 pub mod error;
 pub mod io;
 pub mod limits;
+pub mod manifest;
 pub mod native_fs;
 pub mod sandbox;
 pub mod storage;

@@ -142,6 +142,8 @@ settings! {
         max_key_bytes: u32 = ("maxKeyBytes", 1024, 1, 1 << 20),
         /// Largest object a caller may store, in bytes.
         max_object_bytes: u64 = ("maxObjectBytes", 1 << 30, 1, MAX_SAFE_INTEGER),
+        /// Scratch a sandboxed connector gets over maxObjectBytes for its own framing (headers, checksums): the objects it writes and reads may be this much larger than what callers store.
+        payload_headroom_bytes: u64 = ("payloadHeadroomBytes", 1 << 20, 0, MAX_SAFE_INTEGER),
         /// Guest instances serving one connector in parallel.
         max_instances: u32 = ("maxInstances", 4, 1, 1024),
         /// Most keys in one listing page.
@@ -152,6 +154,21 @@ settings! {
         cpu_ms_per_sec: Option<u64> = ("cpuMsPerSec", None, 10, MAX_SAFE_INTEGER),
         /// Most directories an object path written by the connector may be nested in.
         max_path_depth: u32 = ("maxPathDepth", DEFAULT_MAX_PATH_DEPTH, 1, 1024),
+    }
+}
+
+impl Limits {
+    /// Largest object a sandboxed connector may write or have read for it:
+    /// what callers may store plus the framing headroom.
+    pub fn connector_object_cap(&self) -> u64 {
+        self.max_object_bytes.saturating_add(self.payload_headroom_bytes)
+    }
+
+    /// Owned payload bytes one instance may hold during a call handling
+    /// `keys` objects at once: room for one more object than that (a
+    /// connector that reads an object and builds its answer in a new payload).
+    pub fn payload_budget(&self, keys: usize) -> u64 {
+        self.connector_object_cap().saturating_mul(keys.max(1) as u64 + 1)
     }
 }
 
@@ -168,8 +185,10 @@ settings! {
         max_bytes: Option<u64> = ("bytes", None, 0, MAX_SAFE_INTEGER),
         /// Most objects (files) stored.
         max_objects: Option<u64> = ("objects", None, 0, MAX_SAFE_INTEGER),
-        /// Most calls admitted at once, running or waiting for an instance.
+        /// Most calls running at once (a batch is one call); more wait in the tenant's queue.
         max_in_flight: u32 = ("inFlight", 256, 1, 1 << 20),
+        /// Most calls waiting for one of the inFlight slots; a call arriving at a full queue is refused with QuotaExceededError (0: refuse as soon as inFlight calls run).
+        max_queued: u32 = ("queue", 4096, 0, 1 << 20),
         /// Most directories beneath the tenant's root (every directory a put creates counts).
         max_dirs: Option<u64> = ("directories", Some(DEFAULT_MAX_DIRS), 0, MAX_SAFE_INTEGER),
     }

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+mod aligned;
+mod batch;
+mod manifest;
 mod recycled;
 mod trusted;
 use recycled::RecycledBuffer;
@@ -192,6 +195,17 @@ pub fn contract() -> NativeContract {
     }
 }
 
+/// A zero-filled Buffer of `size` bytes whose memory is aligned for
+/// O_DIRECT (4 KiB; 2 MiB and huge-page-advised from 2 MiB on): puts from it
+/// and reads into it skip the bounce copy an unaligned Buffer needs.
+#[napi(ts_return_type = "Buffer")]
+pub fn alloc_buffer(size: f64) -> Result<aligned::AlignedBuffer> {
+    if !(size.is_finite() && size.fract() == 0.0 && (0.0..=(1u64 << 46) as f64).contains(&size)) {
+        return Err(Error::new(Status::InvalidArg, format!("allocBuffer: size must be a non-negative integer, got {size}")));
+    }
+    aligned::AlignedBuffer::new(size as usize)
+}
+
 /// A compiled component, linked and checked against a contract version —
 /// or the built-in native filesystem connector.
 #[napi]
@@ -282,6 +296,7 @@ pub struct NativeStats {
     pub objects: f64,
     pub directories: f64,
     pub in_flight: f64,
+    pub queued: f64,
     pub quota_rejections: f64,
 }
 
@@ -312,27 +327,34 @@ pub struct NativeConnector {
 
 #[napi]
 impl NativeConnector {
-    /// Admits a call through the tenant's front door and runs `f` on a worker.
-    fn run<'e, T, F>(&self, env: &'e Env, op: &'static str, f: F) -> Result<Object<'e>>
+    /// Admits a call through the tenant's front door — at once, or after
+    /// waiting in the tenant's queue (holding no thread) — and runs `f` on a
+    /// worker; the promise rejects without running `f` when admission fails.
+    fn run<'e, T, F>(&self, env: &'e Env, op: &'static str, cancel: Cancel, f: F) -> Result<Object<'e>>
     where
         T: ToNapiValue + Send + 'static,
         F: FnOnce(Call) -> kvbox_core::Result<T> + Send + 'static,
     {
-        let call = self.inner.admit(op).map_err(|e| js_error(env, &e))?;
-        spawn(env, move || f(call))
+        let (deferred, promise) = env.create_deferred::<T, _>()?;
+        let settle = move |outcome: kvbox_core::Result<T>| deferred.resolve(move |env| outcome.map_err(|e| js_error(&env, &e)));
+        self.inner.submit(op, &cancel, move |admitted| match admitted {
+            Ok(call) => drop(workers().spawn_blocking(move || settle(f(call)))),
+            Err(e) => settle(Err(e)),
+        });
+        Ok(promise)
     }
 
     /// A round trip through admission and the worker pool that does not call
     /// the connector: a liveness check, and the floor under every call.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn ping<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        self.run(env, "ping", |c| c.ping())
+        self.run(env, "ping", Cancel::never(), |c| c.ping())
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn exists<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "exists", move |c| c.exists(&key, &cancel))
+        self.run(env, "exists", cancel.clone(), move |c| c.exists(&key, &cancel))
     }
 
     /// Stores `data`; its bytes are lent to the connector without a copy, so
@@ -341,13 +363,13 @@ impl NativeConnector {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn put<'e>(&self, env: &'e Env, key: String, data: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "put", move |c| c.put(&key, &data, &cancel))
+        self.run(env, "put", cancel.clone(), move |c| c.put(&key, &data, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn get<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "get", move |c| Ok(c.get(&key, &cancel)?.map(RecycledBuffer)))
+        self.run(env, "get", cancel.clone(), move |c| Ok(c.get(&key, &cancel)?.map(RecycledBuffer)))
     }
 
     /// Reads into `target` (lent without a copy: the caller must not touch
@@ -356,27 +378,81 @@ impl NativeConnector {
     #[napi(ts_return_type = "Promise<number | null>")]
     pub fn get_into<'e>(&self, env: &'e Env, key: String, mut target: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "getInto", move |c| Ok(c.get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
+        self.run(env, "getInto", cancel.clone(), move |c| Ok(c.get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
     pub fn remove<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "remove", move |c| c.remove(&key, &cancel))
+        self.run(env, "remove", cancel.clone(), move |c| c.remove(&key, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<number | null>")]
     pub fn size<'e>(&self, env: &'e Env, key: String, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "size", move |c| Ok(c.size(&key, &cancel)?.map(|n| n as f64)))
+        self.run(env, "size", cancel.clone(), move |c| Ok(c.size(&key, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<NativeKeyPage>")]
     pub fn list_keys<'e>(&self, env: &'e Env, cursor: Option<String>, limit: u32, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "listKeys", move |c| {
+        self.run(env, "listKeys", cancel.clone(), move |c| {
             let page = c.list_keys(cursor.as_deref(), limit, &cancel)?;
             Ok(NativeKeyPage { keys: page.keys, cursor: page.cursor })
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<NativeBatch>")]
+    pub fn exists_many<'e>(&self, env: &'e Env, keys: Vec<String>, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "existsMany", cancel.clone(), move |c| Ok(batch::flags(c.exists_many(&keys, &cancel), |&b| b)))
+    }
+
+    #[napi(ts_return_type = "Promise<NativeBatch>")]
+    pub fn size_many<'e>(&self, env: &'e Env, keys: Vec<String>, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "sizeMany", cancel.clone(), move |c| Ok(batch::sizes(c.size_many(&keys, &cancel))))
+    }
+
+    #[napi(ts_return_type = "Promise<NativeBatch>")]
+    pub fn remove_many<'e>(&self, env: &'e Env, keys: Vec<String>, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "removeMany", cancel.clone(), move |c| Ok(batch::flags(c.remove_many(&keys, &cancel), |&b| b)))
+    }
+
+    /// Stores `data[i]` under `keys[i]`; the buffers are lent without a copy
+    /// (the caller must not modify them until the promise settles).
+    #[napi(ts_return_type = "Promise<NativeBatch>")]
+    pub fn put_many<'e>(&self, env: &'e Env, keys: Vec<String>, data: Vec<Buffer>, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "putMany", cancel.clone(), move |c| {
+            let slices: Vec<&[u8]> = data.iter().map(|b| &b[..]).collect();
+            Ok(batch::flags(c.put_many(&keys, &slices, &cancel), |()| true))
+        })
+    }
+
+    #[napi(ts_return_type = "Promise<NativeBatch>")]
+    pub fn get_many<'e>(&self, env: &'e Env, keys: Vec<String>, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+        let cancel = token(cancel);
+        self.run(env, "getMany", cancel.clone(), move |c| Ok(batch::buffers(c.get_many(&keys, &cancel))))
+    }
+
+    /// Reads `keys[i]` into `targets[i]` (lent without a copy: the caller
+    /// must not touch them until the promise settles). Targets must not overlap.
+    #[napi(ts_return_type = "Promise<NativeBatch>")]
+    pub fn get_many_into<'e>(
+        &self,
+        env: &'e Env,
+        keys: Vec<String>,
+        targets: Vec<Buffer>,
+        cancel: Option<&NativeCancel>,
+    ) -> Result<Object<'e>> {
+        batch::disjoint(&targets).map_err(|e| js_error(env, &e))?;
+        let cancel = token(cancel);
+        let mut targets = targets;
+        self.run(env, "getManyInto", cancel.clone(), move |c| {
+            let mut slices: Vec<&mut [u8]> = targets.iter_mut().map(|b| &mut b[..]).collect();
+            Ok(batch::sizes(c.get_many_into(&keys, &mut slices, &cancel)))
         })
     }
 
@@ -409,6 +485,7 @@ impl NativeConnector {
             objects: s.objects as f64,
             directories: s.directories as f64,
             in_flight: s.in_flight as f64,
+            queued: s.queued as f64,
             quota_rejections: s.quota_rejections as f64,
         }
     }

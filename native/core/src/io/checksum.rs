@@ -2,6 +2,11 @@
 //! so objects stay plain bytes (readable by both connector kinds). Set
 //! before the rename; every read of an object that carries one checks it,
 //! whatever the tenant's options say at read time.
+//!
+//! A tenant that has ever stored a checksum carries the marker file
+//! `.kvbox-checksums` in its root (made, durably, when it is first opened
+//! with checksums on, before any write); a tenant without it has no
+//! checksummed object, so its reads skip the attribute lookup altogether.
 
 use crate::{Error, Result};
 use rustix::fs::XattrFlags;
@@ -9,6 +14,30 @@ use rustix::io::Errno;
 use std::os::fd::OwnedFd;
 
 const CRC_XATTR: &str = "user.kvbox.crc32c";
+/// In the tenant root: some object may carry a checksum.
+const MARKER: &str = ".kvbox-checksums";
+
+/// Whether reads of this tenant must look for checksums: it has stored
+/// some (the marker exists) or is about to (`storing`: the marker is made
+/// and synced first).
+pub fn reads_verify(root: &super::root::TenantRoot, storing: bool) -> Result<bool> {
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    match rustix::fs::statat(root.fd(), MARKER, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(_) => return Ok(true),
+        Err(Errno::NOENT) => {}
+        Err(e) => return Err(Error::os("looking for the checksum marker", e.into())),
+    }
+    if !storing {
+        return Ok(false);
+    }
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    drop(
+        rustix::fs::openat(root.fd(), MARKER, flags, Mode::from_raw_mode(0o644))
+            .map_err(|e| Error::os("making the checksum marker", e.into()))?,
+    );
+    rustix::fs::fsync(root.fd()).map_err(|e| Error::os("syncing the checksum marker", e.into()))?;
+    Ok(true)
+}
 
 /// Stores the CRC-32C of `data` with the (temporary) file `fd`.
 pub fn store_crc(fd: &OwnedFd, data: &[u8]) -> Result<()> {
@@ -42,6 +71,21 @@ mod tests {
 
     fn pattern(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 + i / 4096) as u8).collect()
+    }
+
+    #[test]
+    fn only_tenants_that_stored_checksums_look_for_them() {
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        let plain = ObjectDir::open_with(tmp.path(), &DirOptions::default()).unwrap();
+        assert!(!plain.verifies());
+        drop(plain);
+        let summed = ObjectDir::open_with(tmp.path(), &DirOptions { checksums: true, ..DirOptions::default() }).unwrap();
+        assert!(summed.verifies());
+        summed.write("x/o", &pattern(10)).unwrap();
+        drop(summed);
+        let later = ObjectDir::open_with(tmp.path(), &DirOptions::default()).unwrap();
+        assert!(later.verifies(), "objects stored with checksums stay verified when reopened without");
+        assert_eq!((later.usage().objects, later.usage().bytes), (1, 10), "the marker is not an object");
     }
 
     #[test]

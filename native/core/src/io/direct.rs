@@ -147,11 +147,28 @@ pub fn read_direct_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize)
     read_bounced(fd, align, body, size, |at, chunk| dst[at..at + chunk.len()].copy_from_slice(chunk))
 }
 
+/// Bytes `start..end` of an O_DIRECT file, read from the aligned block
+/// below `start` through a pooled buffer.
+pub fn read_range_direct(fd: &OwnedFd, align: usize, start: usize, end: usize) -> std::result::Result<Vec<u8>, Errno> {
+    let mut out = Vec::with_capacity(end - start);
+    read_bounced(fd, align, start / align * align, end, |at, chunk| {
+        let skip = start.saturating_sub(at).min(chunk.len());
+        out.extend_from_slice(&chunk[skip..]);
+    })?;
+    Ok(out)
+}
+
 /// Reads into all of `dst` with plain `pread`s; returns the bytes read.
 pub fn read_at_into(fd: &OwnedFd, dst: &mut [u8]) -> std::result::Result<usize, Errno> {
+    read_at_into_from(fd, dst, 0)
+}
+
+/// Reads into all of `dst` from file offset `from` with plain `pread`s;
+/// returns the bytes read (fewer at the end of the file).
+pub fn read_at_into_from(fd: &OwnedFd, dst: &mut [u8], from: u64) -> std::result::Result<usize, Errno> {
     let mut filled = 0;
     while filled < dst.len() {
-        let n = rustix::io::pread(fd, &mut dst[filled..], filled as u64)?;
+        let n = rustix::io::pread(fd, &mut dst[filled..], from + filled as u64)?;
         if n == 0 {
             break;
         }
@@ -194,6 +211,14 @@ mod tests {
                 read_keeps_the_tail(&d, &mut plain[1..], len, &format!("unaligned, direct {direct}, len {len}"));
             }
             assert!(matches!(d.read_into("t/o", &mut [0u8; 10], u64::MAX), Err(Error::TooLarge(_))));
+            let data: Vec<u8> = (0..BUF_SIZE + 12_345).map(|i| (i % 251) as u8).collect();
+            for (off, len) in [(0, 16), (1, 4095), (4095, 2), (4096, 4096), (BUF_SIZE - 3, 10), (100, 1 << 30), (1 << 40, 5)] {
+                let want = &data[off.min(data.len())..off.saturating_add(len).min(data.len())];
+                let got = d.read_range("t/o", off as u64, len as u64, u64::MAX).unwrap().unwrap();
+                assert!(got == want, "range {off}+{len}, direct {direct}: {} bytes, wanted {}", got.len(), want.len());
+            }
+            assert_eq!(d.read_range("t/none", 0, 1, u64::MAX).unwrap(), None);
+            assert!(matches!(d.read_range("t/o", 0, 11, 10), Err(Error::TooLarge(_))));
             assert_eq!(d.read_into("t/none", &mut plain, u64::MAX).unwrap(), None);
         }
     }

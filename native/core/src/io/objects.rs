@@ -21,8 +21,11 @@
 //! attribute `user.kvbox.crc32c`, set before the rename; every read of an
 //! object that carries one verifies it and reports `Corrupt` on mismatch.
 
-use super::checksum::{check_crc, store_crc};
-use super::direct::{read_at_into, read_buffered, read_direct, read_direct_into, regular_size, write_all_at, write_direct};
+use super::checksum::{check_crc, reads_verify, store_crc};
+use super::direct::{
+    read_at_into, read_at_into_from, read_buffered, read_direct, read_direct_into, read_range_direct, regular_size, write_all_at,
+    write_direct,
+};
 use super::options::DirOptions;
 use super::probe::dio_alignment_cached;
 use super::root::{TenantRoot, check_path, split_parent};
@@ -44,6 +47,8 @@ pub struct ObjectDir {
     direct_align: Option<usize>,
     pub(super) durable: bool,
     checksums: bool,
+    /// Whether reads look for a stored checksum (see [`super::checksum`]).
+    verify: bool,
     pub(super) max_depth: u32,
     pub(super) accounts: Accounts,
 }
@@ -74,12 +79,14 @@ impl ObjectDir {
         }
         let found = scan(&root)?;
         let direct_align = if options.direct_io { dio_alignment_cached(&root) } else { None };
+        let verify = reads_verify(&root, options.checksums)?;
         Ok(Self {
             root,
             _lock: lock,
             direct_align,
             durable: options.durable,
             checksums: options.checksums,
+            verify,
             max_depth: options.max_depth,
             accounts: Accounts::new(found.usage, options),
         })
@@ -100,6 +107,11 @@ impl ObjectDir {
         self.direct_align
     }
 
+    /// Whether reads look for stored checksums (the tenant has stored some).
+    pub fn verifies(&self) -> bool {
+        self.verify
+    }
+
     /// The tenant root.
     pub fn root(&self) -> &TenantRoot {
         &self.root
@@ -113,7 +125,10 @@ impl ObjectDir {
         self.check_depth(path)?;
         let (parent, name) = split_parent(path);
         let _serial = self.accounts.lock_path(path);
-        let existing = self.root.open_dir(parent)?;
+        // Writes resolve the directory afresh (and refresh the cache reads
+        // use), so a directory swapped behind kvbox's back is refused here
+        // and dropped from the cache.
+        let existing = self.root.reopen_dir(parent)?;
         let old = match &existing {
             Some(dir) => regular_size_at(dir, name)?,
             None => None,
@@ -121,7 +136,7 @@ impl ObjectDir {
         let reservation = self.accounts.reserve(path, old, data.len() as u64)?;
         let dir = match existing {
             Some(dir) => dir,
-            None => self.make_dirs(parent)?,
+            None => self.root.remember(parent, self.make_dirs(parent)?),
         };
         let tmp = temp_name();
         let result = self.write_temp(&dir, &tmp, data).and_then(|()| {
@@ -179,15 +194,21 @@ impl ObjectDir {
         // NONBLOCK: a FIFO planted in the tree opens at once (and is then
         // refused as not a regular file) instead of blocking the thread.
         let flags = OFlags::RDONLY | OFlags::NONBLOCK;
+        let (parent, name) = split_parent(path);
+        let Some(dir) = self.root.dir(parent)? else {
+            return Ok(None);
+        };
+        // One name from a directory opened beneath the root; never a link.
+        let open = |flags: OFlags| rustix::fs::openat(&*dir, name, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty());
         if let Some(align) = self.direct_align {
-            match self.root.open_beneath(path, flags | OFlags::DIRECT, Mode::empty()) {
+            match open(flags | OFlags::DIRECT) {
                 Ok(fd) => return Ok(Some((fd, Some(align)))),
                 Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
                 Err(Errno::INVAL) => {} // no O_DIRECT for this file: buffered below
                 Err(e) => return Err(Error::os(&format!("reading {path:?}"), e.into())),
             }
         }
-        match self.root.open_beneath(path, flags, Mode::empty()) {
+        match open(flags) {
             Ok(fd) => Ok(Some((fd, None))),
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(None),
             Err(e) => Err(Error::os(&format!("reading {path:?}"), e.into())),
@@ -208,7 +229,9 @@ impl ObjectDir {
         let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {path:?}"), too_large))? else {
             return Ok(None);
         };
-        check_crc(&fd, path, &bytes)?;
+        if self.verify {
+            check_crc(&fd, path, &bytes)?;
+        }
         Ok(Some(bytes))
     }
 
@@ -233,20 +256,51 @@ impl ObjectDir {
             None => read_at_into(&fd, &mut dst[..size]),
         }
         .map_err(|e| Error::os(&what(), e.into()))?;
-        check_crc(&fd, path, &dst[..filled])?;
+        if self.verify {
+            check_crc(&fd, path, &dst[..filled])?;
+        }
         Ok(Some(filled as u64))
+    }
+
+    /// Up to `len` bytes of the object at `path` from byte `offset` (fewer
+    /// when the object ends first, none past its end), or `None` when there
+    /// is no object. Only the range is read — which is the point: a
+    /// connector reads a header without the body — so a stored checksum,
+    /// which covers the whole object, is not verified here. `len` over
+    /// `max_bytes` is refused with `TooLarge`.
+    pub fn read_range(&self, path: &str, offset: u64, len: u64, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+        if len > max_bytes {
+            return Err(Error::TooLarge(format!("a range of {len} bytes exceeds the limit of {max_bytes}")));
+        }
+        let Some((fd, direct)) = self.open_for_read(path)? else {
+            return Ok(None);
+        };
+        let what = || format!("reading {path:?} from byte {offset}");
+        let Some(size) = regular_size(&fd, u64::MAX).map_err(|e| e.into_error(&what(), |_| Error::TooLarge(String::new())))? else {
+            return Ok(None);
+        };
+        let start = offset.min(size as u64) as usize;
+        let end = offset.saturating_add(len).min(size as u64) as usize;
+        let got = match direct {
+            Some(align) => read_range_direct(&fd, align, start, end),
+            None => {
+                let mut out = vec![0u8; end - start];
+                read_at_into_from(&fd, &mut out, start as u64).map(|n| {
+                    out.truncate(n);
+                    out
+                })
+            }
+        };
+        got.map(Some).map_err(|e| Error::os(&what(), e.into()))
     }
 
     /// The size of the object at `path`, or `None` when there is none.
     pub fn stat(&self, path: &str) -> Result<Option<u64>> {
         check_path(path, false)?;
-        match self.root.open_beneath(path, OFlags::PATH, Mode::empty()) {
-            Ok(fd) => {
-                let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(&format!("stat {path:?}"), e.into()))?;
-                Ok((FileType::from_raw_mode(st.st_mode) == FileType::RegularFile).then_some(st.st_size as u64))
-            }
-            Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(Error::os(&format!("stat {path:?}"), e.into())),
+        let (parent, name) = split_parent(path);
+        match self.root.dir(parent)? {
+            Some(dir) => regular_size_at(&dir, name),
+            None => Ok(None),
         }
     }
 
@@ -254,7 +308,7 @@ impl ObjectDir {
     pub fn remove(&self, path: &str) -> Result<bool> {
         check_path(path, false)?;
         let (parent, name) = split_parent(path);
-        let Some(dir) = self.root.open_dir(parent)? else {
+        let Some(dir) = self.root.dir(parent)? else {
             return Ok(false);
         };
         let _serial = self.accounts.lock_path(path);

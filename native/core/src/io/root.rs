@@ -58,10 +58,24 @@ pub fn split_parent(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
+/// Most directory descriptors a tenant keeps open for reuse (the fs
+/// layout has 256 shard directories; past the bound the cache starts over).
+const CACHED_DIRS: usize = 1024;
+
 /// The tenant's directory, held open; all access goes through it.
 #[derive(Debug)]
 pub struct TenantRoot {
     dir: OwnedFd,
+    /// Directories opened beneath the root, by relative path, kept open so
+    /// a read, stat or remove resolves one name from them (`statat`,
+    /// `openat` with `O_NOFOLLOW`) instead of a whole path. Sound because
+    /// kvbox never removes or renames a directory, every entry was opened
+    /// by [`openat2_beneath`] (no symlinks, no escape), and writes reopen
+    /// theirs ([`TenantRoot::reopen_dir`]): a directory swapped for a link
+    /// behind kvbox's back is refused at the next write of it and dropped
+    /// from here; until then reads keep using the original directory (still
+    /// the same inode, never the link's target).
+    dirs: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<OwnedFd>>>,
 }
 
 impl TenantRoot {
@@ -70,7 +84,7 @@ impl TenantRoot {
         std::fs::create_dir_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
         let dir = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| Error::os(&format!("opening root {}", path.display()), e.into()))?;
-        Ok(Self { dir })
+        Ok(Self { dir, dirs: Default::default() })
     }
 
     /// The root's descriptor.
@@ -81,6 +95,43 @@ impl TenantRoot {
     /// Opens `rel` (already checked) strictly beneath the root.
     pub fn open_beneath(&self, rel: &str, flags: OFlags, mode: Mode) -> std::result::Result<OwnedFd, Errno> {
         openat2_beneath(self.dir.as_fd(), if rel.is_empty() { "." } else { rel }, flags, mode)
+    }
+
+    /// Directory `rel` (already checked) beneath the root, from the cache
+    /// or opened (and cached); `None` when it does not exist.
+    pub fn dir(&self, rel: &str) -> Result<Option<std::sync::Arc<OwnedFd>>> {
+        let cache = || self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(fd) = cache().get(rel) {
+            return Ok(Some(fd.clone()));
+        }
+        let Some(fd) = self.open_dir(rel)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.remember(rel, fd)))
+    }
+
+    /// Directory `rel` opened afresh beneath the root, replacing the cached
+    /// descriptor; on failure (absent, a link, an escape) the cached one is
+    /// dropped too.
+    pub fn reopen_dir(&self, rel: &str) -> Result<Option<std::sync::Arc<OwnedFd>>> {
+        match self.open_dir(rel) {
+            Ok(Some(fd)) => Ok(Some(self.remember(rel, fd))),
+            other => {
+                self.dirs.lock().unwrap_or_else(|p| p.into_inner()).remove(rel);
+                other.map(|_| None)
+            }
+        }
+    }
+
+    /// Caches `fd`, directory `rel` just opened beneath the root.
+    pub fn remember(&self, rel: &str, fd: OwnedFd) -> std::sync::Arc<OwnedFd> {
+        let fd = std::sync::Arc::new(fd);
+        let mut cache = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHED_DIRS {
+            cache.clear();
+        }
+        cache.insert(rel.to_string(), fd.clone());
+        fd
     }
 
     /// Opens directory `rel` (already checked) beneath the root; `None`

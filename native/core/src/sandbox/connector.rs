@@ -18,7 +18,7 @@
 //! - dropping the connector drops every instance and, with the last of
 //!   them, the tenant directory (and its lock).
 
-use super::bindings::GuestStore;
+use super::bindings::{Contract, GuestStore};
 use super::cpu::CpuBudget;
 use super::limiter::{CallState, Interrupt};
 use super::logbook::LogBook;
@@ -38,10 +38,11 @@ use wasmtime::{Store, UpdateDeadline};
 /// A call that used more than this share of its deadline counts as near it.
 const NEAR_DEADLINE: f64 = 0.8;
 
-struct Instance {
-    store: Store<Sandbox>,
-    guest: Box<dyn GuestStore>,
-    handle: ResourceAny,
+/// One guest instance with its opened connector resource.
+pub(super) struct Instance {
+    pub(super) store: Store<Sandbox>,
+    pub(super) guest: Box<dyn GuestStore>,
+    pub(super) handle: ResourceAny,
 }
 
 #[derive(Default)]
@@ -66,7 +67,7 @@ pub struct WasmConnector {
     config: String,
     io: Arc<dyn ObjectStorage>,
     log: Arc<LogBook>,
-    limits: Arc<Limits>,
+    pub(super) limits: Arc<Limits>,
     cpu: Option<Arc<CpuBudget>>,
     pool: Mutex<Pool>,
     freed: Condvar,
@@ -149,7 +150,13 @@ impl WasmConnector {
         if let Some(why) = &store.data().limiter.exceeded {
             c.memory_limits.fetch_add(1, Ordering::Relaxed);
             self.log.push("error", "host", None, &format!("memory limit hit during {during}: {why}"));
-            return Error::MemoryLimit(format!("{why}, during {during}; the instance was discarded"));
+            // At instantiation or open the component cannot start at all: say what to raise.
+            let hint = if during == "instantiating" || during == "open" {
+                "; raise limits.memoryBytes for this connector (a componentize-js connector asks for about 10 MiB to start)"
+            } else {
+                ""
+            };
+            return Error::MemoryLimit(format!("{why}, during {during}; the instance was discarded{hint}"));
         }
         c.traps.fetch_add(1, Ordering::Relaxed);
         if let Some(ResourceTableError::Full) = e.downcast_ref::<ResourceTableError>() {
@@ -161,9 +168,24 @@ impl WasmConnector {
             return Error::Trap(msg);
         }
         self.log.push("error", "host", None, &format!("trap during {during}: {e:#}"));
+        if format!("{e:#}").contains("borrow handles still remain") {
+            return Error::Trap(format!(
+                "the connector returned from {during} still holding a borrowed payload handle (the data lent for the call); \
+                 it must drop the borrow before returning (in C: kvbox_connector_payload_payload_drop_borrow; the Rust SDK does it \
+                 for you); the instance was discarded: {e:#}"
+            ));
+        }
+        // What the connector said last (a panic message, its last stderr lines)
+        // leads; the trap's kind follows. The wasm backtrace of a stripped
+        // release build names no function, so it stays in the host's log record.
         let output = store.data().output.text();
-        let said = if output.is_empty() { String::new() } else { format!("; the connector wrote before it trapped: {output}") };
-        Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}{said}"))
+        match (output.is_empty(), e.downcast_ref::<wasmtime::Trap>()) {
+            (false, Some(trap)) => {
+                Error::Trap(format!("the connector trapped during {during}: {output}; the instance was discarded ({trap})"))
+            }
+            (false, None) => Error::Trap(format!("the connector trapped during {during}: {output}; the instance was discarded: {e:#}")),
+            (true, _) => Error::Trap(format!("the connector trapped during {during}; the instance was discarded: {e:#}")),
+        }
     }
 
     fn checkout(&self, op: &'static str, cancel: &Cancel) -> Result<Instance> {
@@ -193,8 +215,18 @@ impl WasmConnector {
         self.freed.notify_one();
     }
 
+    /// Whether the component has batched exports (contract 0.2.0 on).
+    pub(super) fn batched(&self) -> bool {
+        self.component.pre.contract() != Contract::V0_1_0
+    }
+
     /// Runs `f` on an instance; discards the instance if it trapped.
-    fn call<R>(&self, op: &'static str, cancel: &Cancel, f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R>>) -> Result<R> {
+    pub(super) fn call<R>(
+        &self,
+        op: &'static str,
+        cancel: &Cancel,
+        f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<R>>,
+    ) -> Result<R> {
         let mut inst = self.checkout(op, cancel)?;
         inst.store.data_mut().call = self.call_state(op, cancel);
         inst.store.data().output.clear();
@@ -300,6 +332,32 @@ impl ObjectConnector for WasmConnector {
         self.call("listKeys", cancel, |i| i.guest.list_keys(&mut i.store, i.handle, cursor, limit))
     }
 
+    // Batches: see `super::batch`.
+
+    fn exists_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<bool>> {
+        self.exists_many_in(keys, cancel)
+    }
+
+    fn size_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<Option<u64>>> {
+        self.size_many_in(keys, cancel)
+    }
+
+    fn remove_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<bool>> {
+        self.remove_many_in(keys, cancel)
+    }
+
+    fn get_many(&self, keys: &[String], cancel: &Cancel) -> Vec<Result<Option<Vec<u8>>>> {
+        self.get_many_in(keys, cancel)
+    }
+
+    fn get_many_into(&self, keys: &[String], targets: &mut [&mut [u8]], cancel: &Cancel) -> Vec<Result<Option<u64>>> {
+        self.get_many_into_in(keys, targets, cancel)
+    }
+
+    fn put_many(&self, keys: &[String], data: &[&[u8]], cancel: &Cancel) -> Vec<Result<()>> {
+        self.put_many_in(keys, data, cancel)
+    }
+
     fn stats(&self) -> ConnectorStats {
         let usage = self.io.usage();
         let c = &self.counters;
@@ -316,6 +374,7 @@ impl ObjectConnector for WasmConnector {
             objects: usage.objects,
             directories: usage.directories,
             in_flight: 0,
+            queued: 0,
             quota_rejections: self.io.quota_rejections(),
         }
     }

@@ -18,6 +18,8 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 pub struct LogBook {
     records: Mutex<VecDeque<LogRecord>>,
     dropped: AtomicU64,
+    /// `dropped` at the last drain.
+    reported: AtomicU64,
 }
 
 impl LogBook {
@@ -37,9 +39,20 @@ impl LogBook {
         records.push_back(record);
     }
 
-    /// Takes every record so far, oldest first.
+    /// Takes every record so far, oldest first; when records were dropped
+    /// since the last drain, the first is a `host` warning saying how many.
     pub fn drain(&self) -> Vec<LogRecord> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let unseen = dropped - self.reported.swap(dropped, Ordering::Relaxed);
+        let mut out = Vec::with_capacity(records.len() + 1);
+        if unseen > 0 {
+            let timestamp_ms = records.front().map(|r| r.timestamp_ms).unwrap_or(0);
+            let message = format!("{unseen} older record(s) dropped: the log keeps the newest {LOG_CAPACITY}; drain it more often");
+            out.push(LogRecord { level: "warn", source: "host", op: None, timestamp_ms, message });
+        }
+        out.extend(records.drain(..));
+        out
     }
 
     /// Records dropped because the log was full (reported in the connector's stats).
@@ -59,9 +72,10 @@ mod tests {
             log.push("info", "log", Some("put"), &format!("record {i}"));
         }
         let records = log.drain();
-        assert_eq!(records.len(), LOG_CAPACITY);
-        assert_eq!(records[0].message, "record 5");
-        assert_eq!(records[0].op, Some("put"));
+        assert_eq!(records.len(), LOG_CAPACITY + 1);
+        assert_eq!((records[0].source, records[0].message.starts_with("5 older record(s) dropped")), ("host", true));
+        assert_eq!(records[1].message, "record 5");
+        assert_eq!(records[1].op, Some("put"));
         assert_eq!(log.dropped(), 5);
         log.push("warn", "stderr", None, &"é".repeat(MAX_MESSAGE_BYTES));
         assert!(log.drain()[0].message.len() <= MAX_MESSAGE_BYTES, "cut on a character boundary");

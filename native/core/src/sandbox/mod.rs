@@ -19,6 +19,7 @@
 //! Per contract version: [`bindings`] (`bindings/v0_1_0/`, one file per WIT
 //! interface, only type conversion).
 
+mod batch;
 pub mod bindings;
 pub mod connector;
 pub mod cpu;

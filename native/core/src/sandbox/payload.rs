@@ -2,9 +2,11 @@
 //! the version-neutral core of every contract version's `payload` resource.
 //!
 //! A put lends the caller's bytes as a read-only [`Payload::Lent`] for the
-//! duration of one call; reads and guest-created payloads are
-//! [`Payload::Owned`]. Owned bytes count against a per-instance budget (two
-//! objects' worth), so a guest cannot make the host allocate without bound.
+//! duration of one call; a batched read into caller buffers lends each as a
+//! writable, fixed-length [`Payload::Target`]; reads and guest-created
+//! payloads are [`Payload::Owned`]. Owned bytes count against a
+//! per-instance budget (two objects' worth, more for a `get-many` batch),
+//! so a guest cannot make the host allocate without bound.
 
 use crate::{Error, Result};
 
@@ -18,14 +20,23 @@ pub enum Payload {
         /// Their length.
         len: usize,
     },
+    /// A caller's buffer lent writable for one call (a `get-many-into`
+    /// target): its length is fixed.
+    Target {
+        /// Start of the caller's buffer.
+        ptr: *mut u8,
+        /// Its length.
+        len: usize,
+    },
     /// Host-owned bytes.
     Owned(Vec<u8>),
 }
 
-// SAFETY: a `Lent` payload points into a caller buffer that the lending call
-// keeps alive and unmodified until the call returns; the entry is deleted
-// (put) or revoked (getInto) before then, and a trapped instance — whose
-// table might still hold it — is dropped without reading it.
+// SAFETY: a `Lent` or `Target` payload points into a caller buffer that the
+// lending call keeps alive (and, for `Lent`, unmodified) until the call
+// returns; the entry is deleted or revoked before then (see `lend` in
+// `sandbox/connector.rs` and `read_target.rs`), and a trapped instance —
+// whose table might still hold it — is dropped without touching it.
 unsafe impl Send for Payload {}
 
 impl Payload {
@@ -34,28 +45,60 @@ impl Payload {
         Payload::Lent { ptr: bytes.as_ptr(), len: bytes.len() }
     }
 
+    /// Lends `buf` writable for one call.
+    pub fn target(buf: &mut [u8]) -> Self {
+        Payload::Target { ptr: buf.as_mut_ptr(), len: buf.len() }
+    }
+
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
         match self {
             // SAFETY: see the `Send` impl: valid for the lending call.
             Payload::Lent { ptr, len } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
+            // SAFETY: as above.
+            Payload::Target { ptr, len } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
             Payload::Owned(v) => v,
+        }
+    }
+
+    /// Whether this payload lends the caller's memory starting at `base`.
+    pub fn lends(&self, base: *const u8) -> bool {
+        match self {
+            Payload::Lent { ptr, .. } => *ptr == base,
+            Payload::Target { ptr, .. } => ptr.cast_const() == base,
+            Payload::Owned(_) => false,
         }
     }
 
     /// Host-owned bytes counted against the budget.
     pub fn owned_len(&self) -> u64 {
         match self {
-            Payload::Lent { .. } => 0,
+            Payload::Lent { .. } | Payload::Target { .. } => 0,
             Payload::Owned(v) => v.len() as u64,
         }
     }
 
-    /// The bytes, writable — refused for lent (read-only) payloads.
+    /// The bytes, writable in place (not resizable): owned payloads and
+    /// lent targets; refused for the caller's read-only data.
+    pub fn writable(&mut self) -> Result<&mut [u8]> {
+        match self {
+            Payload::Owned(v) => Ok(v),
+            // SAFETY: see the `Send` impl; a target is the caller's buffer,
+            // lent mutably for the call.
+            Payload::Target { ptr, len } => Ok(unsafe { std::slice::from_raw_parts_mut(*ptr, *len) }),
+            Payload::Lent { .. } => Err(Error::BadPayload("the caller's data is read-only".into())),
+        }
+    }
+
+    /// The bytes, resizable — refused for lent payloads (read-only data,
+    /// fixed-length targets).
     pub fn owned_mut(&mut self) -> Result<&mut Vec<u8>> {
         match self {
             Payload::Owned(v) => Ok(v),
             Payload::Lent { .. } => Err(Error::BadPayload("the caller's data is read-only".into())),
+            Payload::Target { len, .. } => {
+                Err(Error::BadPayload(format!("a caller's target has the fixed length of its buffer ({len} bytes) and cannot be resized")))
+            }
         }
     }
 
@@ -69,7 +112,7 @@ impl Payload {
 
     /// Copies `data` in at `offset`; the range must fit.
     pub fn write_range(&mut self, offset: u64, data: &[u8]) -> Result<()> {
-        let buf = self.owned_mut()?;
+        let buf = self.writable()?;
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         match start.checked_add(data.len()).filter(|&end| end <= buf.len()) {
             Some(end) => {
@@ -98,12 +141,18 @@ impl PayloadBudget {
         Self { used: 0, cap }
     }
 
+    /// Sets the cap (for one call: a `get-many` batch holds more).
+    pub fn set_cap(&mut self, cap: u64) {
+        self.cap = cap;
+    }
+
     /// Accounts for `more` bytes, or says why not.
     pub fn reserve(&mut self, more: u64) -> Result<()> {
         let total = self.used.saturating_add(more);
         if total > self.cap {
             return Err(Error::TooLarge(format!(
-                "the connector's payloads would hold {total} bytes, over this instance's budget of {} (2 × limits.maxObjectBytes)",
+                "the connector's payloads would hold {total} bytes, over this instance's budget of {} \
+                 (2 × (limits.maxObjectBytes + limits.payloadHeadroomBytes), one more per key of a get-many batch)",
                 self.cap
             )));
         }
@@ -133,6 +182,13 @@ mod tests {
         assert!(matches!(p.write_range(u64::MAX, &[0]), Err(Error::BadPayload(_))));
         let data = [7u8; 3];
         assert!(matches!(Payload::lend(&data).write_range(0, &[1]), Err(Error::BadPayload(_))));
+        let mut buf = [0u8; 4];
+        let mut t = Payload::target(&mut buf);
+        t.write_range(1, &[5, 6]).unwrap();
+        assert!(matches!(t.write_range(3, &[0, 0]), Err(Error::BadPayload(_))));
+        assert!(matches!(t.owned_mut(), Err(Error::BadPayload(m)) if m.contains("fixed length")));
+        assert_eq!(t.owned_len(), 0);
+        assert_eq!(buf, [0, 5, 6, 0]);
     }
 
     #[test]

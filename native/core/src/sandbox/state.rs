@@ -46,7 +46,7 @@ impl Sandbox {
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.max_host_handles as usize);
         let limiter = GuestLimiter::new(limits.memory_bytes);
-        let budget = PayloadBudget::new(limits.max_object_bytes.saturating_mul(2));
+        let budget = PayloadBudget::new(limits.payload_budget(1));
         Self { table, wasi, limiter, call: CallState::default(), read_target: ReadTarget::default(), io, log, limits, budget, output }
     }
 
@@ -60,6 +60,7 @@ impl Sandbox {
             budget: &mut self.budget,
             read_target: &mut self.read_target,
             call: &mut self.call,
+            output: &self.output,
         }
     }
 
@@ -94,6 +95,8 @@ pub struct HostView<'a> {
     pub(crate) budget: &'a mut PayloadBudget,
     pub(crate) read_target: &'a mut ReadTarget,
     pub(crate) call: &'a mut CallState,
+    /// The call's output tail (error-level log records join it).
+    pub(crate) output: &'a OutputTail,
 }
 
 /// Marker naming [`HostView`] as the data of the kvbox interfaces.

@@ -1,4 +1,5 @@
-//! The guest's WASI stdout and stderr, line by line into the log (the same for every contract version).
+//! The guest's WASI stdout and stderr into the log, one record per message
+//! (the same for every contract version).
 
 use crate::sandbox::logbook::{LogBook, MAX_MESSAGE_BYTES};
 use std::io;
@@ -26,6 +27,12 @@ impl OutputTail {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).trim().to_string()
     }
 
+    /// Adds a line (a message the guest logged at `error`).
+    pub fn push_line(&self, line: &str) {
+        self.push(line.as_bytes());
+        self.push(b"\n");
+    }
+
     fn push(&self, bytes: &[u8]) {
         let mut tail = self.0.lock().unwrap_or_else(|p| p.into_inner());
         tail.extend_from_slice(bytes);
@@ -34,7 +41,10 @@ impl OutputTail {
     }
 }
 
-/// A WASI output stream whose complete lines become log records.
+/// A WASI output stream whose messages become log records: what one write
+/// delivers up to its last newline is one record (a panic message or a
+/// multi-line `eprintln!` stays whole); text after the last newline waits
+/// for the next write.
 #[derive(Clone)]
 pub struct LogStream {
     log: Arc<LogBook>,
@@ -54,9 +64,9 @@ impl LogStream {
         self.tail.push(bytes);
         let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
         partial.extend_from_slice(bytes);
-        while let Some(nl) = partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = partial.drain(..=nl).collect();
-            self.log.push(self.level, self.source, None, String::from_utf8_lossy(&line[..nl]).trim_end_matches('\r'));
+        if let Some(last) = partial.iter().rposition(|&b| b == b'\n') {
+            let message: Vec<u8> = partial.drain(..=last).collect();
+            self.log.push(self.level, self.source, None, String::from_utf8_lossy(&message).trim_end_matches(['\n', '\r']));
         }
         if partial.len() > MAX_MESSAGE_BYTES {
             let line: Vec<u8> = std::mem::take(&mut *partial);
@@ -87,5 +97,28 @@ impl tokio::io::AsyncWrite for LogStream {
     }
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_record_per_message_and_a_tail_for_the_trap() {
+        let log = Arc::new(LogBook::default());
+        let tail = OutputTail::default();
+        let stream = LogStream::new(log.clone(), "warn", "stderr", tail.clone());
+        stream.accept(b"thread panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1\n");
+        stream.accept(b"partial ");
+        assert_eq!(
+            log.drain().iter().map(|r| r.message.as_str()).collect::<Vec<_>>(),
+            ["thread panicked at src/lib.rs:3:5:\nboom\nnote: run with RUST_BACKTRACE=1"]
+        );
+        stream.accept(b"line\r\n");
+        assert_eq!(log.drain()[0].message, "partial line");
+        assert!(tail.text().ends_with("partial line"));
+        tail.push_line("from the log interface");
+        assert!(tail.text().ends_with("partial line\r\nfrom the log interface"));
     }
 }

@@ -9,7 +9,8 @@
 //! [`GuestStore`], so no call site matches on versions.
 
 pub mod v0_1_0;
-pub use v0_1_0 as latest;
+pub mod v0_2_0;
+pub use v0_2_0 as latest;
 
 use super::payload::Payload;
 use super::state::Sandbox;
@@ -23,18 +24,21 @@ pub const PACKAGE: &str = "kvbox:connector";
 /// A contract version this host supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contract {
-    /// `kvbox:connector@0.1.0`.
+    /// `kvbox:connector@0.1.0`: single-key calls only.
     V0_1_0,
+    /// `kvbox:connector@0.2.0`: batched calls, ranged reads, reads into targets.
+    V0_2_0,
 }
 
 impl Contract {
     /// Every supported version, oldest first.
-    pub const ALL: &[Contract] = &[Contract::V0_1_0];
+    pub const ALL: &[Contract] = &[Contract::V0_1_0, Contract::V0_2_0];
 
     /// The version number, `0.1.0`.
     pub fn version(self) -> &'static str {
         match self {
             Contract::V0_1_0 => v0_1_0::VERSION,
+            Contract::V0_2_0 => v0_2_0::VERSION,
         }
     }
 
@@ -75,7 +79,8 @@ impl Contract {
 
 /// Adds every supported version's host interfaces to `linker`.
 pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
-    v0_1_0::add_to_linker(linker)
+    v0_1_0::add_to_linker(linker)?;
+    v0_2_0::add_to_linker(linker)
 }
 
 /// A component linked and checked against one contract version, ready to
@@ -83,6 +88,8 @@ pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
 pub enum Pre {
     /// `kvbox:connector@0.1.0`.
     V0_1_0(v0_1_0::ConnectorPre<Sandbox>),
+    /// `kvbox:connector@0.2.0`.
+    V0_2_0(v0_2_0::ConnectorPre<Sandbox>),
 }
 
 impl Pre {
@@ -91,6 +98,7 @@ impl Pre {
     pub fn new(contract: Contract, pre: InstancePre<Sandbox>) -> Result<Self> {
         match contract {
             Contract::V0_1_0 => v0_1_0::prepare(pre).map(Pre::V0_1_0),
+            Contract::V0_2_0 => v0_2_0::prepare(pre).map(Pre::V0_2_0),
         }
     }
 
@@ -98,6 +106,7 @@ impl Pre {
     pub fn contract(&self) -> Contract {
         match self {
             Pre::V0_1_0(_) => Contract::V0_1_0,
+            Pre::V0_2_0(_) => Contract::V0_2_0,
         }
     }
 
@@ -105,6 +114,7 @@ impl Pre {
     pub fn instantiate(&self, store: &mut Store<Sandbox>) -> wasmtime::Result<Box<dyn GuestStore>> {
         match self {
             Pre::V0_1_0(pre) => Ok(Box::new(pre.instantiate(store)?)),
+            Pre::V0_2_0(pre) => Ok(Box::new(pre.instantiate(store)?)),
         }
     }
 }
@@ -132,4 +142,44 @@ pub trait GuestStore: Send {
         cursor: Option<&str>,
         limit: u32,
     ) -> wasmtime::Result<Result<KeyPage>>;
+    /// The batched exports, for versions that have them (0.2.0 on); the
+    /// host loops over the single-key calls for the others.
+    fn batch(&self) -> Option<&dyn GuestBatch> {
+        None
+    }
+}
+
+/// The batched exports (contract 0.2.0 on): one result per key, in order.
+/// Outer `Err`: a trap. The host checks that as many results came back as
+/// keys went in.
+pub trait GuestBatch {
+    /// `connector.exists-many(keys)`.
+    fn exists_many(&self, store: &mut Store<Sandbox>, this: ResourceAny, keys: &[String]) -> wasmtime::Result<Vec<Result<bool>>>;
+    /// `connector.size-many(keys)`.
+    fn size_many(&self, store: &mut Store<Sandbox>, this: ResourceAny, keys: &[String]) -> wasmtime::Result<Vec<Result<Option<u64>>>>;
+    /// `connector.remove-many(keys)`.
+    fn remove_many(&self, store: &mut Store<Sandbox>, this: ResourceAny, keys: &[String]) -> wasmtime::Result<Vec<Result<bool>>>;
+    /// `connector.get-many(keys)`.
+    fn get_many(
+        &self,
+        store: &mut Store<Sandbox>,
+        this: ResourceAny,
+        keys: &[String],
+    ) -> wasmtime::Result<Vec<Result<Option<Resource<Payload>>>>>;
+    /// `connector.get-many-into(keys, targets)`; the targets are handed over.
+    fn get_many_into(
+        &self,
+        store: &mut Store<Sandbox>,
+        this: ResourceAny,
+        keys: &[String],
+        targets: Vec<Resource<Payload>>,
+    ) -> wasmtime::Result<Vec<Result<Option<u64>>>>;
+    /// `connector.put-many(keys, data)`; the payloads are handed over.
+    fn put_many(
+        &self,
+        store: &mut Store<Sandbox>,
+        this: ResourceAny,
+        keys: &[String],
+        data: Vec<Resource<Payload>>,
+    ) -> wasmtime::Result<Vec<Result<()>>>;
 }

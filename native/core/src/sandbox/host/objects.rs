@@ -22,13 +22,16 @@ impl HostView<'_> {
     pub(crate) fn write_object(&mut self, path: &str, data: &Resource<Payload>) -> wasmtime::Result<Result<()>> {
         self.check_call()?;
         let bytes = self.table.get(data)?.bytes();
-        // The connector may add framing: it gets the payload budget's
-        // headroom over what callers may store, not more.
-        let cap = self.limits.max_object_bytes.saturating_mul(2);
+        // The connector may add framing: it gets the headroom over what
+        // callers may store, not more.
+        let cap = self.limits.connector_object_cap();
         if bytes.len() as u64 > cap {
             return Ok(Err(Error::TooLarge(format!(
-                "the connector wrote an object of {} bytes, over the host's cap of {cap} (2 × limits.maxObjectBytes)",
-                bytes.len()
+                "the connector wrote an object of {} bytes, over its cap of {cap} \
+                 (limits.maxObjectBytes {} + limits.payloadHeadroomBytes {} for its framing)",
+                bytes.len(),
+                self.limits.max_object_bytes,
+                self.limits.payload_headroom_bytes
             ))));
         }
         let written = self.io.write(path, bytes);
@@ -39,7 +42,7 @@ impl HostView<'_> {
     /// `getInto` armed one and it fits, else into a new owned payload.
     pub(crate) fn read_object(&mut self, path: &str) -> wasmtime::Result<Result<ReadOutcome>> {
         self.check_call()?;
-        let max = self.limits.max_object_bytes.saturating_mul(2);
+        let max = self.limits.connector_object_cap();
         if let Some(mut dst) = self.read_target.take() {
             let read = self.io.read_into(path, dst.buf(), max);
             match self.noted(read) {
@@ -62,6 +65,29 @@ impl HostView<'_> {
             Ok(None) => Ok(Ok(ReadOutcome::Absent)),
             Err(e) => Ok(Err(e)),
         }
+    }
+
+    /// Up to `len` bytes of the object from `offset`, as a new owned payload.
+    pub(crate) fn read_object_range(&mut self, path: &str, offset: u64, len: u64) -> wasmtime::Result<Result<ReadOutcome>> {
+        self.check_call()?;
+        match self.io.read_range(path, offset, len, self.limits.connector_object_cap()) {
+            Ok(Some(bytes)) => Ok(self.push_owned(bytes)?.map(ReadOutcome::Found)),
+            Ok(None) => Ok(Ok(ReadOutcome::Absent)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// Reads the whole object into the start of the writable payload
+    /// `target` (a caller's buffer during `get-many-into`: no copy); its
+    /// size, or `None`. `target` is left as it was when the object does not fit.
+    pub(crate) fn read_object_into(&mut self, path: &str, target: &Resource<Payload>) -> wasmtime::Result<Result<Option<u64>>> {
+        self.check_call()?;
+        let max = self.limits.connector_object_cap();
+        let dst = match self.table.get_mut(target)?.writable() {
+            Ok(dst) => dst,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self.io.read_into(path, dst, max))
     }
 
     /// The object's size, or `None`.

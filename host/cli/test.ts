@@ -1,0 +1,39 @@
+/** `kvbox test`: the conformance suite against a component. */
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { runConformance } from '../conformance/index.js';
+import { compileConnector } from '../load.js';
+import { printJson } from './output.js';
+import { globalsOf, parseConfig } from './tenant.js';
+
+/** Registers `kvbox test`. */
+export function register(program: Command): void {
+  program
+    .command('test')
+    .summary('run the conformance suite against a connector component')
+    .description('run the connector conformance suite (@kvbox/kvbox/conformance) against a component, each case on fresh tenant directories; exit 1 when a case fails')
+    .argument('<file.wasm>', 'the connector component')
+    .addOption(new Option('--config <json|@file>', "the connector's JSON configuration, inline or @path").argParser(parseConfig))
+    .option('--dir <dir>', 'where tenant directories are made (disk-backed; removed afterwards) [$KVBOX_TEST_DIR or /var/tmp]')
+    .option('--grep <text>', 'only the cases whose name contains this')
+    .option('--json', 'print the report as JSON')
+    .action(async (file: string, flags: { config?: Record<string, unknown>; dir?: string; grep?: string; json?: boolean }, self: Command) => {
+      const path = resolve(file);
+      const t = performance.now();
+      const component = await compileConnector(path, { cacheDir: globalsOf(self).cacheDir });
+      const compileMs = performance.now() - t;
+      const config = flags.config ?? {};
+      if (!flags.json) console.log(`kvbox: testing ${path} (contract ${component.contractVersion}, sha256 ${component.sha256?.slice(0, 16)}…, ${component.origin} in ${compileMs.toFixed(0)} ms) with config ${JSON.stringify(config)}\n`);
+      const report = await runConformance((root, limits) => component.open({ root, limits, config }), {
+        dir: flags.dir,
+        filter: flags.grep ? (name) => name.includes(flags.grep!) : undefined,
+        onResult: flags.json ? undefined : (r) => console.log(`  ${r.ok ? 'ok  ' : 'FAIL'}  ${r.name} (${r.ms.toFixed(0)} ms)${r.ok ? '' : `\n        ${String(r.error?.message).split('\n').join('\n        ')}`}`),
+      });
+      if (flags.json) {
+        printJson({ file: path, sha256: component.sha256, contractVersion: component.contractVersion, config, ...report, results: report.results.map((r) => ({ ...r, error: r.error?.message })) });
+      } else {
+        console.log(`\n${report.failed === 0 ? 'conformance ok' : 'conformance FAILED'}: ${report.passed} passed, ${report.failed} failed`);
+      }
+      if (report.failed > 0 || report.results.length === 0) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,111 @@
+//! `allocBuffer(size)`: Buffers whose memory suits O_DIRECT, so a put or
+//! getInto through them goes between the device and the caller's memory
+//! with no bounce copy — and in as few block requests as possible.
+//!
+//! Measured here (2 vCPU VM, ext4 on virtio, 64 cold 1 MiB O_DIRECT reads on
+//! 4 threads): into 4 KiB-page buffers 0.9–1.2 GB/s, into a buffer on a
+//! 2 MiB huge page 2.0 GB/s (a 4 KiB-page buffer is 256 pinned pages and
+//! more than the 254 segments one request takes). So every buffer comes
+//! from 2 MiB-aligned memory advised for huge pages: from 2 MiB on, its own
+//! allocation; below, carved (4 KiB-aligned) out of shared 2 MiB chunks,
+//! each freed when its last buffer is collected. Zero-filled (touched once,
+//! here: first touch is as slow as the disk).
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use std::alloc::{Layout, alloc, dealloc};
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::{Arc, Mutex};
+
+const HUGE: usize = 2 << 20;
+const PAGE: usize = 4096;
+
+/// One 2 MiB-aligned, huge-page-advised, zeroed allocation.
+struct Chunk {
+    ptr: *mut u8,
+    layout: Layout,
+}
+
+// SAFETY: the chunk is plain memory; the buffers carved from it are
+// disjoint, and it is freed only when the last reference goes.
+unsafe impl Send for Chunk {}
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    fn new(len: usize) -> Result<Self> {
+        let layout = Layout::from_size_align(len.max(1).next_multiple_of(PAGE), HUGE)
+            .map_err(|e| Error::from_reason(format!("allocBuffer: {e}")))?;
+        // SAFETY: non-zero size.
+        let ptr = unsafe { alloc(layout) };
+        if ptr.is_null() {
+            return Err(Error::from_reason(format!("allocBuffer: out of memory allocating {len} bytes")));
+        }
+        // Advice before the first touch, so the zeroing below faults huge
+        // pages in (advice after it would leave 4 KiB pages until khugepaged).
+        // SAFETY: the range is the allocation just made; advice only.
+        unsafe { libc::madvise(ptr.cast(), layout.size(), libc::MADV_HUGEPAGE) };
+        // SAFETY: writes within the allocation.
+        unsafe { ptr.write_bytes(0, layout.size()) };
+        Ok(Self { ptr, layout })
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: allocated with this layout; no buffer over it is reachable any more.
+        unsafe { dealloc(self.ptr, self.layout) };
+    }
+}
+
+/// The chunk small buffers are being carved from, and the next free offset.
+static CARVING: Mutex<Option<(Arc<Chunk>, usize)>> = Mutex::new(None);
+
+/// Aligned bytes to hand to JS as a Buffer: `len` bytes at `ptr`, kept alive by `chunk`.
+pub struct AlignedBuffer {
+    chunk: Arc<Chunk>,
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl AlignedBuffer {
+    pub fn new(len: usize) -> Result<Self> {
+        let span = len.max(1).next_multiple_of(PAGE);
+        if span > HUGE / 2 {
+            let chunk = Arc::new(Chunk::new(len)?);
+            return Ok(Self { ptr: chunk.ptr, chunk, len });
+        }
+        let mut carving = CARVING.lock().unwrap_or_else(|p| p.into_inner());
+        let (chunk, at) = match carving.take() {
+            Some((chunk, at)) if at + span <= HUGE => (chunk, at),
+            _ => (Arc::new(Chunk::new(HUGE)?), 0),
+        };
+        // SAFETY: `at + span` is within the chunk's HUGE bytes.
+        let ptr = unsafe { chunk.ptr.add(at) };
+        *carving = Some((chunk.clone(), at + span));
+        Ok(Self { chunk, ptr, len })
+    }
+}
+
+unsafe extern "C" fn release(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the Box<Arc<Chunk>> made in `to_napi_value`, finalized once.
+    drop(unsafe { Box::from_raw(hint.cast::<Arc<Chunk>>()) });
+}
+
+impl ToNapiValue for AlignedBuffer {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        let hint = Box::into_raw(Box::new(val.chunk));
+        // SAFETY: `val.ptr..+len` stays valid while the chunk lives, until `release` runs.
+        let status = unsafe { sys::napi_create_external_buffer(env, val.len, val.ptr.cast(), Some(release), hint.cast(), &mut out) };
+        if status == sys::Status::napi_ok {
+            return Ok(out);
+        }
+        // A runtime that forbids external buffers: a copy (unaligned, but correct).
+        let copied = unsafe { sys::napi_create_buffer_copy(env, val.len, val.ptr.cast(), ptr::null_mut(), &mut out) };
+        // SAFETY: not handed to JS, so still ours; dropped after the copy read it.
+        drop(unsafe { Box::from_raw(hint) });
+        check_status!(copied)?;
+        Ok(out)
+    }
+}
