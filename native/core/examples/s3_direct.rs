@@ -18,7 +18,9 @@ use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [endpoint, bucket, prefix, key, secret, op, size, count, concurrency] = &args[..] else {
-        eprintln!("usage: s3_direct <endpoint> <bucket> <prefix> <access key> <secret key> <put|put-if-new|get> <size> <count> <concurrency>");
+        eprintln!(
+            "usage: s3_direct <endpoint> <bucket> <prefix> <access key> <secret key> <put|put-if-new|get> <size> <count> <concurrency>"
+        );
         std::process::exit(2);
     };
     let (size, count, concurrency): (usize, usize, usize) = (size.parse().unwrap(), count.parse().unwrap(), concurrency.parse().unwrap());
@@ -50,7 +52,10 @@ fn main() {
                 let path = Path::from(format!("{prefix}/{i}"));
                 async move {
                     if let Some(mode) = mode {
-                        store.put_opts(&path, PutPayload::from(data.clone()), PutOptions { mode, ..PutOptions::default() }).await.expect("put");
+                        store
+                            .put_opts(&path, PutPayload::from(data.clone()), PutOptions { mode, ..PutOptions::default() })
+                            .await
+                            .expect("put");
                         data.len()
                     } else {
                         store.get(&path).await.expect("get").bytes().await.expect("body").len()

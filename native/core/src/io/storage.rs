@@ -26,6 +26,10 @@ pub trait ObjectStorage: Send + Sync + std::fmt::Debug {
     /// Reads the object into the start of `dst`, writing no byte past its
     /// size; its size, or `None`. Larger than `dst`: `TooLarge`.
     fn read_into(&self, path: &str, dst: &mut [u8], max_bytes: u64) -> Result<Option<u64>>;
+    /// Up to `len` bytes from `offset` (fewer at the end, none past it), or
+    /// `None` when absent; `len` over `max_bytes` is `TooLarge`. Not
+    /// checksum-verified (a checksum covers the whole object).
+    fn read_range(&self, path: &str, offset: u64, len: u64, max_bytes: u64) -> Result<Option<Vec<u8>>>;
     /// The object's size, or `None`.
     fn stat(&self, path: &str) -> Result<Option<u64>>;
     /// Removes the object; `true` when it existed.
@@ -58,6 +62,9 @@ impl ObjectStorage for ObjectDir {
     }
     fn read_into(&self, path: &str, dst: &mut [u8], max_bytes: u64) -> Result<Option<u64>> {
         ObjectDir::read_into(self, path, dst, max_bytes)
+    }
+    fn read_range(&self, path: &str, offset: u64, len: u64, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+        ObjectDir::read_range(self, path, offset, len, max_bytes)
     }
     fn stat(&self, path: &str) -> Result<Option<u64>> {
         ObjectDir::stat(self, path)

@@ -226,6 +226,26 @@ impl ObjectStorage for S3Objects {
         self.receive(path, got, &mut dst[..size]).map(|n| Some(n as u64))
     }
 
+    /// A HEAD for the size, then a ranged GET of the part that exists.
+    fn read_range(&self, path: &str, offset: u64, len: u64, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+        if len > max_bytes {
+            return Err(Error::TooLarge(format!("a range of {len} bytes exceeds the limit of {max_bytes}")));
+        }
+        let key = self.key(path)?;
+        let Some(size) = self.head(&key, path)? else {
+            return Ok(None);
+        };
+        let (start, end) = (offset.min(size), offset.saturating_add(len).min(size));
+        if start == end {
+            return Ok(Some(Vec::new()));
+        }
+        match client::block_on(self.store.get_range(&key, start..end)) {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(client::error(&self.what("reading", path), e)),
+        }
+    }
+
     fn stat(&self, path: &str) -> Result<Option<u64>> {
         let key = self.key(path)?;
         self.head(&key, path)
