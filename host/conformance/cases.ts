@@ -12,11 +12,26 @@ import { bytes, equal, filesUnder, ok, random, rejectsWith, sha256, unicodeKey }
 /** Opens the connector under test on tenant directory `root` (a fresh path), with `limits` when a case sets some. */
 export type Opener = (root: string, limits?: Partial<Limits>) => Promise<Connector>;
 
-/** What a case gets: the opener and fresh tenant directories. */
+/** What is really stored for a tenant, looked at from outside the connector. */
+export interface StoreView {
+  /** Every stored object (file or key) of the tenant opened on `root`, relative to it. */
+  objects(root: string): Promise<string[]> | string[];
+  /** Whether the tenant is a local directory (whose descriptors a connector holds while open). */
+  local: boolean;
+  /** The longest key the store can hold whatever its bytes, when below the default `limits.maxKeyBytes` (S3: 1024-byte object keys). */
+  maxKeyBytes?: number;
+}
+
+/** A tenant directory on the local filesystem (the default). */
+export const LOCAL_DIRECTORY: StoreView = { objects: filesUnder, local: true };
+
+/** What a case gets: the opener, fresh tenant directories, and a view of what is stored. */
 export interface CaseContext {
   open: Opener;
   /** A new, never-used tenant directory path. */
   tenant(): string;
+  /** How to see what a tenant stores; a local directory when absent. */
+  store?: StoreView;
 }
 
 /** One conformance case: a behaviour sentence and its check (rejects when the connector fails it). */
@@ -128,7 +143,7 @@ export const singleKeyCases: readonly ConformanceCase[] = [
   },
   {
     name: 'round-trips keys with slashes, dots, unicode and escape characters, and lists them as put',
-    async run({ open, tenant }) {
+    async run({ open, tenant, store = LOCAL_DIRECTORY }) {
       const root = tenant();
       await using c = await open(root);
       const keys = ['a/b/c', '/leading', 'trailing/', '..', '.', '../../etc/passwd', 'x/../../y', '.kvbox-tmp-x', '%2F', 'space key', 'ключ', '模型@1@0', '🚀', 'tab\tnew\nline', 'a'.repeat(300)];
@@ -138,7 +153,7 @@ export const singleKeyCases: readonly ConformanceCase[] = [
       for await (const k of c.keys()) listed.push(k);
       eq(listed.sort(), [...keys].sort(), 'keys listed');
       // Nothing escaped the tenant directory, and nothing was left half-written.
-      for (const f of filesUnder(root)) {
+      for (const f of await store.objects(root)) {
         ok(!f.startsWith('..'), `${f} is outside the tenant directory`);
         ok(!/\.kvbox-tmp/.test(f), `${f} is a temporary file left behind`);
       }
@@ -162,7 +177,7 @@ export const singleKeyCases: readonly ConformanceCase[] = [
   },
   {
     name: 'rejects empty keys, keys containing NUL and non-string keys, writing nothing',
-    async run({ open, tenant }) {
+    async run({ open, tenant, store = LOCAL_DIRECTORY }) {
       const root = tenant();
       await using c = await open(root);
       await rejectsWith(c.put('', bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
@@ -173,34 +188,35 @@ export const singleKeyCases: readonly ConformanceCase[] = [
       await rejectsWith(c.put('k', 'text' as unknown as Buffer), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
       await rejectsWith(c.put('k', [1, 2] as unknown as Buffer), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
       await rejectsWith(c.listKeys({ limit: 0 }), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
-      eq(filesUnder(root), [], 'files written');
+      eq(await store.objects(root), [], 'files written');
     },
   },
   {
     name: 'accepts keys up to the maximum length in bytes and rejects longer ones',
-    async run({ open, tenant }) {
+    async run({ open, tenant, store = LOCAL_DIRECTORY }) {
       const root = tenant();
-      await using c = await open(root);
-      const ascii = 'k'.repeat(1024);
-      const multi = 'é'.repeat(512); // 1024 UTF-8 bytes
+      const max = store.maxKeyBytes ?? 1024;
+      await using c = await open(root, store.maxKeyBytes === undefined ? undefined : { maxKeyBytes: max });
+      const ascii = 'k'.repeat(max);
+      const multi = 'é'.repeat(max / 2); // max UTF-8 bytes
       await c.put(ascii, Buffer.from('a'));
       await c.put(multi, Buffer.from('m'));
-      eq((await c.get(ascii))?.toString(), 'a', 'a 1024-byte ASCII key');
-      eq((await c.get(multi))?.toString(), 'm', 'a 1024-byte two-byte-character key');
-      await rejectsWith(c.put('k'.repeat(1025), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
-      await rejectsWith(c.put('é'.repeat(513), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
-      eq(filesUnder(root).length, 2, 'objects stored');
+      eq((await c.get(ascii))?.toString(), 'a', `a ${max}-byte ASCII key`);
+      eq((await c.get(multi))?.toString(), 'm', `a ${max}-byte two-byte-character key`);
+      await rejectsWith(c.put('k'.repeat(max + 1), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      await rejectsWith(c.put('é'.repeat(max / 2 + 1), bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
+      eq((await store.objects(root)).length, 2, 'objects stored');
     },
   },
   {
     name: 'honours a lower key limit and the object size limit, writing nothing',
-    async run({ open, tenant }) {
+    async run({ open, tenant, store = LOCAL_DIRECTORY }) {
       const root = tenant();
       await using c = await open(root, { maxKeyBytes: 8, maxObjectBytes: 1000 });
       await rejectsWith(c.put('123456789', bytes(1)), InvalidKeyError, 'ERR_KVBOX_INVALID_KEY');
       await rejectsWith(c.put('big', bytes(1001)), TooLargeError, 'ERR_KVBOX_TOO_LARGE');
       await c.put('ok', bytes(1000));
-      eq(filesUnder(root).length, 1, 'objects stored');
+      eq((await store.objects(root)).length, 1, 'objects stored');
     },
   },
   {
@@ -220,7 +236,7 @@ export const singleKeyCases: readonly ConformanceCase[] = [
   },
   {
     name: 'frees the directory at close: no descriptor left open, the directory can be reopened',
-    async run({ open, tenant }) {
+    async run({ open, tenant, store = LOCAL_DIRECTORY }) {
       const root = tenant();
       const holdsRoot = () =>
         readdirSync('/proc/self/fd').some((fd) => {
@@ -232,7 +248,7 @@ export const singleKeyCases: readonly ConformanceCase[] = [
         });
       const c = await open(root);
       await c.put('k', bytes(3));
-      ok(holdsRoot(), 'an open connector holds its directory');
+      eq(holdsRoot(), store.local, 'an open connector holds its directory (a local one)');
       await c.close();
       ok(!holdsRoot(), 'descriptors under the root after close');
       eq(c.stats().objects, 1, 'counters survive close');

@@ -5,5 +5,5 @@
  * case's `run` with an opener and fresh tenant directories.
  */
 export { batchCases } from './batch.js';
-export { type CaseContext, type ConformanceCase, type Opener, singleKeyCases } from './cases.js';
+export { type CaseContext, type ConformanceCase, LOCAL_DIRECTORY, type Opener, singleKeyCases, type StoreView } from './cases.js';
 export { type CaseResult, type ConformanceOptions, type ConformanceReport, conformanceCases, runConformance } from './run.js';
