@@ -161,12 +161,13 @@ export const singleKeyCases: readonly ConformanceCase[] = [
   },
   {
     name: 'round-trips arbitrary unicode keys (150 random keys, seeded)',
-    async run({ open, tenant }) {
-      await using c = await open(tenant());
+    async run({ open, tenant, store = LOCAL_DIRECTORY }) {
+      const maxBytes = store.maxKeyBytes ?? 1024;
+      await using c = await open(tenant(), store.maxKeyBytes === undefined ? undefined : { maxKeyBytes: maxBytes });
       const seed = 0x6b76626f;
       const next = random(seed);
       for (let i = 0; i < 150; i++) {
-        const k = unicodeKey(next, 200, 1024);
+        const k = unicodeKey(next, 200, maxBytes);
         const data = bytes(Math.floor(next() * 64));
         await c.put(k, data);
         const back = await c.get(k);
