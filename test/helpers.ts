@@ -1,8 +1,7 @@
 /** Shared test helpers: real directories on a real disk, and data makers. */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { type Connector, FS_CONNECTOR, loadConnector, NATIVE_FS, type OpenOptions } from '../host/index.js';
 
@@ -22,28 +21,8 @@ export function fresh(base: string, name = 'tenant'): string {
   return join(base, `${name}-${++seq}`);
 }
 
-/** `n` random bytes. */
-export function bytes(n: number): Buffer {
-  return n === 0 ? Buffer.alloc(0) : randomBytes(n);
-}
-
-export function sha256(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-/** Every file (not directory) beneath `dir`, as paths relative to it. */
-export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+// Data makers and the file walk are the shipped conformance suite's own.
+export { bytes, filesUnder, sha256 } from '../host/conformance/check.js';
 
 /** Asserts that `promise` rejects with an error of `Class` whose code is `code`. */
 export async function rejectsWith(promise: Promise<unknown>, Class: new (...a: never[]) => Error, code: string): Promise<Error> {

@@ -432,7 +432,7 @@ impl Call {
         // instances. Metadata calls are CPU-bound: no more threads than cores.
         let mut threads = self.limits.max_instances as usize;
         if min_per_tile > 1 {
-            threads = threads.min(std::thread::available_parallelism().map_or(1, |n| n.get()));
+            threads = threads.min(cores());
         }
         let mut out = Vec::with_capacity(keys.len());
         for round in all {
@@ -539,6 +539,13 @@ impl Call {
         }
         Ok(())
     }
+}
+
+/// The machine's cores, asked once: `available_parallelism` reads cgroup
+/// files on every call, too slow for every batch.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The host's own key rules: non-empty, no NUL, at most `limits.max_key_bytes` UTF-8 bytes.

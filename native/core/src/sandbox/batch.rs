@@ -116,28 +116,23 @@ impl WasmConnector {
                 // The payloads returned stay in the table until the call is
                 // over: the budget holds one object per key of this chunk.
                 i.store.data_mut().host().budget.set_cap(self.limits.payload_budget(part.len()));
-                let got = i.guest.batch().expect("batched").get_many(&mut i.store, i.handle, part);
-                let mut out = Vec::with_capacity(part.len());
-                let mut failed = None;
-                for result in got? {
-                    out.push(match result {
-                        Ok(Some(res)) => match i.store.data_mut().host().take_payload(res) {
-                            Ok(Payload::Owned(v)) => Ok(Some(v)),
-                            Ok(other) => Ok(Some(other.bytes().to_vec())),
-                            Err(e) => {
-                                failed = Some(e);
-                                continue;
-                            }
-                        },
-                        Ok(None) => Ok(None),
-                        Err(e) => Err(e),
-                    });
-                }
+                let got = i.guest.batch().expect("batched").get_many(&mut i.store, i.handle, part)?;
+                // A bad handle is a trap: the instance (and its budget) goes.
+                let out = got
+                    .into_iter()
+                    .map(|result| {
+                        Ok(match result {
+                            Ok(Some(res)) => match i.store.data_mut().host().take_payload(res)? {
+                                Payload::Owned(v) => Ok(Some(v)),
+                                other => Ok(Some(other.bytes().to_vec())),
+                            },
+                            Ok(None) => Ok(None),
+                            Err(e) => Err(e),
+                        })
+                    })
+                    .collect::<wasmtime::Result<Vec<_>>>()?;
                 i.store.data_mut().host().budget.set_cap(self.limits.payload_budget(1));
-                match failed {
-                    Some(e) => Err(e),
-                    None => Ok(out),
-                }
+                Ok(out)
             })
         })
     }
