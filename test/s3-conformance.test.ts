@@ -1,5 +1,5 @@
 /**
- * The conformance suite on S3 storage (a real SeaweedFS on loopback), for
+ * The conformance suite, single-key and batched, on S3 storage (a real SeaweedFS on loopback), for
  * both connector kinds, and what the S3 backend promises beyond it: quotas,
  * checksums, stable listings, and typed errors for a bad configuration.
  */
@@ -17,6 +17,7 @@ import {
   StorageIoError,
 } from '../host/index.js';
 import { conformance } from './conformance.js';
+import { batchConformance } from './conformance-batch.js';
 import { bytes, rejectsWith, sha256 } from './helpers.js';
 import { startStore } from './s3/seaweed.js';
 
@@ -29,6 +30,8 @@ const view = { objects: (root: string) => store.keys(prefixOf(root)), local: fal
 
 conformance('sandboxed fs connector on S3', (root, limits) => loadConnector(FS_CONNECTOR, { storage: store.storage(prefixOf(root)), limits, cacheDir: false }), view);
 conformance('native fs fast path on S3', (root, limits) => loadConnector(NATIVE_FS, { storage: store.storage(prefixOf(root)), limits }), view);
+batchConformance('sandboxed fs connector on S3', (root, limits) => loadConnector(FS_CONNECTOR, { storage: store.storage(prefixOf(root)), limits, cacheDir: false }));
+batchConformance('native fs fast path on S3', (root, limits) => loadConnector(NATIVE_FS, { storage: store.storage(prefixOf(root)), limits }));
 
 let n = 0;
 const prefix = () => `s3-extra/${process.pid}/t${++n}`;
