@@ -10,6 +10,7 @@ export CARGO_TARGET_DIR
 host=$(rustc -vV | sed -n 's/^host: //p')
 cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox-core
 cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox-cabi
+cargo test --release --target "$host" --manifest-path native/Cargo.toml -p kvbox-node
 cargo test --manifest-path crates/layout/Cargo.toml
 # Lints: clippy with warnings as errors, where clippy is installed.
 if cargo clippy --version >/dev/null 2>&1; then

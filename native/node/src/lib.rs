@@ -14,13 +14,15 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 mod aligned;
 mod batch;
 mod manifest;
 mod recycled;
+mod settle;
 mod trusted;
+mod workers;
 use recycled::RecycledBuffer;
 
 /// A kvbox error as a JS `Error` with `code` set to its stable code.
@@ -33,41 +35,15 @@ fn js_error(env: &Env, e: &kvbox_core::Error) -> Error {
     build().unwrap_or_else(|_| Error::new(Status::GenericFailure, format!("{} {e}", e.code())))
 }
 
-/// Worker threads for kvbox calls: tokio's blocking pool, which grows on
-/// demand and lets idle threads go. Not libuv's pool: a connector stuck in a
-/// slow call (up to its deadline) must not hold the threads Node's own
-/// `fs`, `crypto` and other tenants need. Per tenant, calls are bounded by
-/// `quota.inFlight`, checked before anything is queued.
-///
-/// The runtime also has one async worker with timers and I/O: WASI streams
-/// (a guest's stdout and stderr) run small tasks on the runtime of the
-/// calling thread, which must therefore be driven.
-fn workers() -> &'static tokio::runtime::Runtime {
-    static POOL: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    POOL.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_name("kvbox-worker")
-            .max_blocking_threads(1024)
-            .thread_keep_alive(std::time::Duration::from_secs(30))
-            .build()
-            .expect("kvbox: cannot start the worker pool")
-    })
-}
-
-/// Runs one blocking kvbox-core call on a worker thread; the returned
-/// promise settles with its result.
+/// Runs one blocking kvbox-core call on a worker thread ([`workers`]); the
+/// returned promise settles with its result ([`settle`]).
 fn spawn<T, F>(env: &Env, work: F) -> Result<Object<'_>>
 where
     T: ToNapiValue + Send + 'static,
     F: FnOnce() -> kvbox_core::Result<T> + Send + 'static,
 {
-    let (deferred, promise) = env.create_deferred::<T, _>()?;
-    workers().spawn_blocking(move || {
-        let outcome = work();
-        deferred.resolve(move |env| outcome.map_err(|e| js_error(&env, &e)));
-    });
+    let (settler, promise) = settle::promise::<T>(env)?;
+    workers::run(Box::new(move || settler.settle(work())));
     Ok(promise)
 }
 
@@ -206,6 +182,17 @@ pub fn alloc_buffer(size: f64) -> Result<aligned::AlignedBuffer> {
     aligned::AlignedBuffer::new(size as usize)
 }
 
+/// The worker pool's spin window in µs (`KVBOX_WORKER_SPIN_US`, see
+/// `workers.rs`); with `micros`, sets it first. For benchmarks that compare
+/// spinning and parking in one process.
+#[napi]
+pub fn worker_spin_micros(micros: Option<u32>) -> u32 {
+    if let Some(us) = micros {
+        workers::set_spin_us(us.into());
+    }
+    workers::spin_us().min(u32::MAX.into()) as u32
+}
+
 /// A compiled component, linked and checked against a contract version —
 /// or the built-in native filesystem connector.
 #[napi]
@@ -335,11 +322,10 @@ impl NativeConnector {
         T: ToNapiValue + Send + 'static,
         F: FnOnce(Call) -> kvbox_core::Result<T> + Send + 'static,
     {
-        let (deferred, promise) = env.create_deferred::<T, _>()?;
-        let settle = move |outcome: kvbox_core::Result<T>| deferred.resolve(move |env| outcome.map_err(|e| js_error(&env, &e)));
+        let (settler, promise) = settle::promise::<T>(env)?;
         self.inner.submit(op, &cancel, move |admitted| match admitted {
-            Ok(call) => drop(workers().spawn_blocking(move || settle(f(call)))),
-            Err(e) => settle(Err(e)),
+            Ok(call) => workers::run(Box::new(move || settler.settle(f(call)))),
+            Err(e) => settler.settle(Err(e)),
         });
         Ok(promise)
     }

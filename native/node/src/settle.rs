@@ -1,0 +1,208 @@
+//! Promises settled from worker threads, through one channel per JS thread.
+//!
+//! napi-rs's `JsDeferred` creates a threadsafe function (a libuv async handle,
+//! an allocation, a close callback) for every promise and tears it down when
+//! it settles. kvbox settles every call's promise this way, so instead one
+//! threadsafe function per JS thread carries all of them: a worker pushes the
+//! settlement onto its queue and wakes the loop once; Node drains up to 1 000
+//! queued settlements per wake-up, so calls finishing together cost the JS
+//! thread one wake-up, not one each.
+//!
+//! The channel keeps the event loop alive only while promises are pending
+//! (referenced on the first, unreferenced after the last), and outlives its
+//! environment safely: when a worker thread's environment is torn down, the
+//! channel is closed and late settlements are dropped.
+
+use crate::js_error;
+use napi::bindgen_prelude::*;
+use napi::sys;
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A settlement, run on the JS thread with its environment.
+type Settlement = Box<dyn FnOnce(sys::napi_env) + Send>;
+
+struct Channel {
+    /// The threadsafe function; `None` once its environment is gone.
+    tsfn: Mutex<Option<Tsfn>>,
+    /// Promises created and not yet settled (JS thread only, but shared).
+    pending: AtomicUsize,
+}
+
+#[derive(Clone, Copy)]
+struct Tsfn(sys::napi_threadsafe_function);
+// SAFETY: napi threadsafe functions are made to be called from any thread;
+// the mutex in `Channel` keeps calls from racing the environment's teardown.
+unsafe impl Send for Tsfn {}
+
+struct Deferred(sys::napi_deferred);
+// SAFETY: only used on the JS thread, inside the settlement.
+unsafe impl Send for Deferred {}
+
+impl Deferred {
+    /// The raw handle (a method, so closures capture the whole Send wrapper).
+    fn raw(self) -> sys::napi_deferred {
+        self.0
+    }
+}
+
+struct Item {
+    channel: Arc<Channel>,
+    settle: Settlement,
+}
+
+thread_local! {
+    static CHANNEL: RefCell<Option<Arc<Channel>>> = const { RefCell::new(None) };
+}
+
+/// The channel of this JS thread's environment, created on first use.
+fn channel(env: sys::napi_env) -> Result<Arc<Channel>> {
+    if let Some(ch) = CHANNEL.with(|c| c.borrow().clone()) {
+        return Ok(ch);
+    }
+    let ch = Arc::new(Channel { tsfn: Mutex::new(None), pending: AtomicUsize::new(0) });
+    let mut name = std::ptr::null_mut();
+    let mut tsfn = std::ptr::null_mut();
+    // SAFETY: called on the JS thread with its live environment; the
+    // finalize data is an owned Arc, released in `finalize`.
+    unsafe {
+        check_status!(sys::napi_create_string_utf8(env, c"kvbox.settle".as_ptr(), 12, &mut name))?;
+        let data = Arc::into_raw(ch.clone()) as *mut c_void;
+        let status = sys::napi_create_threadsafe_function(
+            env,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            name,
+            0,
+            1,
+            data,
+            Some(finalize),
+            std::ptr::null_mut(),
+            Some(call_js),
+            &mut tsfn,
+        );
+        if status != sys::Status::napi_ok {
+            drop(Arc::from_raw(data as *const Channel));
+            check_status!(status)?;
+        }
+        check_status!(sys::napi_unref_threadsafe_function(env, tsfn))?;
+    }
+    *ch.tsfn.lock().unwrap_or_else(|p| p.into_inner()) = Some(Tsfn(tsfn));
+    CHANNEL.with(|c| *c.borrow_mut() = Some(ch.clone()));
+    Ok(ch)
+}
+
+/// The environment is going away: close the channel.
+unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the Arc handed over in `channel`.
+    let ch = unsafe { Arc::from_raw(data as *const Channel) };
+    *ch.tsfn.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    let _ = CHANNEL.try_with(|c| c.borrow_mut().take());
+}
+
+/// Runs one settlement on the JS thread (or drops it, when `env` is null:
+/// the environment is being torn down).
+unsafe extern "C" fn call_js(env: sys::napi_env, _cb: sys::napi_value, _ctx: *mut c_void, data: *mut c_void) {
+    // SAFETY: `data` is the Item boxed in `Settler::send`.
+    let item = unsafe { Box::from_raw(data as *mut Item) };
+    if env.is_null() {
+        return;
+    }
+    let Item { channel, settle } = *item;
+    settle(env);
+    if channel.pending.fetch_sub(1, Ordering::Relaxed) == 1
+        && let Some(Tsfn(t)) = *channel.tsfn.lock().unwrap_or_else(|p| p.into_inner())
+    {
+        // SAFETY: JS thread, live environment.
+        unsafe { sys::napi_unref_threadsafe_function(env, t) };
+    }
+}
+
+/// The worker-side half of a promise: settle it from any thread, once. Dropped
+/// unsettled (its job panicked), it rejects the promise.
+pub struct Settler<T> {
+    channel: Arc<Channel>,
+    deferred: Option<Deferred>,
+    _t: PhantomData<fn(T)>,
+}
+
+/// A new promise and the settler that will settle it.
+pub fn promise<T: ToNapiValue + Send + 'static>(env: &Env) -> Result<(Settler<T>, Object<'_>)> {
+    let raw = env.raw();
+    let channel = channel(raw)?;
+    let mut deferred = std::ptr::null_mut();
+    let mut promise = std::ptr::null_mut();
+    // SAFETY: JS thread, live environment.
+    unsafe {
+        check_status!(sys::napi_create_promise(raw, &mut deferred, &mut promise))?;
+        if channel.pending.fetch_add(1, Ordering::Relaxed) == 0
+            && let Some(Tsfn(t)) = *channel.tsfn.lock().unwrap_or_else(|p| p.into_inner())
+        {
+            check_status!(sys::napi_ref_threadsafe_function(raw, t))?;
+        }
+        let settler = Settler { channel, deferred: Some(Deferred(deferred)), _t: PhantomData };
+        Ok((settler, Object::from_napi_value(raw, promise)?))
+    }
+}
+
+impl<T: ToNapiValue + Send + 'static> Settler<T> {
+    /// Resolves the promise with the value, or rejects it with the kvbox error.
+    pub fn settle(mut self, outcome: kvbox_core::Result<T>) {
+        let Some(deferred) = self.deferred.take() else {
+            return;
+        };
+        self.send(Box::new(move |env| {
+            // SAFETY: the JS thread, inside the threadsafe function's callback scope.
+            unsafe { finish(env, deferred.raw(), outcome) }
+        }));
+    }
+}
+
+impl<T> Settler<T> {
+    fn send(&self, settle: Settlement) {
+        let item = Box::into_raw(Box::new(Item { channel: self.channel.clone(), settle }));
+        let guard = self.channel.tsfn.lock().unwrap_or_else(|p| p.into_inner());
+        let sent = match *guard {
+            // SAFETY: the tsfn is alive while the guard holds it (teardown takes the lock).
+            Some(Tsfn(t)) => unsafe { sys::napi_call_threadsafe_function(t, item.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) },
+            None => sys::Status::napi_closing,
+        };
+        drop(guard);
+        if sent != sys::Status::napi_ok {
+            // The environment is closing: nobody is left to receive it.
+            // SAFETY: not queued, still ours.
+            drop(unsafe { Box::from_raw(item) });
+        }
+    }
+}
+
+impl<T> Drop for Settler<T> {
+    fn drop(&mut self) {
+        if let Some(deferred) = self.deferred.take() {
+            self.send(Box::new(move |env| {
+                let e = kvbox_core::Error::Io("kvbox: internal error: the call ended without an answer (its worker panicked)".into());
+                // SAFETY: the JS thread, inside the threadsafe function's callback scope.
+                unsafe { finish::<()>(env, deferred.raw(), Err(e)) }
+            }));
+        }
+    }
+}
+
+/// Settles `d` with `outcome` (on the JS thread).
+unsafe fn finish<T: ToNapiValue>(env: sys::napi_env, d: sys::napi_deferred, outcome: kvbox_core::Result<T>) {
+    let value = match outcome {
+        // SAFETY: JS thread, live environment.
+        Ok(v) => unsafe { T::to_napi_value(env, v) },
+        Err(e) => Err(js_error(&Env::from_raw(env), &e)),
+    };
+    // SAFETY: as above; each deferred is settled exactly once.
+    unsafe {
+        match value {
+            Ok(v) => sys::napi_resolve_deferred(env, d, v),
+            Err(e) => sys::napi_reject_deferred(env, d, JsError::from(e).into_value(env)),
+        };
+    }
+}

@@ -1,0 +1,238 @@
+//! The worker threads kvbox-core calls run on, and the hand-off to them.
+//!
+//! Not libuv's pool: a connector stuck in a slow call (up to its deadline)
+//! must not hold the threads Node's own `fs`, `crypto` and other tenants
+//! need. The pool grows on demand (up to [`MAX_THREADS`]) and lets threads
+//! idle for [`KEEP_ALIVE`] go. Per tenant, calls are bounded by
+//! `quota.inFlight`, checked before anything is queued.
+//!
+//! **The spinning hand-off.** Waking a parked thread costs a futex wake and a
+//! reschedule (≈ 8–10 µs on the VMs we measure on, half of a small call's round
+//! trip). So the worker that finishes a call stays awake for a short window
+//! (`KVBOX_WORKER_SPIN_US`, default [`DEFAULT_SPIN_US`] µs; 0 turns it off)
+//! watching the queue: a caller that sends its next call within the window
+//! hands it over with no system call. At most one worker spins at a time, so
+//! an idle process burns no more than one core for that window after its
+//! last call. `docs/benchmarks.md` has the interleaved before/after.
+//!
+//! Every worker enters the tokio runtime that drives WASI streams (a guest's
+//! stdout and stderr run small tasks on the runtime of the calling thread).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// One call's work, settling its own promise.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// How long an idle worker waits for work before its thread exits.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// Threads at most; past it, calls wait in the queue for a free worker.
+const MAX_THREADS: usize = 1024;
+/// The default spin window (µs) of the worker that just finished a call.
+pub const DEFAULT_SPIN_US: u64 = 50;
+
+struct Pool {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Jobs in the queue, read by the spinning worker without the lock.
+    queued: AtomicUsize,
+    /// A worker is spinning; it will take the next queued job.
+    spinning: AtomicBool,
+    /// The spin window, in nanoseconds.
+    spin_ns: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    /// Workers waiting on `wake` that no submitter has claimed yet.
+    parked: usize,
+    /// Wake-ups sent and not yet taken by a worker.
+    wakeups: usize,
+    threads: usize,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let spin_us = std::env::var("KVBOX_WORKER_SPIN_US").ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_SPIN_US);
+        Pool {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            queued: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
+            spin_ns: AtomicU64::new(spin_us.saturating_mul(1000)),
+        }
+    })
+}
+
+/// The runtime with one async worker, timers and I/O, for WASI streams.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .thread_name("kvbox-async")
+            .build()
+            .expect("kvbox: cannot start the async runtime")
+    })
+}
+
+/// Sets the spin window (µs; 0 = park at once). For benchmarks that compare
+/// both ways in one process; deployments use `KVBOX_WORKER_SPIN_US`.
+pub fn set_spin_us(us: u64) {
+    pool().spin_ns.store(us.saturating_mul(1000), Ordering::Relaxed);
+}
+
+/// The spin window in µs.
+pub fn spin_us() -> u64 {
+    pool().spin_ns.load(Ordering::Relaxed) / 1000
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs `job` on a worker thread.
+pub fn run(job: Job) {
+    let pool = pool();
+    let mut s = pool.lock();
+    s.jobs.push_back(job);
+    let queued = s.jobs.len();
+    pool.queued.store(queued, Ordering::SeqCst);
+    // A spinning worker takes the first queued job: no wake-up needed. (It
+    // re-checks the queue under the lock when it stops spinning, so a job
+    // queued just as it gives up is not missed.)
+    if queued == 1 && pool.spinning.load(Ordering::SeqCst) {
+        return;
+    }
+    if s.parked > 0 {
+        s.parked -= 1;
+        s.wakeups += 1;
+        drop(s);
+        pool.wake.notify_one();
+        return;
+    }
+    if s.threads >= MAX_THREADS {
+        return; // the next free worker takes it
+    }
+    s.threads += 1;
+    drop(s);
+    let spawned = std::thread::Builder::new().name("kvbox-worker".into()).spawn(|| work(self::pool()));
+    if spawned.is_err() {
+        // No new thread (resource limits): the job waits for a running worker;
+        // with none at all, run it here rather than lose it.
+        let mut s = pool.lock();
+        s.threads -= 1;
+        if s.threads == 0 {
+            let job = s.jobs.pop_back();
+            pool.queued.store(s.jobs.len(), Ordering::SeqCst);
+            drop(s);
+            if let Some(job) = job {
+                job();
+            }
+        }
+    }
+}
+
+/// A worker's loop: take a job, run it, spin for the next one, park.
+fn work(pool: &'static Pool) {
+    let _runtime = runtime().enter();
+    let mut s = pool.lock();
+    loop {
+        if let Some(job) = s.jobs.pop_front() {
+            pool.queued.store(s.jobs.len(), Ordering::SeqCst);
+            drop(s);
+            // A job settles its own promise; one that panics is rejected by
+            // its settler's Drop, and the thread lives on.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            spin(pool);
+            s = pool.lock();
+            continue;
+        }
+        s.parked += 1;
+        loop {
+            let (guard, wait) = pool.wake.wait_timeout(s, KEEP_ALIVE).unwrap_or_else(|p| p.into_inner());
+            s = guard;
+            if s.wakeups > 0 {
+                s.wakeups -= 1; // a submitter claimed us (and un-counted us from `parked`)
+                break;
+            }
+            if wait.timed_out() {
+                s.parked -= 1;
+                if s.jobs.is_empty() {
+                    s.threads -= 1;
+                    return;
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Watches the queue for the spin window, unless another worker already is.
+fn spin(pool: &Pool) {
+    let window = pool.spin_ns.load(Ordering::Relaxed);
+    if window == 0 || pool.spinning.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let start = Instant::now();
+    let window = Duration::from_nanos(window);
+    while pool.queued.load(Ordering::SeqCst) == 0 && start.elapsed() < window {
+        for _ in 0..32 {
+            std::hint::spin_loop();
+        }
+    }
+    pool.spinning.store(false, Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn runs_every_job_once_in_bursts_and_one_by_one() {
+        for spin in [0, 50] {
+            set_spin_us(spin);
+            let (tx, rx) = mpsc::channel();
+            let mut got = Vec::new();
+            for i in 0..2000 {
+                let tx = tx.clone();
+                run(Box::new(move || tx.send(i).unwrap()));
+                if i % 3 == 0 {
+                    // One by one too: wait for this job before sending more.
+                    while !got.contains(&i) {
+                        got.push(rx.recv().unwrap());
+                    }
+                }
+            }
+            drop(tx);
+            got.extend(rx.iter());
+            got.sort_unstable();
+            assert_eq!(got, (0..2000).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn blocked_jobs_do_not_hold_up_others() {
+        set_spin_us(DEFAULT_SPIN_US);
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = std::sync::Arc::new(Mutex::new(release_rx));
+        // Eight jobs that block until released...
+        for _ in 0..8 {
+            let r = release_rx.clone();
+            run(Box::new(move || drop(r.lock().unwrap().recv())));
+        }
+        // ...do not stop a ninth from running.
+        let (tx, rx) = mpsc::channel();
+        run(Box::new(move || tx.send(()).unwrap()));
+        rx.recv_timeout(Duration::from_secs(10)).expect("the ninth job ran while eight were blocked");
+        drop(release_tx);
+    }
+}
