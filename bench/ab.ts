@@ -1,14 +1,18 @@
 /**
  * `npm run bench:ab -- --before <checkout>`: this tree against another
  * built checkout of kvbox (its `dist/` and addon), the same kvbox systems
- * as `npm run bench` (sandboxed and native; put, get, getInto; 1 and 4 MiB;
- * 1 and 4 in flight) plus `exists`, interleaved round by round in one
- * process. Prints after/before ratios — the check that a refactor did not
- * slow anything down beyond noise.
+ * as `npm run bench` (sandboxed and native; put, get, getInto; 256 KiB, 1
+ * and 4 MiB; 1 and 4 in flight) plus the per-call floor — sequential `ping`,
+ * `exists`, and opening a tenant at a new directory, in µs — interleaved
+ * round by round in one process. This tree also runs a third time with the
+ * worker pool's spinning hand-off off (`after, no spin`), so the spin's own
+ * effect shows in the same run. Prints ratios against `before` — the check
+ * that a change helped, or at least did not slow anything beyond noise.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { binding } from '../host/binding.js';
 import * as after from '../host/index.js';
 import { median } from './probes.js';
 import { kvboxSystem, type System } from './systems.js';
@@ -21,13 +25,20 @@ const before = (await import(join(resolve(values.before), 'dist', 'index.js'))) 
 const work = mkdtempSync(join(process.env.KVBOX_BENCH_DIR ?? '/var/tmp', 'kvbox-ab-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-const builds = { before, after } as const;
-const systems: Record<string, System> = {};
-for (const [build, lib] of Object.entries(builds)) {
-  systems[`${build} wasm`] = kvboxSystem(`${build} wasm`, await lib.compileConnector(lib.FS_CONNECTOR, { cacheDir: false }), 4);
-  systems[`${build} native`] = kvboxSystem(`${build} native`, await lib.compileConnector(lib.NATIVE_FS), 4);
+// `after, no spin` is this tree with the worker pool's spin window at 0.
+const spin = binding.workerSpinMicros();
+const variants = [
+  ['before', before, () => {}],
+  ['after', after, () => binding.workerSpinMicros(spin)],
+  ['after, no spin', after, () => binding.workerSpinMicros(0)],
+] as const;
+const systems: Record<string, [System, () => void]> = {};
+for (const [name, lib, set] of variants) {
+  systems[`${name} wasm`] = [kvboxSystem(`${name} wasm`, await lib.compileConnector(lib.FS_CONNECTOR, { cacheDir: false }), 4), set];
+  systems[`${name} native`] = [kvboxSystem(`${name} native`, await lib.compileConnector(lib.NATIVE_FS), 4), set];
 }
 const cells: [number, number][] = [
+  [256 << 10, 1],
   [1 << 20, 1],
   [1 << 20, 4],
   [4 << 20, 1],
@@ -35,16 +46,18 @@ const cells: [number, number][] = [
 ];
 const samples = new Map<string, number[]>();
 const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
+const µs = (t: bigint, n: number) => Number(process.hrtime.bigint() - t) / n / 1000;
 let seq = 0;
 for (let r = 0; r < Number(values.rounds); r++) {
+  const order = Object.keys(systems);
+  if (r % 2) order.reverse();
   for (const [size, c] of cells) {
     const count = Math.max(4, Math.floor((Number(values['batch-mib']) << 20) / size));
     const data = Buffer.alloc(size, 7);
-    const order = Object.keys(systems);
-    if (r % 2) order.reverse();
     for (const name of order) {
       const dir = join(work, `d${seq++}`);
-      const s = systems[name]!;
+      const [s, set] = systems[name]!;
+      set();
       const gb = (ns: number) => (size * count) / ns;
       add(`${name}|put|${size}|${c}`, gb(await s.put(dir, data, count, c)));
       add(`${name}|get|${size}|${c}`, gb(await s.get(dir, size, count, c)));
@@ -52,20 +65,42 @@ for (let r = 0; r < Number(values.rounds); r++) {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  for (const [build, lib] of Object.entries(builds)) {
-    await using store = await lib.loadConnector(lib.FS_CONNECTOR, { root: join(work, `e${seq++}`), cacheDir: false });
-    const t = process.hrtime.bigint();
-    for (let i = 0; i < 2000; i++) await store.exists(`k${i}`);
-    add(`${build} wasm|exists µs|0|1`, Number(process.hrtime.bigint() - t) / 2000 / 1000);
+  for (const [name, lib, set] of r % 2 ? [...variants].reverse() : variants) {
+    set();
+    for (const [kind, source] of [['wasm', lib.FS_CONNECTOR], ['native', lib.NATIVE_FS]] as const) {
+      const component = await lib.compileConnector(source, { cacheDir: false });
+      const opened = [];
+      const opens: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const t = process.hrtime.bigint();
+        opened.push(await component.open({ root: join(work, `o${seq++}`) }));
+        opens.push(µs(t, 1));
+      }
+      add(`${name} ${kind}|open µs (p50)|0|1`, median(opens));
+      for (const c of opened) await c.close();
+      await using store = await component.open({ root: join(work, `e${seq++}`) });
+      let t = process.hrtime.bigint();
+      for (let i = 0; i < 2000; i++) await store.ping();
+      add(`${name} ${kind}|ping µs|0|1`, µs(t, 2000));
+      t = process.hrtime.bigint();
+      for (let i = 0; i < 2000; i++) await store.exists(`k${i}`);
+      add(`${name} ${kind}|exists µs|0|1`, µs(t, 2000));
+    }
   }
 }
+binding.workerSpinMicros(spin);
 const rows = [];
 for (const key of samples.keys()) {
-  if (!key.startsWith('after ')) continue;
-  const [, op, size, c] = key.split('|');
-  const a = median(samples.get(key)!);
-  const b = median(samples.get(key.replace('after ', 'before '))!);
-  rows.push({ system: key.split('|')[0]!.replace('after ', ''), op, size: size === '0' ? '-' : `${Number(size) >> 20} MiB`, c, before: b.toFixed(op!.includes('µs') ? 1 : 2), after: a.toFixed(op!.includes('µs') ? 1 : 2), 'after/before': (op!.includes('µs') ? b / a : a / b).toFixed(2) });
+  if (!key.startsWith('before ')) continue;
+  const [system, op, size, c] = key.split('|');
+  const timed = op!.includes('µs');
+  const b = median(samples.get(key)!);
+  const a = median(samples.get(key.replace('before ', 'after '))!);
+  const n = median(samples.get(key.replace('before ', 'after, no spin '))!);
+  const ratio = (x: number) => (timed ? b / x : x / b).toFixed(2);
+  const fmt = (x: number) => x.toFixed(timed ? 1 : 2);
+  const sizeLabel = size === '0' ? '-' : Number(size) >= 1 << 20 ? `${Number(size) >> 20} MiB` : `${Number(size) >> 10} KiB`;
+  rows.push({ system: system!.replace('before ', ''), op, size: sizeLabel, c, before: fmt(b), after: fmt(a), 'after, no spin': fmt(n), 'after/before': ratio(a), 'no spin/before': ratio(n) });
 }
-console.log(`after vs before (${values.before}), medians of ${values.rounds} interleaved rounds; GB/s, or µs per exists (ratio > 1 = after is faster):`);
+console.log(`this tree vs ${values.before}, medians of ${values.rounds} interleaved rounds; GB/s, or µs per call (ratio > 1 = faster than before); spin window ${spin} µs:`);
 console.table(rows);

@@ -73,6 +73,9 @@ struct Shared {
     limits: Arc<Limits>,
     max_in_flight: u64,
     max_queued: usize,
+    /// The objects live in a remote store: every call waits on the network,
+    /// metadata calls too.
+    remote: bool,
 }
 
 impl Shared {
@@ -128,6 +131,7 @@ impl Tenant {
                 limits: Arc::new(options.limits.clone()),
                 max_in_flight: options.quota.max_in_flight.into(),
                 max_queued: options.quota.max_queued as usize,
+                remote: options.storage != crate::Storage::Fs,
             }),
         }
     }
@@ -429,9 +433,10 @@ impl Call {
         let op = self.op;
         let all: Vec<Range<usize>> = if writes { rounds(keys) } else { std::iter::once(0..keys.len()).collect() };
         // Calls that move objects wait on the device: as many threads as
-        // instances. Metadata calls are CPU-bound: no more threads than cores.
+        // instances. Metadata calls are CPU-bound on a local filesystem: no
+        // more threads than cores; on a remote store they wait too.
         let mut threads = self.limits.max_instances as usize;
-        if min_per_tile > 1 {
+        if min_per_tile > 1 && !self.shared.remote {
             threads = threads.min(cores());
         }
         let mut out = Vec::with_capacity(keys.len());
