@@ -6,14 +6,15 @@
 //! idle for [`KEEP_ALIVE`] go. Per tenant, calls are bounded by
 //! `quota.inFlight`, checked before anything is queued.
 //!
-//! **The spinning hand-off.** Waking a parked thread costs a futex wake and a
-//! reschedule (≈ 8–10 µs on the VMs we measure on, half of a small call's round
-//! trip). So the worker that finishes a call stays awake for a short window
-//! (`KVBOX_WORKER_SPIN_US`, default [`DEFAULT_SPIN_US`] µs; 0 turns it off)
-//! watching the queue: a caller that sends its next call within the window
+//! **The spinning hand-off (opt-in).** Waking a parked thread costs a futex
+//! wake and a reschedule (≈ 8–10 µs on the VMs we measure on). With
+//! `KVBOX_WORKER_SPIN_US=N`, the worker that finishes a call stays awake for N
+//! µs watching the queue: a caller that sends its next call within the window
 //! hands it over with no system call. At most one worker spins at a time, so
-//! an idle process burns no more than one core for that window after its
-//! last call. `docs/benchmarks.md` has the interleaved before/after.
+//! an idle process burns no more than one core for that window after its last
+//! call. Off by default ([`DEFAULT_SPIN_US`] = 0): in our interleaved runs it
+//! cut `ping`'s round trip 2–3× but did not shorten `exists`, and it costs
+//! CPU (`docs/benchmarks.md`).
 //!
 //! Every worker enters the tokio runtime that drives WASI streams (a guest's
 //! stdout and stderr run small tasks on the runtime of the calling thread).
@@ -31,7 +32,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(30);
 /// Threads at most; past it, calls wait in the queue for a free worker.
 const MAX_THREADS: usize = 1024;
 /// The default spin window (µs) of the worker that just finished a call.
-pub const DEFAULT_SPIN_US: u64 = 50;
+pub const DEFAULT_SPIN_US: u64 = 0;
 
 struct Pool {
     state: Mutex<State>,
@@ -221,7 +222,7 @@ mod tests {
 
     #[test]
     fn blocked_jobs_do_not_hold_up_others() {
-        set_spin_us(DEFAULT_SPIN_US);
+        set_spin_us(50);
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let release_rx = std::sync::Arc::new(Mutex::new(release_rx));
         // Eight jobs that block until released...
