@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Connector } from '../connector.js';
 import { formatRow, printJson } from './output.js';
-import { compile, globalsOf, openTenant, type TenantFlags, tenantOptions } from './tenant.js';
+import { compile, globalsOf, openTenant, type TenantFlags, tenantOptions, whereOf } from './tenant.js';
 
 const SIZES: Array<[string, number]> = [
   ['0 B', 0],
@@ -58,7 +58,7 @@ async function demo(flags: TenantFlags & { json?: boolean }, cmd: Command): Prom
   const connector = flags.native ? 'native fast path (builtin:fs)' : flags.connector ? resolve(flags.connector) : 'fs-connector (bundled)';
   say(`connector  ${connector}`);
   say(`component  ${component.digest.slice(0, 16)}… ${component.origin} in ${loadMs.toFixed(1)} ms; opened in ${openMs.toFixed(1)} ms`);
-  say(`tenant     ${resolve(flags.root)} ${JSON.stringify(config)}`);
+  say(`tenant     ${whereOf(flags)} ${JSON.stringify(config)}`);
   say(`I/O        ${store.directAlignment ? `O_DIRECT, ${store.directAlignment}-byte alignment` : 'buffered'}, ${flags.durable ? 'fsync + rename + directory fsync' : 'not synced'}\n`);
   say(formatRow(HEADER, WIDTHS));
 
@@ -82,7 +82,7 @@ async function demo(flags: TenantFlags & { json?: boolean }, cmd: Command): Prom
     const s = store.stats();
     say(`instances created ${s.instancesCreated}, traps ${s.traps}, timeouts ${s.timeouts}; tenant holds ${s.objects} objects, ${s.bytesStored} bytes`);
     for (const r of store.drainLog()) say(`[connector ${r.level}] ${r.message}`);
-    if (json) printJson({ connector, component: { digest: component.digest, origin: component.origin, loadMs, openMs }, root: resolve(flags.root), directAlignment: store.directAlignment ?? null, rows, listed: listed.length, removed, stats: s, ok: failures === 0 });
+    if (json) printJson({ connector, component: { digest: component.digest, origin: component.origin, loadMs, openMs }, root: whereOf(flags), directAlignment: store.directAlignment ?? null, rows, listed: listed.length, removed, stats: s, ok: failures === 0 });
     if (failures > 0) throw new DemoFailed(failures);
     say('\ndemo ok: every object read back byte for byte through the connector');
   } catch (err) {

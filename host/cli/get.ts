@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
-import { globalsOf, openTenant, type TenantFlags, tenantOptions } from './tenant.js';
+import { globalsOf, openTenant, type TenantFlags, tenantOptions, whereOf } from './tenant.js';
 
 /** Registers `kvbox get`. */
 export function register(program: Command): void {
@@ -16,7 +16,7 @@ export function register(program: Command): void {
     await using store = await openTenant(flags, globalsOf(self), 'existing');
     const data = await store.get(key);
     if (data === undefined) {
-      console.error(`kvbox: no object under ${JSON.stringify(key)} in ${flags.root}`);
+      console.error(`kvbox: no object under ${JSON.stringify(key)} in ${whereOf(flags)}`);
       process.exitCode = 1;
       return;
     }

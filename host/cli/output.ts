@@ -59,7 +59,9 @@ export function formatBytes(bytes: number): string {
 export function reportFailure(err: unknown): void {
   const e = err as { name?: string; code?: unknown; message?: string };
   const typed = err instanceof Error && typeof e.code === 'string' && e.code.startsWith('ERR_KVBOX');
-  console.error(typed ? `kvbox: ${e.name} (${String(e.code)}): ${e.message}` : `kvbox: ${err instanceof Error ? err.message : String(err)}`);
+  // One line, whatever the message holds (a remote store's error body may span several).
+  const text = (typed ? `kvbox: ${e.name} (${String(e.code)}): ${e.message}` : `kvbox: ${err instanceof Error ? err.message : String(err)}`).replace(/\s*\n\s*/g, ' ');
+  console.error(text);
   if (process.env.KVBOX_DEBUG === '1') console.error(err);
   process.exitCode = 1;
 }

@@ -1,7 +1,7 @@
 /** `kvbox stats`: what a tenant stores, and how its connector runs. */
 import type { Command } from 'commander';
 import { formatBytes, printJson, printTable } from './output.js';
-import { globalsOf, openTenant, type TenantFlags, tenantOptions } from './tenant.js';
+import { globalsOf, openTenant, type TenantFlags, tenantOptions, whereOf } from './tenant.js';
 
 /** Registers `kvbox stats`. */
 export function register(program: Command): void {
@@ -15,11 +15,11 @@ export function register(program: Command): void {
     const stats = store.stats();
     const io = store.directAlignment ? `O_DIRECT (${store.directAlignment}-byte alignment)` : 'buffered';
     if (flags.json) {
-      printJson({ root: flags.root, directAlignment: store.directAlignment ?? null, ...stats });
+      printJson({ root: whereOf(flags), directAlignment: store.directAlignment ?? null, ...stats });
       return;
     }
     printTable([
-      ['tenant', flags.root],
+      ['tenant', whereOf(flags)],
       ['objects', String(stats.objects)],
       ['bytes stored', `${stats.bytesStored} (${formatBytes(stats.bytesStored)})`],
       ['I/O', io],

@@ -9,10 +9,15 @@ import { type Command, InvalidArgumentError as BadOptionValue, Option } from 'co
 import type { Connector } from '../connector.js';
 import { InvalidArgumentError, LoadError } from '../errors.js';
 import { compileConnector, type ConnectorComponent, defaultCacheDir, FS_CONNECTOR, NATIVE_FS } from '../load.js';
+import type { StorageOptions } from '../options.js';
+import { resolveStorage } from '../serve/config.js';
+import { storageSchema } from '../serve/config-schema.js';
 
 /** The tenant options as commander parses them. */
 export interface TenantFlags {
-  root: string;
+  /** Required unless `storage` is S3. */
+  root?: string;
+  storage?: StorageOptions;
   connector?: string;
   native?: boolean;
   config?: Record<string, unknown>;
@@ -40,18 +45,34 @@ export type RootUse =
  * @param defaultRoot - for commands that have one (the demo); others require `--root`.
  */
 export function tenantOptions(cmd: Command, defaultRoot?: string): Command {
-  const root = new Option('-r, --root <dir>', 'the tenant directory (the only directory the connector can touch)');
-  if (defaultRoot === undefined) root.makeOptionMandatory();
-  else root.default(defaultRoot);
+  const root = new Option('-r, --root <dir>', 'the tenant directory (the only directory the connector can touch); not with S3 --storage');
+  if (defaultRoot !== undefined) root.default(defaultRoot);
   return cmd
     .addOption(root)
+    // Parsed in the hook below, not by an argParser: commander would echo the
+    // raw value (a mistyped secret) in its error message.
+    .addOption(new Option('--storage <json|@file>', 'S3 storage instead of a directory: {"kind":"s3","endpoint","bucket","prefix","credentials":{"accessKeyId","secretAccessKey":"env:VAR"}} (docs/scaling.md)'))
     .addOption(new Option('-c, --connector <file.wasm>', 'connector component to run [the bundled sandboxed fs-connector]').conflicts('native'))
     .addOption(new Option('--native', 'use the trusted native fast path instead of a sandboxed component'))
     .addOption(new Option('--config <json|@file>', "the connector's JSON configuration, inline or @path").argParser(parseConfig))
     .addOption(new Option('--create', "create the tenant directory's missing parent directories"))
     .addOption(new Option('--buffered', 'buffered I/O instead of O_DIRECT'))
     .addOption(new Option('--no-durable', 'skip fsync (cache mode: a crash may lose recent objects, never tear one)'))
-    .addOption(new Option('--quota-bytes <n>', 'most bytes the tenant may store').argParser(parseCount));
+    .addOption(new Option('--quota-bytes <n>', 'most bytes the tenant may store').argParser(parseCount))
+    .hook('preAction', (_, action) => {
+      const raw = action.getOptionValue('storage') as string | StorageOptions | undefined;
+      if (typeof raw === 'string') {
+        try {
+          action.setOptionValue('storage', parseStorage(raw));
+        } catch (err) {
+          action.error(`error: option '--storage': ${(err as Error).message}`);
+        }
+      }
+      const o = action.opts<TenantFlags>();
+      const onS3 = o.storage?.kind === 's3';
+      if (!onS3 && o.root === undefined) action.error("error: required option '-r, --root <dir>' not specified (or give S3 --storage)");
+      if (onS3 && o.root !== undefined && defaultRoot === undefined) action.error('error: --root and S3 --storage are exclusive (an S3 tenant has no directory)');
+    });
 }
 
 /**
@@ -60,17 +81,28 @@ export function tenantOptions(cmd: Command, defaultRoot?: string): Command {
  * @throws {@link InvalidArgumentError} when the directory (or its parent) is missing; {@link LoadError} naming the file; anything `open` throws.
  */
 export async function openTenant(flags: TenantFlags, globals: GlobalFlags, use: RootUse, compiled?: ConnectorComponent): Promise<Connector> {
-  const root = resolve(flags.root);
-  checkRoot(root, use, flags.create === true);
-  const component = compiled ?? (await compile(flags, globals));
-  if (flags.create) mkdirSync(dirname(root), { recursive: true });
-  return component.open({
-    root,
+  const common = {
     config: flags.config ?? {},
     directIo: !flags.buffered,
     durable: flags.durable,
     quota: flags.quotaBytes === undefined ? undefined : { bytes: flags.quotaBytes },
-  });
+  };
+  if (flags.storage?.kind === 's3') {
+    const component = compiled ?? (await compile(flags, globals));
+    return component.open({ ...common, storage: flags.storage });
+  }
+  const root = resolve(flags.root!);
+  checkRoot(root, use, flags.create === true);
+  const component = compiled ?? (await compile(flags, globals));
+  if (flags.create) mkdirSync(dirname(root), { recursive: true });
+  return component.open({ ...common, root });
+}
+
+/** Where the tenant lives, for messages: its directory, or `s3 <endpoint>/<bucket>/<prefix>`. */
+export function whereOf(flags: Pick<TenantFlags, 'root' | 'storage'>): string {
+  const s = flags.storage;
+  if (s?.kind === 's3') return `s3 ${s.endpoint}/${s.bucket}/${s.prefix ?? ''}`;
+  return resolve(flags.root!);
 }
 
 /** The component to run, named in any load error (the library's message does not say which file). */
@@ -101,6 +133,20 @@ function checkRoot(root: string, use: RootUse, create: boolean): void {
   if (!create && !existsSync(dirname(root))) {
     throw new InvalidArgumentError(`--root ${root}: its parent ${dirname(root)} does not exist (a missing mount point?); pass --create to create it`);
   }
+}
+
+/**
+ * A `--storage` value: inline JSON or `@file`, checked like a `kvbox serve`
+ * tenant's `storage` — secrets only as `env:VAR` or `file:/path` references,
+ * never on the command line (where `ps` shows them).
+ */
+export function parseStorage(value: string): StorageOptions {
+  const parsed = storageSchema.safeParse(parseConfig(value));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new BadOptionValue(`${['storage', ...issue.path.map(String)].join('.')}: ${issue.message}`);
+  }
+  return resolveStorage(parsed.data, (field, message) => new BadOptionValue(`${field} ${message}`));
 }
 
 /** A `--config` value: inline JSON or `@file`, a JSON object. */

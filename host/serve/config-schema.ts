@@ -19,8 +19,11 @@ const secretRef = z
   .string()
   .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/, 'must be "env:VAR" or "file:/path" — never the secret itself');
 
-/** Where a tenant's objects live; field values are checked again by the core when the tenant opens. */
-const storage = z.discriminatedUnion('kind', [
+/**
+ * Where a tenant's objects live; field values are checked again by the core
+ * when the tenant opens. Also `kvbox <tenant command> --storage`'s schema.
+ */
+export const storageSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('fs') }),
   z.strictObject({
     kind: z.literal('s3'),
@@ -59,7 +62,7 @@ const tenant = z
     /** The tenant's directory (relative paths: from the config file's folder); not used with S3 storage. */
     root: z.string().min(1).optional(),
     /** Where the objects live: `{ kind = "fs" }` (in `root`, the default) or `{ kind = "s3", endpoint, bucket, prefix, credentials }`. */
-    storage: storage.default({ kind: 'fs' }),
+    storage: storageSchema.default({ kind: 'fs' }),
     /** The connector's own configuration. */
     config: z.record(z.string(), z.unknown()).default({}),
     limits: settings(LIMITS_SPECS)
@@ -130,3 +133,5 @@ export type ServeConfigInput = z.input<typeof serveConfigSchema>;
 export type ServeConfig = z.output<typeof serveConfigSchema>;
 /** One validated tenant. */
 export type TenantConfig = ServeConfig['tenants'][string];
+/** One tenant's storage, as parsed (secrets still references). */
+export type StorageConfig = z.output<typeof storageSchema>;

@@ -8,7 +8,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { ZodError } from 'zod';
 import { ServeConfigError } from './errors.js';
-import { serveConfigSchema, type ServeConfig, type ServeConfigInput, type TenantConfig } from './config-schema.js';
+import { serveConfigSchema, type ServeConfig, type ServeConfigInput, type StorageConfig, type TenantConfig } from './config-schema.js';
 import type { StorageOptions } from '../options.js';
 import { readSecretRef, type SecretCheck, secretCheck } from './secrets.js';
 
@@ -81,25 +81,7 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
       throw t.storage.kind === 'fs' ? at('root', `${place} is also tenant "${sharing}"'s root (one tenant per directory)`) : at('storage', `${place} is also tenant "${sharing}"'s prefix (one tenant per prefix)`);
     }
     roots.set(place, name);
-    let storage: StorageOptions = { kind: 'fs' };
-    if (t.storage.kind === 's3') {
-      const { credentials, ...rest } = t.storage;
-      storage = { ...rest };
-      if (credentials !== undefined) {
-        const read = (field: string, ref: string) => {
-          try {
-            return readSecretRef(ref);
-          } catch (err) {
-            throw at(`storage.credentials.${field}`, (err as Error).message);
-          }
-        };
-        storage.credentials = {
-          accessKeyId: credentials.accessKeyId,
-          secretAccessKey: read('secretAccessKey', credentials.secretAccessKey),
-          ...(credentials.sessionToken === undefined ? {} : { sessionToken: read('sessionToken', credentials.sessionToken) }),
-        };
-      }
-    }
+    const storage = resolveStorage(t.storage, at);
     let checkPassword: SecretCheck;
     try {
       checkPassword = secretCheck(t.auth.password);
@@ -119,6 +101,31 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
   }
   const cacheDir = typeof config.cacheDir === 'string' ? resolve(baseDir, config.cacheDir) : config.cacheDir;
   return { ...config, cacheDir, source, tenants, checkAdminToken };
+}
+
+/**
+ * Storage as the library takes it, its secret references (`env:VAR`,
+ * `file:/path`) read; `fail(field, message)` makes the error to throw.
+ */
+export function resolveStorage(config: StorageConfig, fail: (field: string, message: string) => Error): StorageOptions {
+  if (config.kind === 'fs') return { kind: 'fs' };
+  const { credentials, ...rest } = config;
+  const storage: StorageOptions = { ...rest };
+  if (credentials !== undefined) {
+    const read = (field: string, ref: string) => {
+      try {
+        return readSecretRef(ref);
+      } catch (err) {
+        throw fail(`storage.credentials.${field}`, (err as Error).message);
+      }
+    };
+    storage.credentials = {
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: read('secretAccessKey', credentials.secretAccessKey),
+      ...(credentials.sessionToken === undefined ? {} : { sessionToken: read('sessionToken', credentials.sessionToken) }),
+    };
+  }
+  return storage;
 }
 
 function formatIssues(source: string, error: ZodError): string {

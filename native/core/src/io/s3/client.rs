@@ -80,20 +80,22 @@ pub fn build(s3: &S3Storage) -> Result<AmazonS3> {
 /// caller may retry; refusals of the request itself are `Io`.
 pub fn error(what: &str, e: object_store::Error) -> Error {
     use object_store::Error as E;
+    // One line: a store's error body (XML) spans several.
+    let flat = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
     match e {
-        E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
-            Error::Io(format!("{what}: the store refused the request (check storage.credentials and the bucket's policy): {e}"))
-        }
-        E::NotFound { .. } => Error::Io(format!("{what}: not found: {e}")),
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => Error::Io(flat(format!(
+            "{what}: the store refused the request (check storage.credentials and the bucket's policy): {e}"
+        ))),
+        E::NotFound { .. } => Error::Io(flat(format!("{what}: not found: {e}"))),
         E::Generic { .. } => {
             let text = chain(&e);
             if is_client_refusal(&text) {
-                Error::Io(format!("{what}: the store refused the request: {text}"))
+                Error::Io(flat(format!("{what}: the store refused the request: {text}")))
             } else {
-                Error::Unavailable(format!("{what}: the object store is unavailable: {text}"))
+                Error::Unavailable(flat(format!("{what}: the object store is unavailable: {text}")))
             }
         }
-        other => Error::Io(format!("{what}: {other}")),
+        other => Error::Io(flat(format!("{what}: {other}"))),
     }
 }
 
