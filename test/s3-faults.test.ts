@@ -9,9 +9,9 @@ import { slowRelay, startStore } from './s3/seaweed.js';
 
 const store = await startStore();
 
-/** Retries `fn` on UnavailableError for up to 15 s (the store finishing its start-up). */
+/** Retries `fn` on UnavailableError for up to 60 s (the store finishing its start-up, slow when the machine is loaded). */
 async function eventually<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       return await fn();
