@@ -83,9 +83,9 @@ pub fn error(what: &str, e: object_store::Error) -> Error {
     // One line: a store's error body (XML) spans several.
     let flat = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
     match e {
-        E::PermissionDenied { .. } | E::Unauthenticated { .. } => Error::Io(flat(format!(
-            "{what}: the store refused the request (check storage.credentials and the bucket's policy): {e}"
-        ))),
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+            Error::Io(flat(format!("{what}: the store refused the request (check storage.credentials and the bucket's policy): {e}")))
+        }
         E::NotFound { .. } => Error::Io(flat(format!("{what}: not found: {e}"))),
         E::Generic { .. } => {
             let text = chain(&e);
