@@ -15,19 +15,6 @@ use rustix::io::Errno;
 use std::os::fd::{AsFd, OwnedFd};
 
 impl ObjectDir {
-    /// Refuses an object path more than `max_depth` directories deep.
-    pub(super) fn check_depth(&self, path: &str) -> Result<()> {
-        let depth = path.bytes().filter(|&b| b == b'/').count();
-        if depth > self.max_depth as usize {
-            return Err(Error::InvalidPath(format!(
-                "object path {:?}… is {depth} directories deep, over the limit of {} (limits.maxPathDepth); nothing was written",
-                path.chars().take(64).collect::<String>(),
-                self.max_depth
-            )));
-        }
-        Ok(())
-    }
-
     /// Opens directory `rel` (checked, not deeper than allowed), making the
     /// missing part of it once the directory quota has room for all of it.
     /// New directories' parents are synced when durable, so a durable

@@ -26,7 +26,7 @@ use super::direct::{
     read_at_into, read_at_into_from, read_buffered, read_direct, read_direct_into, read_range_direct, regular_size, write_all_at,
     write_direct,
 };
-use super::options::DirOptions;
+use super::options::{DirOptions, check_depth};
 use super::probe::dio_alignment_cached;
 use super::root::{TenantRoot, check_path, split_parent};
 use super::usage::{Accounts, Usage, scan};
@@ -122,7 +122,7 @@ impl ObjectDir {
     /// (`Quota`, `InvalidPath`) and writes nothing, not even a directory.
     pub fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         check_path(path, false)?;
-        self.check_depth(path)?;
+        check_depth(path, self.max_depth)?;
         let (parent, name) = split_parent(path);
         let _serial = self.accounts.lock_path(path);
         // Writes resolve the directory afresh (and refresh the cache reads

@@ -1,6 +1,8 @@
 //! How a tenant directory is opened: I/O mode, durability, checksums and
 //! the bounds on what the tenant may store, with their defaults.
 
+use crate::{Error, Result};
+
 /// How a tenant directory is to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirOptions {
@@ -49,4 +51,17 @@ impl DirOptions {
             max_depth: options.limits.max_path_depth,
         }
     }
+}
+
+/// Refuses an object path more than `max_depth` directories deep (either
+/// backend, before anything is written).
+pub(crate) fn check_depth(path: &str, max_depth: u32) -> Result<()> {
+    let depth = path.bytes().filter(|&b| b == b'/').count();
+    if depth > max_depth as usize {
+        return Err(Error::InvalidPath(format!(
+            "object path {:?}… is {depth} directories deep, over the limit of {max_depth} (limits.maxPathDepth); nothing was written",
+            path.chars().take(64).collect::<String>(),
+        )));
+    }
+    Ok(())
 }

@@ -22,6 +22,7 @@ pub mod client;
 pub mod ledger;
 
 use super::listing::Listing;
+use super::options::check_depth;
 use super::root::check_path;
 use super::storage::ObjectStorage;
 use super::{DirOptions, Usage, recycle};
@@ -165,14 +166,7 @@ impl S3Objects {
 impl ObjectStorage for S3Objects {
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         let key = self.key(path)?;
-        let depth = path.bytes().filter(|&b| b == b'/').count();
-        if depth > self.max_depth as usize {
-            return Err(Error::InvalidPath(format!(
-                "object path {:?}… is {depth} directories deep, over the limit of {} (limits.maxPathDepth); nothing was written",
-                path.chars().take(64).collect::<String>(),
-                self.max_depth
-            )));
-        }
+        check_depth(path, self.max_depth)?;
         let _serial = self.ledger.lock_path(path);
         let mut attributes = Attributes::new();
         if self.checksums {
