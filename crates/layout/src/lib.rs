@@ -123,6 +123,16 @@ impl Layout {
         Ok(path)
     }
 
+    /// One page of keys from one page of object paths listed under
+    /// [`Layout::root`]: the paths that are objects of this layout, as keys,
+    /// and the cursor to resume after when there are `more` — the last
+    /// *path* listed, so a foreign file ending a page cannot stop the listing.
+    pub fn page(&self, paths: Vec<String>, more: bool) -> (Vec<String>, Option<String>) {
+        let keys = paths.iter().filter_map(|p| self.key_of(p)).collect();
+        let cursor = if more { paths.into_iter().last() } else { None };
+        (keys, cursor)
+    }
+
     /// The key stored at object path `path`, or `None` when `path` is not
     /// an object of this layout (a foreign file, another namespace, a
     /// misplaced shard).
@@ -206,6 +216,16 @@ mod tests {
     use super::*;
     use alloc::format;
     use alloc::string::ToString;
+
+    #[test]
+    fn pages_skip_foreign_paths_and_resume_after_the_last_path_listed() {
+        let layout = Layout::default();
+        let ok = layout.path_of("k").unwrap();
+        let paths = alloc::vec![ok.clone(), "zz/not-an-object".to_string()];
+        assert_eq!(layout.page(paths.clone(), true), (alloc::vec!["k".to_string()], Some("zz/not-an-object".to_string())));
+        assert_eq!(layout.page(paths, false), (alloc::vec!["k".to_string()], None));
+        assert_eq!(layout.page(Vec::new(), true), (Vec::new(), None));
+    }
 
     fn round_trip(layout: &Layout, key: &str) -> String {
         let path = layout.path_of(key).unwrap();

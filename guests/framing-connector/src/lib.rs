@@ -136,8 +136,7 @@ impl GuestConnector for Framing {
     fn list_keys(&self, cursor: Option<String>, limit: u32) -> Result<KeyPage, Error> {
         let layout = &self.config.layout;
         let listing = objects::list_objects(layout.root(), cursor.as_deref(), limit)?;
-        let keys = listing.paths.iter().filter_map(|p| layout.key_of(p)).collect();
-        let cursor = if listing.more { listing.paths.last().cloned() } else { None };
+        let (keys, cursor) = layout.page(listing.paths, listing.more);
         Ok(KeyPage { keys, cursor })
     }
 }

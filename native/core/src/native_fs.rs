@@ -57,8 +57,7 @@ impl ObjectConnector for NativeFsConnector {
     fn list_keys(&self, cursor: Option<&str>, limit: u32, _: &Cancel) -> Result<KeyPage> {
         let layout = &self.config.layout;
         let listing = self.io.list(layout.root(), cursor, limit)?;
-        let keys = listing.paths.iter().filter_map(|p| layout.key_of(p)).collect();
-        let cursor = if listing.more { listing.paths.last().cloned() } else { None };
+        let (keys, cursor) = layout.page(listing.paths, listing.more);
         Ok(KeyPage { keys, cursor })
     }
 
