@@ -5,7 +5,7 @@
  * in flight as the batch uses threads, and against the C O_DIRECT reference
  * with that many threads; and — the comparison users of cache-only
  * connectors make — kvbox with `durable: false` against a C program doing
- * what LMCache's native filesystem connector does (bench/lmcache_ref.c:
+ * what LMCache's native filesystem connector does (`bench/odirect_ref.c lmcache-put|get`:
  * buffered write + rename, no fsync; buffered reads), same threads.
  * Alternatives are interleaved, round by round.
  *
@@ -46,7 +46,6 @@ export async function batchRows(
   rounds: number,
   refBinary: string,
   dropCaches: () => boolean,
-  lmBinary: string,
 ): Promise<BatchResults> {
   const samples = new Map<string, number[]>();
   const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
@@ -80,16 +79,14 @@ export async function batchRows(
       },
     };
   };
-  const cRef: Lane = {
-    name: `c-odirect ×${BATCH_THREADS}`,
-    put: async (dir, keys, data) => Number(execFileSync(refBinary, ['put', dir, String(data.length), String(keys.length), String(BATCH_THREADS)], { encoding: 'utf8' })),
-    getInto: async (dir, keys, bufs) => Number(execFileSync(refBinary, ['get', dir, String(bufs[0]!.length), String(keys.length), String(BATCH_THREADS)], { encoding: 'utf8' })),
+  /** A lane of bench/odirect_ref.c, `mode` '' (O_DIRECT, durable) or 'lmcache-' (buffered, no fsync). */
+  const cLane = (name: string, mode: '' | 'lmcache-'): Lane => {
+    const run = (op: string, dir: string, size: number, count: number) =>
+      Number(execFileSync(refBinary, [`${mode}${op}`, dir, String(size), String(count), String(BATCH_THREADS)], { encoding: 'utf8' }));
+    return { name, put: async (dir, keys, data) => run('put', dir, data.length, keys.length), getInto: async (dir, keys, bufs) => run('get', dir, bufs[0]!.length, keys.length) };
   };
-  const lmRef: Lane = {
-    name: `lmcache-like C ×${BATCH_THREADS}`,
-    put: async (dir, keys, data) => Number(execFileSync(lmBinary, ['put', dir, String(data.length), String(keys.length), String(BATCH_THREADS)], { encoding: 'utf8' })),
-    getInto: async (dir, keys, bufs) => Number(execFileSync(lmBinary, ['get', dir, String(bufs[0]!.length), String(keys.length), String(BATCH_THREADS)], { encoding: 'utf8' })),
-  };
+  const cRef = cLane(`c-odirect ×${BATCH_THREADS}`, '');
+  const lmRef = cLane(`lmcache-like C ×${BATCH_THREADS}`, 'lmcache-');
   const lanes: Lane[] = [
     kvbox('wasm putMany/getManyInto', components.wasm, true),
     kvbox('native putMany/getManyInto', components.native, true),

@@ -51,8 +51,6 @@ function dropCaches(): boolean {
 
 const refBinary = join(work, 'odirect_ref');
 execFileSync('cc', ['-O2', '-pthread', '-o', refBinary, join(import.meta.dirname, 'odirect_ref.c')]);
-const lmBinary = join(work, 'lmcache_ref');
-execFileSync('cc', ['-O2', '-pthread', '-o', lmBinary, join(import.meta.dirname, 'lmcache_ref.c')]);
 const wasmComponent = await compileConnector(FS_CONNECTOR, { cacheDir: false });
 const nativeComponent = await compileConnector(NATIVE_FS);
 const systems: System[] = [
@@ -75,7 +73,7 @@ function printBatch(b: BatchResults): void {
 }
 
 if (values.only === 'batch') {
-  const b = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches, lmBinary);
+  const b = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches);
   printBatch(b);
   console.log(table([['target', 'measured', 'verdict'], ...batchTargets(b).map((t) => [t.target, t.value.toFixed(2), t.ok(t.value) ? 'met' : 'MISSED'])]));
   process.exit(0);
@@ -173,7 +171,7 @@ const lagInto = await eventLoopLag(saturate(true));
 await lagStore.close();
 
 process.stderr.write('batched API…\n');
-const batch = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches, lmBinary);
+const batch = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches);
 
 const tenants = {
   wasm: child<{ bytesPerTenant: number; n: number }>('tenants', 'wasm', join(work, 'tenants-wasm'), '1000'),
