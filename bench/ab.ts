@@ -8,6 +8,7 @@
  * worker pool's opt-in spinning hand-off on (`after, spin`: 50 µs, or
  * `--spin <µs>`), so the spin's own effect shows in the same run. `--calls-only` runs the per-call rows alone. Prints ratios against `before` — the check
  * that a change helped, or at least did not slow anything beyond noise.
+ * `--durable false` opens the throughput cells' tenants with `durable: false`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -18,7 +19,7 @@ import { median } from './probes.js';
 import { kvboxSystem, type System } from './systems.js';
 
 const { values } = parseArgs({
-  options: { before: { type: 'string' }, rounds: { type: 'string', default: '5' }, 'batch-mib': { type: 'string', default: '64' }, 'calls-only': { type: 'boolean', default: false }, spin: { type: 'string', default: '50' } },
+  options: { before: { type: 'string' }, rounds: { type: 'string', default: '5' }, 'batch-mib': { type: 'string', default: '64' }, 'calls-only': { type: 'boolean', default: false }, spin: { type: 'string', default: '50' }, durable: { type: 'string', default: 'true' } },
 });
 if (!values.before) throw new Error('bench:ab needs --before <path to a built kvbox checkout>');
 const before = (await import(join(resolve(values.before), 'dist', 'index.js'))) as typeof after;
@@ -32,10 +33,11 @@ const variants = [
   ['after', after, () => binding.workerSpinMicros(spin)],
   ['after, spin', after, () => binding.workerSpinMicros(Number(values.spin))],
 ] as const;
+const durable = values.durable !== 'false';
 const systems: Record<string, [System, () => void]> = {};
 for (const [name, lib, set] of variants) {
-  systems[`${name} wasm`] = [kvboxSystem(`${name} wasm`, await lib.compileConnector(lib.FS_CONNECTOR, { cacheDir: false }), 4), set];
-  systems[`${name} native`] = [kvboxSystem(`${name} native`, await lib.compileConnector(lib.NATIVE_FS), 4), set];
+  systems[`${name} wasm`] = [kvboxSystem(`${name} wasm`, await lib.compileConnector(lib.FS_CONNECTOR, { cacheDir: false }), 4, durable), set];
+  systems[`${name} native`] = [kvboxSystem(`${name} native`, await lib.compileConnector(lib.NATIVE_FS), 4, durable), set];
 }
 const cells: [number, number][] = [
   [256 << 10, 1],
@@ -105,5 +107,5 @@ for (const key of samples.keys()) {
   const sizeLabel = size === '0' ? '-' : Number(size) >= 1 << 20 ? `${Number(size) >> 20} MiB` : `${Number(size) >> 10} KiB`;
   rows.push({ system: system!.replace('before ', ''), op, size: sizeLabel, c, before: fmt(b), after: fmt(a), 'after, spin': fmt(n), 'after/before': ratio(a), 'spin/before': ratio(n) });
 }
-console.log(`this tree vs ${values.before}, medians of ${values.rounds} interleaved rounds; GB/s, or µs per call (ratio > 1 = faster than before); spin window ${spin} µs, 'after, spin' ${values.spin} µs:`);
+console.log(`this tree vs ${values.before}${durable ? '' : ' (durable: false)'}, medians of ${values.rounds} interleaved rounds; GB/s, or µs per call (ratio > 1 = faster than before); spin window ${spin} µs, 'after, spin' ${values.spin} µs:`);
 console.table(rows);

@@ -47,12 +47,12 @@ function check(got: number | undefined, size: number, what: string): void {
 }
 
 /** A kvbox connector (sandboxed or native) opened on each batch directory. */
-export function kvboxSystem(name: string, component: ConnectorComponent, maxInstances: number): System {
+export function kvboxSystem(name: string, component: ConnectorComponent, maxInstances: number, durable = true): System {
   const opened = new Map<string, Awaited<ReturnType<ConnectorComponent['open']>>>();
   const connector = async (dir: string) => {
     let c = opened.get(dir);
     if (!c) {
-      c = await component.open({ root: dir, limits: { maxInstances } });
+      c = await component.open({ root: dir, durable, limits: { maxInstances } });
       opened.set(dir, c);
     }
     return c;

@@ -63,7 +63,11 @@ export interface OpenOptions {
   config?: Record<string, unknown> | string;
   /** Limits; see {@link Limits}. */
   limits?: Limits;
-  /** Sync file and directory on every put [true]. `false` suits pure caches: a crash may lose recent objects, never tear one. */
+  /**
+   * Sync file and directory on every put [true]. `false` suits pure caches: puts go through the page cache
+   * with no sync (as LMCache's own filesystem connector writes), each guarded by a CRC-32C, so a crash may
+   * lose recent objects but never returns a torn one — a torn object reads as a miss and is dropped.
+   */
   durable?: boolean;
   /** Use O_DIRECT where the filesystem supports it [true]; falls back to buffered I/O where it does not. */
   directIo?: boolean;

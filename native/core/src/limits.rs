@@ -203,8 +203,10 @@ pub struct OpenOptions {
     pub config_json: String,
     /// Limits; see [`Limits`].
     pub limits: Limits,
-    /// Sync file and directory on every write (default). Off: faster, for
-    /// pure caches that may lose recent objects on power loss (never torn ones).
+    /// Sync file and directory on every write (default). Off: for pure
+    /// caches — writes go through the page cache with no sync, each guarded
+    /// by a CRC-32C, so a power loss may lose recent objects and a torn one
+    /// reads as a miss (see `io::checksum`).
     pub durable: bool,
     /// Use O_DIRECT where the filesystem supports it (default).
     pub direct_io: bool,

@@ -3,6 +3,16 @@
 //! before the rename; every read of an object that carries one checks it,
 //! whatever the tenant's options say at read time.
 //!
+//! The checksum is also the **torn-write guard** of `durable: false`
+//! tenants, whose puts go through the page cache with no sync (see
+//! [`super::objects`]): after a power loss such an object may have been
+//! renamed into place (the rename and the attribute are journaled
+//! metadata) before its bytes reached the disk. Its attribute then says
+//! "unsynced" (a fifth byte, [`UNSYNCED`]), and a mismatch reads as
+//! [`Verdict::Torn`] — a cache entry lost in a crash, dropped and reported
+//! as a miss — where a mismatch of a synced object is `Corrupt` (bit rot,
+//! tampering: loud).
+//!
 //! A tenant that has ever stored a checksum carries the marker file
 //! `.kvbox-checksums` in its root (made, durably, when it is first opened
 //! with checksums on, before any write); a tenant without it has no
@@ -14,6 +24,8 @@ use rustix::io::Errno;
 use std::os::fd::OwnedFd;
 
 const CRC_XATTR: &str = "user.kvbox.crc32c";
+/// Fifth byte of the attribute of an object written without a sync.
+const UNSYNCED: u8 = b'u';
 /// In the tenant root: some object may carry a checksum.
 const MARKER: &str = ".kvbox-checksums";
 
@@ -21,7 +33,7 @@ const MARKER: &str = ".kvbox-checksums";
 /// some (the marker exists) or is about to (`storing`: the marker is made
 /// and synced first).
 pub fn reads_verify(root: &super::root::TenantRoot, storing: bool) -> Result<bool> {
-    use rustix::fs::{AtFlags, Mode, OFlags};
+    use rustix::fs::AtFlags;
     match rustix::fs::statat(root.fd(), MARKER, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(_) => return Ok(true),
         Err(Errno::NOENT) => {}
@@ -30,37 +42,66 @@ pub fn reads_verify(root: &super::root::TenantRoot, storing: bool) -> Result<boo
     if !storing {
         return Ok(false);
     }
+    make_marker(root)?;
+    Ok(true)
+}
+
+/// Makes the marker and syncs the root, before any object that carries a
+/// checksum is written. Idempotent.
+pub fn make_marker(root: &super::root::TenantRoot) -> Result<()> {
+    use rustix::fs::{Mode, OFlags};
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     drop(
         rustix::fs::openat(root.fd(), MARKER, flags, Mode::from_raw_mode(0o644))
             .map_err(|e| Error::os("making the checksum marker", e.into()))?,
     );
-    rustix::fs::fsync(root.fd()).map_err(|e| Error::os("syncing the checksum marker", e.into()))?;
-    Ok(true)
+    rustix::fs::fsync(root.fd()).map_err(|e| Error::os("syncing the checksum marker", e.into()))
 }
 
-/// Stores the CRC-32C of `data` with the (temporary) file `fd`.
-pub fn store_crc(fd: &OwnedFd, data: &[u8]) -> Result<()> {
-    rustix::fs::fsetxattr(fd, CRC_XATTR, &crc32c::crc32c(data).to_le_bytes(), XattrFlags::empty())
-        .map_err(|e| Error::os("storing the object's checksum (checksums need user extended attributes)", e.into()))
+/// Stores the CRC-32C of `data` with the (temporary) file `fd`, marked
+/// [`UNSYNCED`] when the file will not be synced.
+pub fn store_crc(fd: &OwnedFd, data: &[u8], unsynced: bool) -> std::result::Result<(), Errno> {
+    let mut value = [0u8; 5];
+    value[..4].copy_from_slice(&crc32c::crc32c(data).to_le_bytes());
+    value[4] = UNSYNCED;
+    rustix::fs::fsetxattr(fd, CRC_XATTR, &value[..if unsynced { 5 } else { 4 }], XattrFlags::empty())
 }
 
-/// Checks `bytes` against the CRC-32C stored with the object, if it has one.
-pub fn check_crc(fd: &OwnedFd, path: &str, bytes: &[u8]) -> Result<()> {
-    let mut stored = [0u8; 4];
-    match rustix::fs::fgetxattr(fd, CRC_XATTR, &mut stored) {
-        Ok(4) => {
-            let (want, have) = (u32::from_le_bytes(stored), crc32c::crc32c(bytes));
-            if want != have {
-                return Err(Error::Corrupt(format!(
-                    "object {path:?} failed its CRC-32C check (stored {want:08x}, read {have:08x}); its bytes were not returned"
-                )));
-            }
-            Ok(())
-        }
-        Ok(_) => Err(Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"))),
-        Err(Errno::NODATA) | Err(Errno::NOTSUP) => Ok(()),
-        Err(e) => Err(Error::os(&format!("reading the checksum of {path:?}"), e.into())),
+/// The crate error for a checksum that could not be stored.
+pub fn store_error(e: Errno) -> Error {
+    Error::os("storing the object's checksum (checksums need user extended attributes)", e.into())
+}
+
+/// What a read's bytes are, judged by the object's checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// They match the checksum, or the object carries none.
+    Sound,
+    /// An object written without a sync does not match: torn by a crash.
+    Torn,
+}
+
+/// Checks `bytes` against the CRC-32C stored with the object, if it has
+/// one; a synced object that does not match is `Corrupt`.
+pub fn check_crc(fd: &OwnedFd, path: &str, bytes: &[u8]) -> Result<Verdict> {
+    let mut stored = [0u8; 5];
+    let unsynced = match rustix::fs::fgetxattr(fd, CRC_XATTR, &mut stored) {
+        Ok(4) => false,
+        Ok(5) if stored[4] == UNSYNCED => true,
+        Ok(_) => return Err(Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"))),
+        Err(Errno::NODATA) | Err(Errno::NOTSUP) => return Ok(Verdict::Sound),
+        // Longer than any attribute kvbox writes.
+        Err(Errno::RANGE) => return Err(Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"))),
+        Err(e) => return Err(Error::os(&format!("reading the checksum of {path:?}"), e.into())),
+    };
+    let want = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+    let have = crc32c::crc32c(bytes);
+    match (want == have, unsynced) {
+        (true, _) => Ok(Verdict::Sound),
+        (false, true) => Ok(Verdict::Torn),
+        (false, false) => Err(Error::Corrupt(format!(
+            "object {path:?} failed its CRC-32C check (stored {want:08x}, read {have:08x}); its bytes were not returned"
+        ))),
     }
 }
 
@@ -101,5 +142,49 @@ mod tests {
         // Rewrite in place (keeps the attribute), as bit rot would.
         std::fs::OpenOptions::new().write(true).open(&file).and_then(|mut f| std::io::Write::write_all(&mut f, &bytes)).unwrap();
         assert!(matches!(d.read("x/o", u64::MAX), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn unsynced_objects_torn_by_a_crash_read_as_misses_and_are_dropped() {
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        let opts = DirOptions { durable: false, ..DirOptions::default() };
+        let d = ObjectDir::open_with(tmp.path(), &opts).unwrap();
+        assert!(!d.verifies() && !tmp.path().join(MARKER).exists(), "no marker before the first guarded write");
+        let data = pattern(300_000);
+        for key in ["x/a", "x/b", "x/c"] {
+            d.write(key, &data).unwrap();
+        }
+        assert!(d.verifies() && tmp.path().join(MARKER).exists());
+        assert_eq!(rustix::fs::getxattr(tmp.path().join("x/a"), CRC_XATTR, &mut [0u8; 8]).unwrap(), 5, "an unsynced checksum");
+        assert_eq!(d.read("x/a", u64::MAX).unwrap().as_deref(), Some(&data[..]));
+        drop(d);
+        // What a power loss leaves of an unsynced write: the name and the
+        // attribute (journaled metadata), not all of the bytes.
+        let tear = |key: &str, len: u64| std::fs::OpenOptions::new().write(true).open(tmp.path().join(key)).unwrap().set_len(len).unwrap();
+        tear("x/a", 4096);
+        tear("x/b", 0);
+        let d = ObjectDir::open_with(tmp.path(), &opts).unwrap();
+        assert!(d.verifies(), "the marker makes a reopened tenant verify");
+        assert_eq!(d.read("x/a", u64::MAX).unwrap(), None, "torn: a miss, not its first 4 KiB");
+        let mut dst = vec![0u8; data.len()];
+        assert_eq!(d.read_into("x/b", &mut dst, u64::MAX).unwrap(), None, "torn to nothing: a miss, not an empty object");
+        assert!(!tmp.path().join("x/a").exists() && !tmp.path().join("x/b").exists(), "torn objects are dropped");
+        assert_eq!((d.usage().objects, d.usage().bytes), (1, data.len() as u64), "and their usage released");
+        assert_eq!(d.read_into("x/c", &mut dst, u64::MAX).unwrap(), Some(data.len() as u64));
+        drop(d);
+        // Reopened durably: unsynced objects still read as misses when torn.
+        tear("x/c", 10);
+        let durable = ObjectDir::open_with(tmp.path(), &DirOptions::default()).unwrap();
+        assert_eq!(durable.read("x/c", u64::MAX).unwrap(), None);
+    }
+
+    #[test]
+    fn a_directory_opened_without_writing_makes_no_marker() {
+        // The trusted-library tenant opens its directory non-durably for the lock and usage only.
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        let d = ObjectDir::open_with(tmp.path(), &DirOptions { durable: false, direct_io: false, ..DirOptions::default() }).unwrap();
+        assert_eq!(d.read("x/none", u64::MAX).unwrap(), None);
+        drop(d);
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 }

@@ -20,8 +20,15 @@
 //! With checksums on, each object carries its CRC-32C in the extended
 //! attribute `user.kvbox.crc32c`, set before the rename; every read of an
 //! object that carries one verifies it and reports `Corrupt` on mismatch.
+//!
+//! `durable: false` (pure caches) writes through the **page cache** with no
+//! sync at all — what LMCache's own filesystem connector does — and keeps
+//! "never torn" with the checksum as a guard: an object a crash tore reads
+//! as a miss and is dropped (see [`super::checksum`]). Where the filesystem
+//! has no user extended attributes (no guard), such puts fall back to
+//! O_DIRECT.
 
-use super::checksum::{check_crc, reads_verify, store_crc};
+use super::checksum::{Verdict, check_crc, make_marker, reads_verify, store_crc, store_error};
 use super::direct::{
     read_at_into, read_at_into_from, read_buffered, read_direct, read_direct_into, read_range_direct, regular_size, write_all_at,
     write_direct,
@@ -35,7 +42,7 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// How a tenant directory is written and read.
 #[derive(Debug)]
@@ -47,8 +54,12 @@ pub struct ObjectDir {
     direct_align: Option<usize>,
     pub(super) durable: bool,
     checksums: bool,
-    /// Whether reads look for a stored checksum (see [`super::checksum`]).
-    verify: bool,
+    /// Whether reads look for a stored checksum (see [`super::checksum`]);
+    /// turned on by the first guarded page-cache write.
+    verify: AtomicBool,
+    /// `durable: false` puts go through the page cache (guarded); off when
+    /// the filesystem cannot store the guard.
+    page_cache: AtomicBool,
     pub(super) max_depth: u32,
     pub(super) accounts: Accounts,
 }
@@ -86,7 +97,8 @@ impl ObjectDir {
             direct_align,
             durable: options.durable,
             checksums: options.checksums,
-            verify,
+            verify: AtomicBool::new(verify),
+            page_cache: AtomicBool::new(!options.durable),
             max_depth: options.max_depth,
             accounts: Accounts::new(found.usage, options),
         })
@@ -109,7 +121,7 @@ impl ObjectDir {
 
     /// Whether reads look for stored checksums (the tenant has stored some).
     pub fn verifies(&self) -> bool {
-        self.verify
+        self.verify.load(Ordering::Relaxed)
     }
 
     /// The tenant root.
@@ -158,6 +170,9 @@ impl ObjectDir {
     fn write_temp(&self, dir: &OwnedFd, tmp: &str, data: &[u8]) -> Result<()> {
         let base = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
         let mode = Mode::from_raw_mode(0o644);
+        if !self.durable && self.page_cache.load(Ordering::Relaxed) {
+            return self.write_cached(rustix::fs::openat(dir, tmp, base, mode), data);
+        }
         let direct = match self.direct_align {
             Some(align) => match rustix::fs::openat(dir, tmp, base | OFlags::DIRECT, mode) {
                 Ok(fd) => Some((fd, align)),
@@ -179,12 +194,63 @@ impl ObjectDir {
             }
         };
         if self.checksums {
-            store_crc(&fd, data)?;
+            store_crc(&fd, data, false).map_err(store_error)?;
         }
         if self.durable {
             rustix::fs::fdatasync(&fd).map_err(|e| Error::os("syncing an object", e.into()))?;
         }
         Ok(())
+    }
+
+    /// A `durable: false` write: buffered into the page cache, no sync,
+    /// guarded by an unsynced checksum so a crash cannot leave a torn
+    /// object that reads as whole.
+    fn write_cached(&self, created: std::result::Result<OwnedFd, Errno>, data: &[u8]) -> Result<()> {
+        if !self.verify.load(Ordering::Relaxed) {
+            make_marker(&self.root)?;
+            self.verify.store(true, Ordering::Relaxed);
+        }
+        let fd = created.map_err(|e| Error::os("creating a temporary file", e.into()))?;
+        write_all_at(&fd, data, 0)?;
+        match store_crc(&fd, data, true) {
+            Ok(()) => Ok(()),
+            Err(Errno::NOTSUP) => {
+                // No user extended attributes here, so no guard: sync this
+                // object, and write the next ones O_DIRECT.
+                self.page_cache.store(false, Ordering::Relaxed);
+                rustix::fs::fdatasync(&fd).map_err(|e| Error::os("syncing an object", e.into()))
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Drops the object at `path` that a read through `fd` found torn —
+    /// unless it was replaced or removed meanwhile (then it is not ours).
+    fn drop_torn(&self, path: &str, fd: &OwnedFd) -> Result<()> {
+        let (parent, name) = split_parent(path);
+        let _serial = self.accounts.lock_path(path);
+        let (Some(dir), Ok(ours)) = (self.root.dir(parent)?, rustix::fs::fstat(fd)) else {
+            return Ok(());
+        };
+        match rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if (st.st_ino, st.st_dev) == (ours.st_ino, ours.st_dev) => {
+                rustix::fs::unlinkat(&*dir, name, AtFlags::empty())
+                    .map_err(|e| Error::os(&format!("dropping the torn object {path:?}"), e.into()))?;
+                self.accounts.removed(st.st_size as u64);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the bytes just read through `fd` are a torn object's (then
+    /// dropped: the read is a miss); `Corrupt` for a synced one that fails.
+    fn torn(&self, path: &str, fd: &OwnedFd, bytes: &[u8]) -> Result<bool> {
+        if !self.verify.load(Ordering::Relaxed) || check_crc(fd, path, bytes)? == Verdict::Sound {
+            return Ok(false);
+        }
+        self.drop_torn(path, fd)?;
+        Ok(true)
     }
 
     /// Opens the object at `path` for reading: with O_DIRECT (and its
@@ -229,8 +295,8 @@ impl ObjectDir {
         let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {path:?}"), too_large))? else {
             return Ok(None);
         };
-        if self.verify {
-            check_crc(&fd, path, &bytes)?;
+        if self.torn(path, &fd, &bytes)? {
+            return Ok(None);
         }
         Ok(Some(bytes))
     }
@@ -256,8 +322,8 @@ impl ObjectDir {
             None => read_at_into(&fd, &mut dst[..size]),
         }
         .map_err(|e| Error::os(&what(), e.into()))?;
-        if self.verify {
-            check_crc(&fd, path, &dst[..filled])?;
+        if self.torn(path, &fd, &dst[..filled])? {
+            return Ok(None);
         }
         Ok(Some(filled as u64))
     }
