@@ -158,6 +158,62 @@ pub fn read_range_direct(fd: &OwnedFd, align: usize, start: usize, end: usize) -
     Ok(out)
 }
 
+/// Fills `dst` from offset 0 only from the page cache (`RWF_NOWAIT`):
+/// `true` when every byte was cached, `false` at the first one that was not
+/// (or where the kernel cannot tell) — nothing waited for the device.
+pub fn read_cached(fd: &OwnedFd, dst: &mut [u8]) -> std::result::Result<bool, Errno> {
+    let mut filled = 0;
+    while filled < dst.len() {
+        let iov = &mut [std::io::IoSliceMut::new(&mut dst[filled..])];
+        match rustix::io::preadv2(fd, iov, filled as u64, rustix::io::ReadWriteFlags::NOWAIT) {
+            Ok(0) | Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => return Ok(false),
+            Ok(n) => filled += n,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Turns O_DIRECT on for `fd`, opened without it; `false` where the file refuses it.
+pub fn make_direct(fd: &OwnedFd) -> std::result::Result<bool, Errno> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    match rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::DIRECT) {
+        Ok(()) => Ok(true),
+        Err(Errno::INVAL) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A whole file, from the page cache when all of it is there (a recent
+/// page-cache write), else with O_DIRECT (cold: no double caching, huge
+/// pages), else buffered.
+pub fn read_cache_first(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
+    let Some(size) = regular_size(fd, max_bytes)? else {
+        return Ok(None);
+    };
+    let mut out = super::recycle::take(size);
+    out.resize(size, 0);
+    if read_cached(fd, &mut out)? {
+        return Ok(Some(out));
+    }
+    if make_direct(fd)? {
+        out.clear();
+        read_bounced(fd, align, 0, size, |_, chunk| out.extend_from_slice(chunk))?;
+    } else {
+        let filled = read_at_into(fd, &mut out)?;
+        out.truncate(filled);
+    }
+    Ok(Some(out))
+}
+
+/// [`read_cache_first`] into `dst[..size]` (see [`read_direct_into`]).
+pub fn read_cache_first_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize) -> std::result::Result<usize, Errno> {
+    if read_cached(fd, &mut dst[..size])? {
+        return Ok(size);
+    }
+    if make_direct(fd)? { read_direct_into(fd, align, dst, size) } else { read_at_into(fd, &mut dst[..size]) }
+}
+
 /// Reads into all of `dst` with plain `pread`s; returns the bytes read.
 pub fn read_at_into(fd: &OwnedFd, dst: &mut [u8]) -> std::result::Result<usize, Errno> {
     read_at_into_from(fd, dst, 0)
@@ -221,5 +277,24 @@ mod tests {
             assert!(matches!(d.read_range("t/o", 0, 11, 10), Err(Error::TooLarge(_))));
             assert_eq!(d.read_into("t/none", &mut plain, u64::MAX).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn cache_first_reads_take_cold_objects_with_o_direct() {
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        let d = ObjectDir::open(tmp.path(), true, false).unwrap();
+        let len = BUF_SIZE + 12_345;
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        d.write("t/o", &data).unwrap();
+        let mut aligned = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
+        read_keeps_the_tail(&d, aligned.as_mut_slice(), len, "cached");
+        // Out of the page cache: the read must go to the device (O_DIRECT), and still be whole.
+        let file = std::fs::File::open(tmp.path().join("t/o")).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        let mut cold = vec![0u8; len];
+        assert!(!super::read_cached(&std::os::fd::OwnedFd::from(file), &mut cold).unwrap(), "evicted: not all cached");
+        read_keeps_the_tail(&d, aligned.as_mut_slice(), len, "cold, aligned");
+        assert_eq!(d.read("t/o", u64::MAX).unwrap().as_deref(), Some(&data[..]));
     }
 }

@@ -30,8 +30,8 @@
 
 use super::checksum::{Verdict, check_crc, make_marker, reads_verify, store_crc, store_error};
 use super::direct::{
-    read_at_into, read_at_into_from, read_buffered, read_direct, read_direct_into, read_range_direct, regular_size, write_all_at,
-    write_direct,
+    read_at_into, read_at_into_from, read_buffered, read_cache_first, read_cache_first_into, read_direct, read_direct_into,
+    read_range_direct, regular_size, write_all_at, write_direct,
 };
 use super::options::{DirOptions, check_depth};
 use super::probe::dio_alignment_cached;
@@ -254,8 +254,10 @@ impl ObjectDir {
     }
 
     /// Opens the object at `path` for reading: with O_DIRECT (and its
-    /// alignment) where possible; `None` when there is no such object.
-    fn open_for_read(&self, path: &str) -> Result<Option<(OwnedFd, Option<usize>)>> {
+    /// alignment) where possible — or, for a tenant whose puts go through
+    /// the page cache, ready to read from there first; `None` when there is
+    /// no such object.
+    fn open_for_read(&self, path: &str) -> Result<Option<(OwnedFd, ReadMode)>> {
         check_path(path, false)?;
         // NONBLOCK: a FIFO planted in the tree opens at once (and is then
         // refused as not a regular file) instead of blocking the thread.
@@ -266,16 +268,21 @@ impl ObjectDir {
         };
         // One name from a directory opened beneath the root; never a link.
         let open = |flags: OFlags| rustix::fs::openat(&*dir, name, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty());
-        if let Some(align) = self.direct_align {
+        let cache_first = !self.durable && self.page_cache.load(Ordering::Relaxed);
+        if let Some(align) = self.direct_align.filter(|_| !cache_first) {
             match open(flags | OFlags::DIRECT) {
-                Ok(fd) => return Ok(Some((fd, Some(align)))),
+                Ok(fd) => return Ok(Some((fd, ReadMode::Direct(align)))),
                 Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
                 Err(Errno::INVAL) => {} // no O_DIRECT for this file: buffered below
                 Err(e) => return Err(Error::os(&format!("reading {path:?}"), e.into())),
             }
         }
+        let mode = match self.direct_align {
+            Some(align) if cache_first => ReadMode::CacheFirst(align),
+            _ => ReadMode::Buffered,
+        };
         match open(flags) {
-            Ok(fd) => Ok(Some((fd, None))),
+            Ok(fd) => Ok(Some((fd, mode))),
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(None),
             Err(e) => Err(Error::os(&format!("reading {path:?}"), e.into())),
         }
@@ -284,13 +291,14 @@ impl ObjectDir {
     /// The whole object at `path`, or `None` when there is none; an object
     /// over `max_bytes` is refused with `TooLarge` before it is read.
     pub fn read(&self, path: &str, max_bytes: u64) -> Result<Option<Vec<u8>>> {
-        let Some((fd, direct)) = self.open_for_read(path)? else {
+        let Some((fd, mode)) = self.open_for_read(path)? else {
             return Ok(None);
         };
         let too_large = |size: usize| Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"));
-        let got = match direct {
-            Some(align) => read_direct(&fd, align, max_bytes),
-            None => read_buffered(&fd, max_bytes),
+        let got = match mode {
+            ReadMode::Direct(align) => read_direct(&fd, align, max_bytes),
+            ReadMode::CacheFirst(align) => read_cache_first(&fd, align, max_bytes),
+            ReadMode::Buffered => read_buffered(&fd, max_bytes),
         };
         let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {path:?}"), too_large))? else {
             return Ok(None);
@@ -306,7 +314,7 @@ impl ObjectDir {
     /// the object's size is written (see [`super::direct`]). An object
     /// larger than `dst` is refused with `TooLarge`.
     pub fn read_into(&self, path: &str, dst: &mut [u8], max_bytes: u64) -> Result<Option<u64>> {
-        let Some((fd, direct)) = self.open_for_read(path)? else {
+        let Some((fd, mode)) = self.open_for_read(path)? else {
             return Ok(None);
         };
         let what = || format!("reading {path:?}");
@@ -317,9 +325,10 @@ impl ObjectDir {
         if size > dst.len() {
             return Err(Error::TooLarge(format!("object {path:?} of {size} bytes does not fit the {}-byte target", dst.len())));
         }
-        let filled = match direct {
-            Some(align) => read_direct_into(&fd, align, &mut dst[..], size),
-            None => read_at_into(&fd, &mut dst[..size]),
+        let filled = match mode {
+            ReadMode::Direct(align) => read_direct_into(&fd, align, &mut dst[..], size),
+            ReadMode::CacheFirst(align) => read_cache_first_into(&fd, align, &mut dst[..], size),
+            ReadMode::Buffered => read_at_into(&fd, &mut dst[..size]),
         }
         .map_err(|e| Error::os(&what(), e.into()))?;
         if self.torn(path, &fd, &dst[..filled])? {
@@ -338,7 +347,7 @@ impl ObjectDir {
         if len > max_bytes {
             return Err(Error::TooLarge(format!("a range of {len} bytes exceeds the limit of {max_bytes}")));
         }
-        let Some((fd, direct)) = self.open_for_read(path)? else {
+        let Some((fd, mode)) = self.open_for_read(path)? else {
             return Ok(None);
         };
         let what = || format!("reading {path:?} from byte {offset}");
@@ -347,9 +356,9 @@ impl ObjectDir {
         };
         let start = offset.min(size as u64) as usize;
         let end = offset.saturating_add(len).min(size as u64) as usize;
-        let got = match direct {
-            Some(align) => read_range_direct(&fd, align, start, end),
-            None => {
+        let got = match mode {
+            ReadMode::Direct(align) => read_range_direct(&fd, align, start, end),
+            ReadMode::CacheFirst(_) | ReadMode::Buffered => {
                 let mut out = vec![0u8; end - start];
                 read_at_into_from(&fd, &mut out, start as u64).map(|n| {
                     out.truncate(n);
@@ -393,6 +402,18 @@ impl ObjectDir {
             Err(e) => Err(Error::os(&format!("removing {path:?}"), e.into())),
         }
     }
+}
+
+/// How an object opened for reading is read.
+#[derive(Debug, Clone, Copy)]
+enum ReadMode {
+    /// Opened with O_DIRECT, this alignment.
+    Direct(usize),
+    /// Opened buffered; read from the page cache when all of the object is
+    /// there (a page-cache put), else switched to O_DIRECT, this alignment.
+    CacheFirst(usize),
+    /// Buffered.
+    Buffered,
 }
 
 /// The size of regular file `name` in `dir`; `None` when absent or not a
