@@ -18,13 +18,13 @@
 //! - dropping the connector drops every instance and, with the last of
 //!   them, the tenant directory (and its lock).
 
-use super::bindings::{Contract, GuestStore};
+use super::bindings::{Contract, GuestStore, Pre};
 use super::cpu::CpuBudget;
 use super::limiter::{CallState, Interrupt};
 use super::logbook::LogBook;
 use super::payload::Payload;
 use super::read_target::with_target;
-use super::runtime::{CompiledComponent, Runtime};
+use super::runtime::{CompiledComponent, Runtime, Slot};
 use super::state::Sandbox;
 use crate::connector::{ConnectorStats, LogRecord};
 use crate::io::{ObjectStorage, storage};
@@ -106,8 +106,26 @@ impl WasmConnector {
         CallState::new(op, Duration::from_millis(self.limits.call_timeout_ms), cancel.clone(), self.cpu.clone())
     }
 
+    /// A new instance with the connector opened in it: from a pool slot when
+    /// the runtime pools (the spare engine when the pool is full), else from
+    /// the component's engine (see [`super::runtime`]).
     fn instantiate(&self, cancel: &Cancel) -> Result<Instance> {
-        let engine = Runtime::global()?.engine();
+        let rt = Runtime::global()?;
+        self.counters.created.fetch_add(1, Ordering::Relaxed);
+        let slot = match rt.slot(&self.component)? {
+            Slot::Pool(engine, pre) => match self.instantiate_on(engine, pre, cancel, true)? {
+                Some(inst) => return Ok(inst),
+                None => rt.overflow(&self.component)?,
+            },
+            plain => plain,
+        };
+        let (Slot::Plain(engine, pre) | Slot::Pool(engine, pre)) = slot;
+        self.instantiate_on(engine, pre, cancel, false)?.ok_or_else(|| Error::Load("no instance slot".into()))
+    }
+
+    /// `Ok(None)`: `pool` is set and the pool is full (no guest code ran),
+    /// for the caller to try the spare engine.
+    fn instantiate_on(&self, engine: &wasmtime::Engine, pre: &Pre, cancel: &Cancel, pool: bool) -> Result<Option<Instance>> {
         let mut store = Store::new(engine, Sandbox::new(self.io.clone(), self.log.clone(), self.limits.clone()));
         store.limiter(|s| &mut s.limiter);
         // Called at every tick while guest code runs.
@@ -117,16 +135,16 @@ impl WasmConnector {
         });
         store.data_mut().call = self.call_state("open", cancel);
         store.set_epoch_deadline(1);
-        self.counters.created.fetch_add(1, Ordering::Relaxed);
-        let guest = match self.component.pre.instantiate(&mut store) {
+        let guest = match pre.instantiate(&mut store) {
             Ok(g) => g,
+            Err(e) if pool && e.is::<wasmtime::PoolConcurrencyLimitError>() => return Ok(None),
             Err(e) => return Err(self.classify(e, &store, "instantiating")),
         };
         let handle = match guest.open(&mut store, &self.config) {
             Ok(opened) => opened?,
             Err(e) => return Err(self.classify(e, &store, "open")),
         };
-        Ok(Instance { store, guest, handle })
+        Ok(Some(Instance { store, guest, handle }))
     }
 
     /// Turns a trap into the caller's error, counting it.

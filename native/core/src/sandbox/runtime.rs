@@ -1,5 +1,20 @@
-//! The one wasmtime engine of the process, its linker, and the cache of
+//! The wasmtime engines of the process, their linkers, and the cache of
 //! compiled components.
+//!
+//! Instances come from a **pooling allocator** ([`pool_config`]): memory
+//! slots, tables and instance records reserved once, so opening a tenant
+//! does not `mmap` a 4 GiB linear-memory reservation and `munmap` it again at
+//! close (with the TLB shoot-downs that costs on every core), and a slot
+//! reused by the same component keeps its copy-on-write memory image mapped.
+//! The pool is bounded process-wide, so a second, on-demand engine (the
+//! *spare*, made at first need) takes what the pool cannot hold: instances
+//! past [`POOL_INSTANCES`], and components whose shape no slot fits (several
+//! memories in one module, huge tables). Both engines compile identically
+//! (same compatibility hash), so a component moves to the spare by
+//! serialization, not a second compile. `KVBOX_INSTANCE_POOL=0` turns the
+//! pool off (for a process whose address space is capped, `ulimit -v`: the
+//! pool reserves about 4 TiB of it, none of it committed); a pool that
+//! cannot be reserved is skipped the same way.
 //!
 //! Compiled components are cached in memory and, when a cache directory is
 //! given, on disk under `<sha256 of wasm + engine compatibility hash>.cwasm`.
@@ -18,7 +33,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the resolution of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -34,9 +49,40 @@ pub enum Origin {
     Compiled,
 }
 
+/// Component instances the pool holds at once, process-wide (a tenant
+/// holds up to `limits.maxInstances` of them, 4 by default); past it, new
+/// instances come from the spare engine.
+pub const POOL_INSTANCES: u32 = 1000;
+
+/// Core instances (and tables) per pooled component instance: a Rust
+/// `wasm32-wasip2` connector has 3 core instances, a componentize-js one a
+/// few more.
+const POOL_CORE_PER_COMPONENT: u32 = 4;
+
+/// Closed instances' memories returned to the kernel together, this many at
+/// a time (per CPU shard), rather than one `madvise` and TLB shoot-down per
+/// close: at most `cores × 15` closed slots (about 1 MiB each for the fs
+/// connector) stay committed until the next batch.
+const DECOMMIT_BATCH: usize = 16;
+
+/// Which engine a compiled component lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Home {
+    /// The main engine: pooled when the runtime pools.
+    Main,
+    /// The spare (on-demand) engine: no pool slot fits the component.
+    Spare,
+}
+
 /// A component compiled, linked and checked against one contract version.
 pub struct CompiledComponent {
+    /// Linked on its home engine.
     pub(crate) pre: Pre,
+    home: Home,
+    component: Component,
+    /// The same component moved to the spare engine, the first time the
+    /// pool was full when one of its instances was asked for.
+    overflow: OnceLock<std::result::Result<Pre, String>>,
     /// sha256 of the wasm bytes and the engine's compatibility hash, hex:
     /// the compiled-code cache key.
     pub digest: String,
@@ -51,10 +97,63 @@ impl CompiledComponent {
     }
 }
 
-/// The engine, the linker and the compiled-component cache.
-pub struct Runtime {
+/// An engine and the linker made for it.
+struct Lane {
     engine: Engine,
     linker: Linker<Sandbox>,
+}
+
+impl Lane {
+    fn new(pool: Option<PoolingAllocationConfig>) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        if let Some(pool) = pool {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        super::bindings::add_to_linker(&mut linker)?;
+        Ok(Self { engine, linker })
+    }
+}
+
+/// The pool's shape: [`POOL_INSTANCES`] component instances, each with up to
+/// [`POOL_CORE_PER_COMPONENT`] core instances and tables, one memory per
+/// module (wasmtime's default), memories up to 4 GiB (all of wasm32; the
+/// tenant's `limits.memoryBytes` still caps them through the limiter),
+/// decommits batched ([`DECOMMIT_BATCH`]).
+fn pool_config() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * POOL_CORE_PER_COMPONENT)
+        .total_memories(POOL_INSTANCES)
+        .total_tables(POOL_INSTANCES * POOL_CORE_PER_COMPONENT)
+        .total_stacks(0)
+        .max_memory_size(1 << 32)
+        .decommit_batch_size(DECOMMIT_BATCH);
+    pool
+}
+
+/// Where the next instance of a component is asked for.
+pub(crate) enum Slot<'a> {
+    /// A pool slot on this engine: if the pool is full, ask
+    /// [`Runtime::overflow`] for the spare.
+    Pool(&'a Engine, &'a Pre),
+    /// An engine without a pool.
+    Plain(&'a Engine, &'a Pre),
+}
+
+/// The engines, their linkers and the compiled-component cache.
+pub struct Runtime {
+    /// The engine components are compiled on: pooled unless the pool is off
+    /// or could not be reserved.
+    main: Lane,
+    pooled: bool,
+    /// The on-demand engine for what the pool cannot hold (only when `main`
+    /// pools), made at first need; shared with the epoch ticker.
+    spare: Arc<OnceLock<std::result::Result<Lane, String>>>,
     /// Components compiled in this process, while anything still uses them
     /// (a loaded component or an open connector): weak, so loading many
     /// distinct components (fuzzing, churn of connector versions) does not
@@ -70,26 +169,67 @@ impl Runtime {
     }
 
     fn new() -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config)?;
-        let ticker = engine.clone();
+        let wanted = std::env::var("KVBOX_INSTANCE_POOL").map_or(true, |v| v != "0");
+        // A pool that cannot be reserved (a capped address space) is skipped.
+        let pooled = if wanted { Lane::new(Some(pool_config())).ok() } else { None };
+        let (main, pooled) = match pooled {
+            Some(lane) => (lane, true),
+            None => (Lane::new(None)?, false),
+        };
+        let spare: Arc<OnceLock<std::result::Result<Lane, String>>> = Arc::default();
+        let (ticker, spare_ticker) = (main.engine.clone(), spare.clone());
         std::thread::Builder::new().name("kvbox-epoch".into()).spawn(move || {
             loop {
                 std::thread::sleep(EPOCH_TICK);
                 ticker.increment_epoch();
+                if let Some(Ok(lane)) = spare_ticker.get() {
+                    lane.engine.increment_epoch();
+                }
             }
         })?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        super::bindings::add_to_linker(&mut linker)?;
-        Ok(Self { engine, linker, compiled: Mutex::default() })
+        Ok(Self { main, pooled, spare, compiled: Mutex::default() })
     }
 
-    /// The engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// Whether instances come from the pooling allocator first.
+    pub fn pooled(&self) -> bool {
+        self.pooled
+    }
+
+    fn lane(&self, home: Home) -> Result<&Lane> {
+        match home {
+            Home::Main => Ok(&self.main),
+            Home::Spare => self
+                .spare
+                .get_or_init(|| Lane::new(None).map_err(|e| format!("{e:#}")))
+                .as_ref()
+                .map_err(|e| Error::Load(format!("the on-demand engine could not be made: {e}"))),
+        }
+    }
+
+    /// Where the next instance of `component` is asked for.
+    pub(crate) fn slot<'a>(&'a self, component: &'a CompiledComponent) -> Result<Slot<'a>> {
+        Ok(match component.home {
+            Home::Main if self.pooled => Slot::Pool(&self.main.engine, &component.pre),
+            home => Slot::Plain(&self.lane(home)?.engine, &component.pre),
+        })
+    }
+
+    /// The spare engine and `component` moved to it (made at first need),
+    /// for an instance the full pool refused.
+    pub(crate) fn overflow<'a>(&'a self, component: &'a CompiledComponent) -> Result<Slot<'a>> {
+        let lane = self.lane(Home::Spare)?;
+        let pre = component.overflow.get_or_init(|| {
+            let bytes = component.component.serialize().map_err(|e| format!("{e:#}"))?;
+            // SAFETY: the bytes were serialized just now, in this process, by
+            // an engine with the same compilation settings (the lanes differ
+            // only in the instance allocator, which compiled code does not
+            // depend on; `deserialize` re-checks the compatibility hash).
+            let moved = unsafe { Component::deserialize(&lane.engine, &bytes) }.map_err(|e| format!("{e:#}"))?;
+            let pre = lane.linker.instantiate_pre(&moved).map_err(|e| format!("{e:#}"))?;
+            Pre::new(component.pre.contract(), pre).map_err(|e| e.to_string())
+        });
+        let pre = pre.as_ref().map_err(|e| Error::Load(format!("the component could not be moved to the on-demand engine: {e}")))?;
+        Ok(Slot::Plain(&lane.engine, pre))
     }
 
     /// Compiles (or finds compiled) `wasm`, finds the contract version it
@@ -100,12 +240,13 @@ impl Runtime {
             return Ok((c, Origin::Memory));
         }
         check_header(wasm)?;
-        let (component, origin) = match cache_dir {
+        let ((component, home), origin) = match cache_dir {
             Some(dir) => self.through_disk_cache(wasm, dir, &digest)?,
-            None => (self.compile(wasm)?, Origin::Compiled),
+            None => (self.compile_and_place(wasm)?.1, Origin::Compiled),
         };
-        let contract = Contract::detect(&component, &self.engine)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+        let lane = self.lane(home)?;
+        let contract = Contract::detect(&component, &lane.engine)?;
+        let pre = lane.linker.instantiate_pre(&component).map_err(|e| {
             Error::Load(format!(
                 "the component (built for kvbox:connector@{}) imports something the sandbox does not provide: {e:#}",
                 contract.version()
@@ -113,7 +254,7 @@ impl Runtime {
         })?;
         let pre = Pre::new(contract, pre)?;
         let sha256 = hex::encode(Sha256::digest(wasm));
-        let compiled = Arc::new(CompiledComponent { pre, digest: digest.clone(), sha256 });
+        let compiled = Arc::new(CompiledComponent { pre, home, component, overflow: OnceLock::new(), digest: digest.clone(), sha256 });
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|_, c| c.strong_count() > 0);
         cache.insert(digest, Arc::downgrade(&compiled));
@@ -132,28 +273,54 @@ impl Runtime {
         }
         let mut h = ShaHasher(Sha256::new());
         h.0.update(wasm);
-        self.engine.precompile_compatibility_hash().hash(&mut h);
+        self.main.engine.precompile_compatibility_hash().hash(&mut h);
         hex::encode(h.0.finalize())
     }
 
-    fn compile(&self, wasm: &[u8]) -> Result<Component> {
-        Component::new(&self.engine, wasm).map_err(|e| Error::Load(format!("not a valid WebAssembly component: {e:#}")))
+    /// The component's compiled code (serialized; nothing loaded yet).
+    fn compile(&self, wasm: &[u8]) -> Result<Vec<u8>> {
+        self.main.engine.precompile_component(wasm).map_err(|e| Error::Load(format!("not a valid WebAssembly component: {e:#}")))
     }
 
-    fn through_disk_cache(&self, wasm: &[u8], dir: &Path, digest: &str) -> Result<(Component, Origin)> {
+    /// Loads compiled code (with `load`) on the main engine or, when no pool
+    /// slot fits it (the pool checks a component's shape as it loads: several
+    /// memories in one module, huge tables, big instance records), on the
+    /// spare.
+    fn place(&self, load: impl Fn(&Engine) -> wasmtime::Result<Component>) -> Result<(Component, Home)> {
+        match load(&self.main.engine) {
+            Ok(c) => Ok((c, Home::Main)),
+            Err(_) if self.pooled => {
+                let c = load(&self.lane(Home::Spare)?.engine)
+                    .map_err(|e| Error::Load(format!("the compiled component could not be loaded: {e:#}")))?;
+                Ok((c, Home::Spare))
+            }
+            Err(e) => Err(Error::Load(format!("the compiled component could not be loaded: {e:#}"))),
+        }
+    }
+
+    /// Compiles `wasm` and loads it where it fits.
+    fn compile_and_place(&self, wasm: &[u8]) -> Result<(Vec<u8>, (Component, Home))> {
+        let code = self.compile(wasm)?;
+        // SAFETY: `code` was compiled just now by this engine configuration;
+        // `deserialize` re-checks the compatibility hash.
+        let placed = self.place(|engine| unsafe { Component::deserialize(engine, &code) })?;
+        Ok((code, placed))
+    }
+
+    fn through_disk_cache(&self, wasm: &[u8], dir: &Path, digest: &str) -> Result<((Component, Home), Origin)> {
         let file = dir.join(format!("{digest}.cwasm"));
         if trusted(dir) && trusted(&file) {
             // SAFETY: the file was written by this host (see `trusted`): its
-            // bytes come from `Component::serialize` of this engine
+            // bytes come from `precompile_component` of this engine
             // configuration, which `deserialize_file` re-checks.
-            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &file) } {
-                return Ok((c, Origin::Disk));
+            if let Ok(placed) = self.place(|engine| unsafe { Component::deserialize_file(engine, &file) }) {
+                return Ok((placed, Origin::Disk));
             }
         }
-        let component = self.compile(wasm)?;
+        let (code, placed) = self.compile_and_place(wasm)?;
         // A cache that cannot be written only costs the next process a compile.
-        let _ = write_cache(dir, &file, &component);
-        Ok((component, Origin::Compiled))
+        let _ = write_cache(dir, &file, &code);
+        Ok((placed, Origin::Compiled))
     }
 }
 
@@ -181,12 +348,11 @@ fn trusted(path: &Path) -> bool {
     }
 }
 
-fn write_cache(dir: &Path, file: &Path, component: &Component) -> std::io::Result<()> {
+fn write_cache(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let bytes = component.serialize().map_err(std::io::Error::other)?;
     let tmp = dir.join(format!(".kvbox-tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    std::io::Write::write_all(&mut f, &bytes)?;
+    std::io::Write::write_all(&mut f, bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, file)
 }
@@ -220,5 +386,120 @@ mod tests {
         std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         assert!(trusted(&f));
         assert!(!trusted(&tmp.path().join("missing")));
+    }
+
+    /// A guest built by `npm install` (`npm run build:guests`).
+    fn guest(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../guests/dist/{name}.wasm"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (npm run build:guests makes it)", path.display()))
+    }
+
+    #[test]
+    fn components_no_pool_slot_fits_live_on_the_spare_engine() {
+        let rt = Runtime::global().unwrap();
+        if !rt.pooled() {
+            eprintln!("no instance pool here (KVBOX_INSTANCE_POOL=0, or the address space is capped): every component is on one engine");
+        }
+        let (fs, _) = rt.load(&guest("fs-connector"), None).unwrap();
+        let (memories, _) = rt.load(&guest("hostile-memories"), None).unwrap();
+        assert_eq!(fs.home, Home::Main);
+        // Seven memories in one module: the pool holds one per module.
+        assert_eq!(memories.home, if rt.pooled() { Home::Spare } else { Home::Main });
+        assert!(matches!(rt.slot(&memories).unwrap(), Slot::Plain(..)));
+        assert_eq!(matches!(rt.slot(&fs).unwrap(), Slot::Pool(..)), rt.pooled());
+    }
+
+    /// The sandbox's own cost of a tenant's instance, pooled against
+    /// on-demand, interleaved in one process: instantiate and run the
+    /// guest's `open` (as `WasmConnector` does), then drop the store.
+    /// `cargo test --release -p kvbox-core instantiation_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a benchmark: prints figures, asserts nothing about them"]
+    fn instantiation_cost() {
+        use crate::io::storage;
+        use crate::{Limits, OpenOptions};
+        use std::time::Instant;
+        use wasmtime::Store;
+        let mut at_once = pool_config();
+        at_once.decommit_batch_size(1);
+        let mut resident = pool_config();
+        resident.linear_memory_keep_resident(2 << 20).table_keep_resident(1 << 16);
+        let wasm = guest("fs-connector");
+        let lanes: Vec<(&str, Lane, Pre)> = [
+            ("pooled (kvbox's)", Some(pool_config())),
+            ("pooled, decommit at once", Some(at_once)),
+            ("pooled, 2 MiB kept resident", Some(resident)),
+            ("on demand (no pool)", None),
+        ]
+        .into_iter()
+        .map(|(name, pool)| {
+            let lane = Lane::new(pool).unwrap();
+            let c = Component::new(&lane.engine, &wasm).unwrap();
+            let pre = Pre::new(Contract::detect(&c, &lane.engine).unwrap(), lane.linker.instantiate_pre(&c).unwrap()).unwrap();
+            (name, lane, pre)
+        })
+        .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let options = OpenOptions::new(tmp.path());
+        let io = storage::open(&options).unwrap();
+        let limits = Arc::new(Limits::default());
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mut samples: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); lanes.len()];
+        for round in 0..9 {
+            for i in 0..lanes.len() {
+                let i = if round % 2 == 1 { lanes.len() - 1 - i } else { i };
+                let (_, lane, pre) = &lanes[i];
+                let (mut up, mut down) = (Vec::new(), Vec::new());
+                for _ in 0..300 {
+                    let t = Instant::now();
+                    let mut store = Store::new(&lane.engine, Sandbox::new(io.clone(), Arc::default(), limits.clone()));
+                    store.limiter(|s| &mut s.limiter);
+                    store.set_epoch_deadline(1);
+                    let guest = pre.instantiate(&mut store).unwrap();
+                    guest.open(&mut store, &options.config_json).unwrap().unwrap();
+                    let t2 = Instant::now();
+                    drop((guest, store));
+                    up.push((t2 - t).as_secs_f64() * 1e6);
+                    down.push(t2.elapsed().as_secs_f64() * 1e6);
+                }
+                let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+                samples[i].0.push(mean(&up));
+                samples[i].1.push(mean(&down));
+            }
+        }
+        for ((name, ..), (up, down)) in lanes.iter().zip(samples) {
+            println!(
+                "{name:>26}: instantiate + open {:6.1} µs, drop {:5.1} µs (mean of 300, median of 9 rounds)",
+                median(up),
+                median(down)
+            );
+        }
+    }
+
+    #[test]
+    fn instances_past_the_pool_come_from_the_spare_engine() {
+        use crate::{Cancel, ConnectorKind, OpenOptions, Tenant};
+        let rt = Runtime::global().unwrap();
+        // A component of its own (the fs connector of the older contract), so
+        // that whether *it* overflowed does not depend on the other tests.
+        let (c, _) = rt.load(&guest("fs-connector-contract-0-1"), None).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let open = |i: u32| {
+            let tenant = Tenant::open(ConnectorKind::Wasm(c.clone()), &OpenOptions::new(&tmp.path().join(i.to_string()))).unwrap();
+            tenant.admit("put").unwrap().put("k", &i.to_le_bytes(), &Cancel::never()).unwrap();
+            tenant
+        };
+        let tenants: Vec<Tenant> = (0..POOL_INSTANCES + 2).map(open).collect();
+        assert_eq!(c.overflow.get().is_some_and(|moved| moved.is_ok()), rt.pooled(), "the pool was full");
+        for (i, t) in tenants.iter().enumerate() {
+            assert_eq!(t.admit("get").unwrap().get("k", &Cancel::never()).unwrap(), Some((i as u32).to_le_bytes().to_vec()));
+        }
+        drop(tenants);
+        // Slots are given back at close: the pool serves again.
+        let again = open(POOL_INSTANCES + 2);
+        assert_eq!(again.stats().objects, 1);
     }
 }
