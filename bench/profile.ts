@@ -5,7 +5,8 @@
  *   perf report -i /tmp/kvbox.perf --no-children --sort dso,symbol
  *
  * Scenarios: `get <MiB> <wasm|native>`, `put <MiB> <wasm|native>` (new keys), `exists <wasm|native>`,
- * `open <wasm|native>`. Runs for $SECONDS (default 10) seconds.
+ * `open <wasm|native>`. Runs for $SECONDS_TO_RUN (default 10) seconds; `DURABLE=false` opens the
+ * tenant with `durable: false` (puts through the page cache, no sync).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ if (scenario === 'open') {
     n++;
   }
 } else {
-  const store = await component.open({ root: join(dir, 'store') });
+  const store = await component.open({ root: join(dir, 'store'), durable: process.env.DURABLE !== 'false' });
   const size = Number(a) << 20;
   const data = Buffer.alloc(size, 7);
   for (let i = 0; i < 8; i++) await store.put(`k${i}`, data);

@@ -58,11 +58,20 @@ pub fn make_marker(root: &super::root::TenantRoot) -> Result<()> {
     rustix::fs::fsync(root.fd()).map_err(|e| Error::os("syncing the checksum marker", e.into()))
 }
 
+/// CRC-32C (Castagnoli, as iSCSI and ext4 use it) of `data`. Through
+/// `crc-fast` (already linked in for the S3 client): carry-less multiplies
+/// on wide vectors, 39–51 GB/s here for objects up to 1 MiB against 21–26
+/// GB/s for the `crc32` instruction loop of the `crc32c` crate (the
+/// `crc_speed` test below prints both).
+pub fn crc32c(data: &[u8]) -> u32 {
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, data) as u32
+}
+
 /// Stores the CRC-32C of `data` with the (temporary) file `fd`, marked
 /// [`UNSYNCED`] when the file will not be synced.
 pub fn store_crc(fd: &OwnedFd, data: &[u8], unsynced: bool) -> std::result::Result<(), Errno> {
     let mut value = [0u8; 5];
-    value[..4].copy_from_slice(&crc32c::crc32c(data).to_le_bytes());
+    value[..4].copy_from_slice(&crc32c(data).to_le_bytes());
     value[4] = UNSYNCED;
     rustix::fs::fsetxattr(fd, CRC_XATTR, &value[..if unsynced { 5 } else { 4 }], XattrFlags::empty())
 }
@@ -95,7 +104,7 @@ pub fn check_crc(fd: &OwnedFd, path: &str, bytes: &[u8]) -> Result<Verdict> {
         Err(e) => return Err(Error::os(&format!("reading the checksum of {path:?}"), e.into())),
     };
     let want = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
-    let have = crc32c::crc32c(bytes);
+    let have = crc32c(bytes);
     match (want == have, unsynced) {
         (true, _) => Ok(Verdict::Sound),
         (false, true) => Ok(Verdict::Torn),
@@ -112,6 +121,37 @@ mod tests {
 
     fn pattern(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 + i / 4096) as u8).collect()
+    }
+
+    #[test]
+    fn is_crc32c_as_stored_before() {
+        // The standard check value, and the `crc32c` crate kvbox stored
+        // checksums with until 2026-12 (objects written then must verify).
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+        let data = pattern((4 << 20) + 3);
+        for (start, len) in [(0, 0), (0, 1), (1, 15), (3, 63), (5, 4096), (7, 65_537), (0, 1 << 20), (11, (4 << 20) - 8)] {
+            let part = &data[start..start + len];
+            assert_eq!(crc32c(part), ::crc32c::crc32c(part), "{start}+{len}");
+        }
+    }
+
+    /// `cargo test --release -p kvbox-core crc_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a benchmark: prints figures"]
+    fn crc_speed() {
+        use std::time::Instant;
+        for size in [256usize << 10, 1 << 20, 4 << 20] {
+            let data = pattern(size);
+            let n = (512 << 20) / size;
+            let gbs = |f: &dyn Fn(&[u8]) -> u32| {
+                let t = Instant::now();
+                let x = (0..n).fold(0, |x, _| x ^ f(std::hint::black_box(&data)));
+                std::hint::black_box(x);
+                (n * size) as f64 / t.elapsed().as_secs_f64() / 1e9
+            };
+            let (ours, crate_loop) = (gbs(&crc32c), gbs(&::crc32c::crc32c));
+            println!("{:>5} KiB: kvbox {ours:5.1} GB/s, crc32c crate {crate_loop:5.1} GB/s", size >> 10);
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@
 pub mod client;
 pub mod ledger;
 
+use super::checksum::crc32c;
 use super::listing::Listing;
 use super::options::check_depth;
 use super::root::check_path;
@@ -152,7 +153,7 @@ impl S3Objects {
             )));
         }
         if let Some(want) = crc {
-            let have = format!("{:08x}", crc32c::crc32c(dst));
+            let have = format!("{:08x}", crc32c(dst));
             if want != have {
                 return Err(Error::Corrupt(format!(
                     "object {path:?} failed its CRC-32C check (stored {want}, read {have}); its bytes were not returned"
@@ -170,7 +171,7 @@ impl ObjectStorage for S3Objects {
         let _serial = self.ledger.lock_path(path);
         let mut attributes = Attributes::new();
         if self.checksums {
-            attributes.insert(Attribute::Metadata(CRC_METADATA.into()), AttributeValue::from(format!("{:08x}", crc32c::crc32c(data))));
+            attributes.insert(Attribute::Metadata(CRC_METADATA.into()), AttributeValue::from(format!("{:08x}", crc32c(data))));
         }
         let payload = PutPayload::from(data.to_vec());
         let put = |mode: PutMode| {
