@@ -403,7 +403,7 @@ mod tests {
         let (fs, _) = rt.load(&guest("fs-connector"), None).unwrap();
         let (memories, _) = rt.load(&guest("hostile-memories"), None).unwrap();
         assert_eq!(fs.home, Home::Main);
-        // Seven memories in one module: the pool holds one per module.
+        // Several memories in one module: a pool slot holds one per module.
         assert_eq!(memories.home, if rt.pooled() { Home::Spare } else { Home::Main });
         assert!(matches!(rt.slot(&memories).unwrap(), Slot::Plain(..)));
         assert_eq!(matches!(rt.slot(&fs).unwrap(), Slot::Pool(..)), rt.pooled());
@@ -488,12 +488,33 @@ mod tests {
         let (c, _) = rt.load(&guest("fs-connector-contract-0-1"), None).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let open = |i: u32| {
-            let tenant = Tenant::open(ConnectorKind::Wasm(c.clone()), &OpenOptions::new(&tmp.path().join(i.to_string()))).unwrap();
+            let tenant = Tenant::open(ConnectorKind::Wasm(c.clone()), &OpenOptions::new(tmp.path().join(i.to_string()))).unwrap();
             tenant.admit("put").unwrap().put("k", &i.to_le_bytes(), &Cancel::never()).unwrap();
             tenant
         };
         let tenants: Vec<Tenant> = (0..POOL_INSTANCES + 2).map(open).collect();
         assert_eq!(c.overflow.get().is_some_and(|moved| moved.is_ok()), rt.pooled(), "the pool was full");
+        // With every slot held, a looping connector runs on the spare
+        // engine, and the epoch ticker still stops it at its deadline.
+        let (spinner, _) = rt.load(&guest("hostile-loop"), None).unwrap();
+        let mut options = OpenOptions::new(tmp.path().join("loop"));
+        options.limits.call_timeout_ms = 200;
+        let looping = Tenant::open(ConnectorKind::Wasm(spinner.clone()), &options).unwrap();
+        assert_eq!(spinner.overflow.get().is_some(), rt.pooled(), "on the spare engine");
+        // Nothing else could stop it: fail loudly rather than hang the suite.
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if finished.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+                eprintln!("a looping guest on the spare engine ran past its 200 ms deadline for 60 s: its epoch does not advance");
+                std::process::abort();
+            }
+        });
+        let started = std::time::Instant::now();
+        let stopped = looping.admit("put").unwrap().put("attack", b"x", &Cancel::never());
+        let _ = done.send(());
+        assert!(matches!(stopped, Err(Error::Timeout(_))), "{stopped:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "stopped near its deadline: {:?}", started.elapsed());
+        drop(looping);
         for (i, t) in tenants.iter().enumerate() {
             assert_eq!(t.admit("get").unwrap().get("k", &Cancel::never()).unwrap(), Some((i as u32).to_le_bytes().to_vec()));
         }
