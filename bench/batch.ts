@@ -106,6 +106,11 @@ export async function batchRows(
         const dir = join(work, `batch-${round}-${shape.count}-${i}`);
         mkdirSync(dir);
         const bytes = shape.count * shape.size;
+        // Every lane's puts start with the page cache dropped, so each one fills
+        // recently freed pages: on a VM, pages the guest has not touched lately
+        // can cost ~9 µs each on first touch (docs/benchmarks.md, "Why page-cache
+        // writes swing"), and whichever lane met them would lose by 5×.
+        dropCaches();
         add(`${lane.name}|put|${shapeLabel(shape)}`, bytes / (await lane.put(dir, keys, data)));
         dropCaches();
         add(`${lane.name}|get-into|${shapeLabel(shape)}`, bytes / (await lane.getInto(dir, keys, bufs)));
