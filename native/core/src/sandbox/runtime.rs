@@ -483,6 +483,26 @@ mod tests {
     fn instances_past_the_pool_come_from_the_spare_engine() {
         use crate::{Cancel, ConnectorKind, OpenOptions, Tenant};
         let rt = Runtime::global().unwrap();
+        // About four descriptors per open tenant (root, lock, cached shard
+        // directories): raise the soft limit as Node does at start-up.
+        let need = 8 * u64::from(POOL_INSTANCES + 3);
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: plain libc calls on a local struct.
+        unsafe {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            if lim.rlim_cur < need {
+                lim.rlim_cur = lim.rlim_max.min(need);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+        if lim.rlim_cur < need {
+            eprintln!(
+                "skipped: {} tenants need ~{need} descriptors and the hard limit (ulimit -Hn) is {}",
+                POOL_INSTANCES + 3,
+                lim.rlim_max
+            );
+            return;
+        }
         // A component of its own (the fs connector of the older contract), so
         // that whether *it* overflowed does not depend on the other tests.
         let (c, _) = rt.load(&guest("fs-connector-contract-0-1"), None).unwrap();
