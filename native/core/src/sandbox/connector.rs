@@ -18,7 +18,7 @@
 //! - dropping the connector drops every instance and, with the last of
 //!   them, the tenant directory (and its lock).
 
-use super::bindings::{Contract, GuestStore, Pre};
+use super::bindings::{Contract, GuestStore};
 use super::cpu::CpuBudget;
 use super::limiter::{CallState, Interrupt};
 use super::logbook::LogBook;
@@ -112,21 +112,17 @@ impl WasmConnector {
     fn instantiate(&self, cancel: &Cancel) -> Result<Instance> {
         let rt = Runtime::global()?;
         self.counters.created.fetch_add(1, Ordering::Relaxed);
-        let slot = match rt.slot(&self.component)? {
-            Slot::Pool(engine, pre) => match self.instantiate_on(engine, pre, cancel, true)? {
-                Some(inst) => return Ok(inst),
-                None => rt.overflow(&self.component)?,
-            },
-            plain => plain,
-        };
-        let (Slot::Plain(engine, pre) | Slot::Pool(engine, pre)) = slot;
-        self.instantiate_on(engine, pre, cancel, false)?.ok_or_else(|| Error::Load("no instance slot".into()))
+        if let Some(instance) = self.instantiate_on(rt.slot(&self.component), cancel)? {
+            return Ok(instance);
+        }
+        let spare = rt.overflow(&self.component)?;
+        self.instantiate_on(spare, cancel)?.ok_or_else(|| Error::Load("no instance slot".into()))
     }
 
-    /// `Ok(None)`: `pool` is set and the pool is full (no guest code ran),
-    /// for the caller to try the spare engine.
-    fn instantiate_on(&self, engine: &wasmtime::Engine, pre: &Pre, cancel: &Cancel, pool: bool) -> Result<Option<Instance>> {
-        let mut store = Store::new(engine, Sandbox::new(self.io.clone(), self.log.clone(), self.limits.clone()));
+    /// `Ok(None)`: the slot's pool is full (no guest code ran), for the
+    /// caller to try the spare engine.
+    fn instantiate_on(&self, slot: Slot<'_>, cancel: &Cancel) -> Result<Option<Instance>> {
+        let mut store = Store::new(slot.pre.engine(), Sandbox::new(self.io.clone(), self.log.clone(), self.limits.clone()));
         store.limiter(|s| &mut s.limiter);
         // Called at every tick while guest code runs.
         store.epoch_deadline_callback(|mut cx| match cx.data_mut().call.tick() {
@@ -135,9 +131,9 @@ impl WasmConnector {
         });
         store.data_mut().call = self.call_state("open", cancel);
         store.set_epoch_deadline(1);
-        let guest = match pre.instantiate(&mut store) {
+        let guest = match slot.pre.instantiate(&mut store) {
             Ok(g) => g,
-            Err(e) if pool && e.is::<wasmtime::PoolConcurrencyLimitError>() => return Ok(None),
+            Err(e) if slot.pooled && e.is::<wasmtime::PoolConcurrencyLimitError>() => return Ok(None),
             Err(e) => return Err(self.classify(e, &store, "instantiating")),
         };
         let handle = match guest.open(&mut store, &self.config) {

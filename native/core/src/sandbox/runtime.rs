@@ -76,10 +76,9 @@ enum Home {
 
 /// A component compiled, linked and checked against one contract version.
 pub struct CompiledComponent {
-    /// Linked on its home engine.
+    /// Linked on the engine it lives on (the main one, or the spare when no
+    /// pool slot fits it).
     pub(crate) pre: Pre,
-    home: Home,
-    component: Component,
     /// The same component moved to the spare engine, the first time the
     /// pool was full when one of its instances was asked for.
     overflow: OnceLock<std::result::Result<Pre, String>>,
@@ -137,12 +136,12 @@ fn pool_config() -> PoolingAllocationConfig {
 }
 
 /// Where the next instance of a component is asked for.
-pub(crate) enum Slot<'a> {
-    /// A pool slot on this engine: if the pool is full, ask
-    /// [`Runtime::overflow`] for the spare.
-    Pool(&'a Engine, &'a Pre),
-    /// An engine without a pool.
-    Plain(&'a Engine, &'a Pre),
+pub(crate) struct Slot<'a> {
+    /// The component, linked on the engine the instance comes from.
+    pub(crate) pre: &'a Pre,
+    /// Whether that engine pools: then a full pool is not an error, and the
+    /// caller asks [`Runtime::overflow`] for the spare.
+    pub(crate) pooled: bool,
 }
 
 /// The engines, their linkers and the compiled-component cache.
@@ -207,11 +206,9 @@ impl Runtime {
     }
 
     /// Where the next instance of `component` is asked for.
-    pub(crate) fn slot<'a>(&'a self, component: &'a CompiledComponent) -> Result<Slot<'a>> {
-        Ok(match component.home {
-            Home::Main if self.pooled => Slot::Pool(&self.main.engine, &component.pre),
-            home => Slot::Plain(&self.lane(home)?.engine, &component.pre),
-        })
+    pub(crate) fn slot<'a>(&self, component: &'a CompiledComponent) -> Slot<'a> {
+        let pre = &component.pre;
+        Slot { pre, pooled: self.pooled && Engine::same(pre.engine(), &self.main.engine) }
     }
 
     /// The spare engine and `component` moved to it (made at first need),
@@ -219,7 +216,7 @@ impl Runtime {
     pub(crate) fn overflow<'a>(&'a self, component: &'a CompiledComponent) -> Result<Slot<'a>> {
         let lane = self.lane(Home::Spare)?;
         let pre = component.overflow.get_or_init(|| {
-            let bytes = component.component.serialize().map_err(|e| format!("{e:#}"))?;
+            let bytes = component.pre.component().serialize().map_err(|e| format!("{e:#}"))?;
             // SAFETY: the bytes were serialized just now, in this process, by
             // an engine with the same compilation settings (the lanes differ
             // only in the instance allocator, which compiled code does not
@@ -229,7 +226,7 @@ impl Runtime {
             Pre::new(component.pre.contract(), pre).map_err(|e| e.to_string())
         });
         let pre = pre.as_ref().map_err(|e| Error::Load(format!("the component could not be moved to the on-demand engine: {e}")))?;
-        Ok(Slot::Plain(&lane.engine, pre))
+        Ok(Slot { pre, pooled: false })
     }
 
     /// Compiles (or finds compiled) `wasm`, finds the contract version it
@@ -254,7 +251,7 @@ impl Runtime {
         })?;
         let pre = Pre::new(contract, pre)?;
         let sha256 = hex::encode(Sha256::digest(wasm));
-        let compiled = Arc::new(CompiledComponent { pre, home, component, overflow: OnceLock::new(), digest: digest.clone(), sha256 });
+        let compiled = Arc::new(CompiledComponent { pre, overflow: OnceLock::new(), digest: digest.clone(), sha256 });
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|_, c| c.strong_count() > 0);
         cache.insert(digest, Arc::downgrade(&compiled));
@@ -402,11 +399,11 @@ mod tests {
         }
         let (fs, _) = rt.load(&guest("fs-connector"), None).unwrap();
         let (memories, _) = rt.load(&guest("hostile-memories"), None).unwrap();
-        assert_eq!(fs.home, Home::Main);
+        assert!(Engine::same(fs.pre.engine(), &rt.main.engine));
         // Several memories in one module: a pool slot holds one per module.
-        assert_eq!(memories.home, if rt.pooled() { Home::Spare } else { Home::Main });
-        assert!(matches!(rt.slot(&memories).unwrap(), Slot::Plain(..)));
-        assert_eq!(matches!(rt.slot(&fs).unwrap(), Slot::Pool(..)), rt.pooled());
+        assert_eq!(Engine::same(memories.pre.engine(), &rt.main.engine), !rt.pooled());
+        assert!(!rt.slot(&memories).pooled);
+        assert_eq!(rt.slot(&fs).pooled, rt.pooled());
     }
 
     /// The sandbox's own cost of a tenant's instance, pooled against

@@ -110,6 +110,22 @@ impl Pre {
         }
     }
 
+    /// The engine it is linked on (instances come from that engine's allocator).
+    pub fn engine(&self) -> &Engine {
+        match self {
+            Pre::V0_1_0(pre) => pre.engine(),
+            Pre::V0_2_0(pre) => pre.engine(),
+        }
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        match self {
+            Pre::V0_1_0(pre) => pre.instance_pre().component(),
+            Pre::V0_2_0(pre) => pre.instance_pre().component(),
+        }
+    }
+
     /// A new instance, driven through the version-neutral [`GuestStore`].
     pub fn instantiate(&self, store: &mut Store<Sandbox>) -> wasmtime::Result<Box<dyn GuestStore>> {
         match self {
