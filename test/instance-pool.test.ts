@@ -43,6 +43,20 @@ describe('instance pool', () => {
     expect(readdirSync(cache).filter((f) => f.endsWith('.cwasm'))).toHaveLength(1);
   });
 
+  it('refuses a KVBOX_INSTANCE_POOL it does not understand with a LoadError naming it', () => {
+    const script = `
+      const { compileConnector, FS_CONNECTOR } = await import(${JSON.stringify(join(ROOT, 'host', 'index.ts'))});
+      try { await compileConnector(FS_CONNECTOR, { cacheDir: false }); console.log('loaded'); }
+      catch (e) { console.log(e.name, e.code, e.message); }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, KVBOX_INSTANCE_POOL: 'off' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^LoadError ERR_KVBOX_LOAD .*KVBOX_INSTANCE_POOL must be 0 \(no instance pool\) or 1 \(the default\), not "off"/);
+  });
+
   it('runs connectors in a process whose address space is capped below the pool (ulimit -v 96 GiB)', () => {
     // Node and three 4 GiB (+ guard) linear-memory reservations fit in 96 GiB; the 4 TiB pool does not.
     expect(roundTrip(base, join(base, 'cache-ulimit'), {}, 'ulimit -v 100663296; ')).toBe('compiled pooled or not');

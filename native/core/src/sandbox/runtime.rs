@@ -168,7 +168,14 @@ impl Runtime {
     }
 
     fn new() -> wasmtime::Result<Self> {
-        let wanted = std::env::var("KVBOX_INSTANCE_POOL").map_or(true, |v| v != "0");
+        let wanted = match std::env::var("KVBOX_INSTANCE_POOL") {
+            Err(_) => true,
+            Ok(v) => match v.trim() {
+                "1" => true,
+                "0" => false,
+                other => wasmtime::bail!("KVBOX_INSTANCE_POOL must be 0 (no instance pool) or 1 (the default), not {other:?}"),
+            },
+        };
         // A pool that cannot be reserved (a capped address space) is skipped.
         let pooled = if wanted { Lane::new(Some(pool_config())).ok() } else { None };
         let (main, pooled) = match pooled {
