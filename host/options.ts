@@ -66,7 +66,8 @@ export interface OpenOptions {
   /**
    * Sync file and directory on every put [true]. `false` suits pure caches: puts go through the page cache
    * with no sync (as LMCache's own filesystem connector writes), each guarded by a CRC-32C, so a crash may
-   * lose recent objects but never returns a torn one — a torn object reads as a miss and is dropped.
+   * lose recent objects but never returns a torn one — a torn object is a miss (to `exists` and `size`
+   * too, after a reboot) and is dropped.
    */
   durable?: boolean;
   /** Use O_DIRECT where the filesystem supports it [true]; falls back to buffered I/O where it does not. */

@@ -8,10 +8,13 @@
 //! [`super::objects`]): after a power loss such an object may have been
 //! renamed into place (the rename and the attribute are journaled
 //! metadata) before its bytes reached the disk. Its attribute then says
-//! "unsynced" (a fifth byte, [`UNSYNCED`]), and a mismatch reads as
-//! [`Verdict::Torn`] — a cache entry lost in a crash, dropped and reported
-//! as a miss — where a mismatch of a synced object is `Corrupt` (bit rot,
-//! tampering: loud).
+//! "unsynced" (a fifth byte, [`UNSYNCED`], then the id of the boot that
+//! wrote it), and a mismatch reads as [`Verdict::Torn`] — a cache entry
+//! lost in a crash, dropped and reported as a miss — where a mismatch of a
+//! synced object is `Corrupt` (bit rot, tampering: loud). An unsynced
+//! object from an earlier boot that checks out was read back from the disk,
+//! so it is durable now: its attribute is rewritten as synced ("settled").
+//! Which objects a reboot may have torn is tracked in [`super::suspects`].
 //!
 //! A tenant that has ever stored a checksum carries the marker file
 //! `.kvbox-checksums` in its root (made, durably, when it is first opened
@@ -26,6 +29,10 @@ use std::os::fd::OwnedFd;
 const CRC_XATTR: &str = "user.kvbox.crc32c";
 /// Fifth byte of the attribute of an object written without a sync.
 const UNSYNCED: u8 = b'u';
+/// The attribute of an unsynced object: CRC, [`UNSYNCED`], boot id. (Five
+/// bytes, with no boot id, when the kernel gives none — and from kvbox
+/// before 2026-12-07: such objects count as written in an earlier boot.)
+const UNSYNCED_LEN: usize = 4 + 1 + 16;
 /// In the tenant root: some object may carry a checksum.
 const MARKER: &str = ".kvbox-checksums";
 
@@ -67,13 +74,43 @@ pub fn crc32c(data: &[u8]) -> u32 {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, data) as u32
 }
 
+/// This boot's id (`/proc/sys/kernel/random/boot_id`, a UUID), or `None`
+/// where the kernel does not give one: then no object counts as written
+/// in an earlier boot, and torn ones are still caught when read.
+pub fn boot_id() -> Option<[u8; 16]> {
+    static BOOT: std::sync::OnceLock<Option<[u8; 16]>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().and_then(|text| parse_uuid(text.trim())))
+}
+
+/// The 16 bytes of a UUID written as 32 hex digits and dashes.
+pub(super) fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let digits: Vec<u8> = text.bytes().filter(|&b| b != b'-').collect();
+    let mut out = [0u8; 16];
+    (digits.len() == 32).then_some(())?;
+    for (byte, pair) in out.iter_mut().zip(digits.chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// Stores the CRC-32C of `data` with the (temporary) file `fd`, marked
-/// [`UNSYNCED`] when the file will not be synced.
+/// [`UNSYNCED`] (with this boot's id) when the file will not be synced.
 pub fn store_crc(fd: &OwnedFd, data: &[u8], unsynced: bool) -> std::result::Result<(), Errno> {
-    let mut value = [0u8; 5];
-    value[..4].copy_from_slice(&crc32c(data).to_le_bytes());
+    let crc = crc32c(data);
+    if !unsynced {
+        return store_crc_value(fd, crc);
+    }
+    let mut value = [0u8; UNSYNCED_LEN];
+    value[..4].copy_from_slice(&crc.to_le_bytes());
     value[4] = UNSYNCED;
-    rustix::fs::fsetxattr(fd, CRC_XATTR, &value[..if unsynced { 5 } else { 4 }], XattrFlags::empty())
+    let len = match boot_id() {
+        Some(boot) => {
+            value[5..].copy_from_slice(&boot);
+            UNSYNCED_LEN
+        }
+        None => 5,
+    };
+    rustix::fs::fsetxattr(fd, CRC_XATTR, &value[..len], XattrFlags::empty())
 }
 
 /// The crate error for a checksum that could not be stored.
@@ -90,28 +127,109 @@ pub enum Verdict {
     Torn,
 }
 
-/// Checks `bytes` against the CRC-32C stored with the object, if it has
-/// one; a synced object that does not match is `Corrupt`.
-pub fn check_crc(fd: &OwnedFd, path: &str, bytes: &[u8]) -> Result<Verdict> {
-    let mut stored = [0u8; 5];
-    let unsynced = match rustix::fs::fgetxattr(fd, CRC_XATTR, &mut stored) {
-        Ok(4) => false,
-        Ok(5) if stored[4] == UNSYNCED => true,
-        Ok(_) => return Err(Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"))),
-        Err(Errno::NODATA) | Err(Errno::NOTSUP) => return Ok(Verdict::Sound),
+/// What guards an object's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// No checksum (or no extended attributes here).
+    None,
+    /// The CRC-32C of an object that was synced.
+    Synced(u32),
+    /// The CRC-32C of an object written without a sync, and whether that
+    /// was in this boot (its bytes cannot have been lost since).
+    Unsynced(u32, bool),
+}
+
+impl Guard {
+    /// Whether a reboot since the write may have torn the object.
+    pub fn suspect(self) -> bool {
+        matches!(self, Guard::Unsynced(_, false))
+    }
+}
+
+/// The guard stored with the object open as `fd`; a malformed attribute is
+/// `Corrupt`.
+pub fn guard(fd: &OwnedFd, path: &str) -> Result<Guard> {
+    let mut stored = [0u8; UNSYNCED_LEN];
+    let malformed = || Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"));
+    let len = match rustix::fs::fgetxattr(fd, CRC_XATTR, &mut stored) {
+        Ok(len) => len,
+        Err(Errno::NODATA) | Err(Errno::NOTSUP) => return Ok(Guard::None),
         // Longer than any attribute kvbox writes.
-        Err(Errno::RANGE) => return Err(Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"))),
+        Err(Errno::RANGE) => return Err(malformed()),
         Err(e) => return Err(Error::os(&format!("reading the checksum of {path:?}"), e.into())),
     };
-    let want = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
-    let have = crc32c(bytes);
+    let crc = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+    match len {
+        4 => Ok(Guard::Synced(crc)),
+        5 if stored[4] == UNSYNCED => Ok(Guard::Unsynced(crc, false)),
+        UNSYNCED_LEN if stored[4] == UNSYNCED => Ok(Guard::Unsynced(crc, boot_id().is_some_and(|b| b[..] == stored[5..]))),
+        _ => Err(malformed()),
+    }
+}
+
+/// Checks `bytes`, just read through `fd`, against the CRC-32C stored with
+/// the object, if it has one; a synced object that does not match is
+/// `Corrupt`. A sound object from an earlier boot is settled (see the
+/// module docs).
+pub fn check_crc(fd: &OwnedFd, path: &str, bytes: &[u8]) -> Result<Verdict> {
+    let guard = guard(fd, path)?;
+    if guard == Guard::None {
+        return Ok(Verdict::Sound);
+    }
+    judge(fd, path, guard, crc32c(bytes))
+}
+
+/// Checks the whole object open as `fd` against its checksum without
+/// holding it in memory (read in 1 MiB pieces, through the page cache:
+/// the object is about to be read anyway). As [`check_crc`].
+pub fn check_file(fd: &OwnedFd, path: &str) -> Result<Verdict> {
+    let guard = guard(fd, path)?;
+    if guard == Guard::None {
+        return Ok(Verdict::Sound);
+    }
+    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+    let mut piece = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    loop {
+        match rustix::io::pread(fd, &mut piece, offset) {
+            Ok(0) => break,
+            Ok(n) => {
+                digest.update(&piece[..n]);
+                offset += n as u64;
+            }
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::os(&format!("reading {path:?}"), e.into())),
+        }
+    }
+    judge(fd, path, guard, digest.finalize() as u32)
+}
+
+/// The verdict on an object whose bytes have CRC-32C `have`.
+fn judge(fd: &OwnedFd, path: &str, guard: Guard, have: u32) -> Result<Verdict> {
+    let (want, unsynced) = match guard {
+        Guard::None => return Ok(Verdict::Sound),
+        Guard::Synced(want) => (want, false),
+        Guard::Unsynced(want, _) => (want, true),
+    };
     match (want == have, unsynced) {
-        (true, _) => Ok(Verdict::Sound),
+        (true, _) => {
+            if guard.suspect() {
+                // Read back whole after a reboot: on the disk. Best effort —
+                // if this fails, it is checked again at its next read.
+                let _ = store_crc_value(fd, want);
+            }
+            Ok(Verdict::Sound)
+        }
         (false, true) => Ok(Verdict::Torn),
         (false, false) => Err(Error::Corrupt(format!(
             "object {path:?} failed its CRC-32C check (stored {want:08x}, read {have:08x}); its bytes were not returned"
         ))),
     }
+}
+
+/// Stores `crc` as the checksum of the synced object `fd`.
+fn store_crc_value(fd: &OwnedFd, crc: u32) -> std::result::Result<(), Errno> {
+    rustix::fs::fsetxattr(fd, CRC_XATTR, &crc.to_le_bytes(), XattrFlags::empty())
 }
 
 #[cfg(test)]
@@ -195,7 +313,9 @@ mod tests {
             d.write(key, &data).unwrap();
         }
         assert!(d.verifies() && tmp.path().join(MARKER).exists());
-        assert_eq!(rustix::fs::getxattr(tmp.path().join("x/a"), CRC_XATTR, &mut [0u8; 8]).unwrap(), 5, "an unsynced checksum");
+        let mut value = [0u8; 32];
+        assert_eq!(rustix::fs::getxattr(tmp.path().join("x/a"), CRC_XATTR, &mut value).unwrap(), UNSYNCED_LEN, "an unsynced checksum");
+        assert_eq!((value[4], &value[5..UNSYNCED_LEN]), (UNSYNCED, &boot_id().unwrap()[..]), "with the boot that wrote it");
         assert_eq!(d.read("x/a", u64::MAX).unwrap().as_deref(), Some(&data[..]));
         drop(d);
         // What a power loss leaves of an unsynced write: the name and the

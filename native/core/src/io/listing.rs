@@ -64,7 +64,7 @@ fn read_entry(dir: BorrowedFd<'_>, name: &str, mut kind: FileType) -> Option<Ent
     if kind == FileType::Unknown {
         kind = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| FileType::from_raw_mode(st.st_mode)).ok()?;
     }
-    matches!(kind, FileType::RegularFile | FileType::Directory).then(|| Entry { name: name.to_string(), kind, size: 0 })
+    matches!(kind, FileType::RegularFile | FileType::Directory).then(|| Entry { name: name.to_string(), kind, size: 0, marked: false })
 }
 
 #[cfg(test)]

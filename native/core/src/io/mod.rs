@@ -12,6 +12,7 @@
 //! - [`probe`]: whether and with which alignment the filesystem takes O_DIRECT.
 //! - [`aligned`]: aligned, pooled, huge-page-advised buffers for O_DIRECT.
 //! - [`checksum`]: per-object CRC-32C in an extended attribute.
+//! - [`suspects`]: unsynced objects a reboot may have torn, checked before `exists` says yes.
 //! - [`dirs`]: the directories a write makes, within the directory quota and depth limit.
 //! - [`walk`]: a sorted, resumable walk holding a bounded number of descriptors.
 //! - [`listing`]: paged listings over that walk.
@@ -32,6 +33,7 @@ pub mod recycle;
 pub mod root;
 pub mod s3;
 pub mod storage;
+pub mod suspects;
 pub mod usage;
 pub mod walk;
 

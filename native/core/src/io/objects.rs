@@ -24,11 +24,13 @@
 //! `durable: false` (pure caches) writes through the **page cache** with no
 //! sync at all — what LMCache's own filesystem connector does — and keeps
 //! "never torn" with the checksum as a guard: an object a crash tore reads
-//! as a miss and is dropped (see [`super::checksum`]). Where the filesystem
+//! as a miss and is dropped (see [`super::checksum`]), and `exists`/`size`
+//! check the objects a reboot may have torn before reporting them (see
+//! [`super::suspects`]). Where the filesystem
 //! has no user extended attributes (no guard), such puts fall back to
 //! O_DIRECT.
 
-use super::checksum::{Verdict, check_crc, make_marker, reads_verify, store_crc, store_error};
+use super::checksum::{Verdict, check_crc, check_file, make_marker, reads_verify, store_crc, store_error};
 use super::direct::{
     read_at_into, read_at_into_from, read_buffered, read_cache_first, read_cache_first_into, read_direct, read_direct_into,
     read_range_direct, regular_size, write_all_at, write_direct,
@@ -36,6 +38,7 @@ use super::direct::{
 use super::options::{DirOptions, check_depth};
 use super::probe::dio_alignment_cached;
 use super::root::{TenantRoot, check_path, split_parent};
+use super::suspects::{Suspects, record_boot, scan_needed};
 use super::usage::{Accounts, Usage, scan};
 use crate::{Error, Result};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
@@ -62,6 +65,8 @@ pub struct ObjectDir {
     page_cache: AtomicBool,
     pub(super) max_depth: u32,
     pub(super) accounts: Accounts,
+    /// Unsynced objects of earlier boots, not yet checked.
+    suspects: Suspects,
 }
 
 impl ObjectDir {
@@ -88,9 +93,13 @@ impl ObjectDir {
             }
             Err(e) => return Err(Error::os(&format!("locking {}", path.display()), e.into())),
         }
-        let found = scan(&root)?;
-        let direct_align = if options.direct_io { dio_alignment_cached(&root) } else { None };
         let verify = reads_verify(&root, options.checksums)?;
+        let find_suspects = scan_needed(&root, verify);
+        let found = scan(&root, find_suspects)?;
+        if find_suspects && found.suspects.is_empty() {
+            record_boot(&root);
+        }
+        let direct_align = if options.direct_io { dio_alignment_cached(&root) } else { None };
         Ok(Self {
             root,
             _lock: lock,
@@ -101,6 +110,7 @@ impl ObjectDir {
             page_cache: AtomicBool::new(!options.durable),
             max_depth: options.max_depth,
             accounts: Accounts::new(found.usage, options),
+            suspects: Suspects::new(found.suspects),
         })
     }
 
@@ -122,6 +132,43 @@ impl ObjectDir {
     /// Whether reads look for stored checksums (the tenant has stored some).
     pub fn verifies(&self) -> bool {
         self.verify.load(Ordering::Relaxed)
+    }
+
+    /// Objects a reboot may have torn that are not checked yet.
+    pub fn suspects(&self) -> usize {
+        self.suspects.len()
+    }
+
+    /// `path` is no longer a suspect; the boot is recorded after the last.
+    fn settled(&self, path: &str) {
+        if self.suspects.settle(path) {
+            record_boot(&self.root);
+        }
+    }
+
+    /// Checks the suspect at `path` whole: its size, or `None` when it was
+    /// torn (then dropped) or is gone.
+    fn check_suspect(&self, path: &str) -> Result<Option<u64>> {
+        let (parent, name) = split_parent(path);
+        let Some(dir) = self.root.dir(parent)? else {
+            return Ok(None);
+        };
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&*dir, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
+            Err(e) => return Err(Error::os(&format!("checking {path:?}"), e.into())),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(&format!("checking {path:?}"), e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Ok(None);
+        }
+        let verdict = check_file(&fd, path)?;
+        self.settled(path);
+        match verdict {
+            Verdict::Sound => Ok(Some(st.st_size as u64)),
+            Verdict::Torn => self.drop_torn(path, &fd).map(|()| None),
+        }
     }
 
     /// The tenant root.
@@ -159,7 +206,10 @@ impl ObjectDir {
             Ok(())
         });
         match result {
-            Ok(()) => reservation.commit(),
+            Ok(()) => {
+                reservation.commit();
+                self.settled(path);
+            }
             Err(_) => {
                 let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
             }
@@ -246,7 +296,12 @@ impl ObjectDir {
     /// Whether the bytes just read through `fd` are a torn object's (then
     /// dropped: the read is a miss); `Corrupt` for a synced one that fails.
     fn torn(&self, path: &str, fd: &OwnedFd, bytes: &[u8]) -> Result<bool> {
-        if !self.verify.load(Ordering::Relaxed) || check_crc(fd, path, bytes)? == Verdict::Sound {
+        if !self.verify.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let verdict = check_crc(fd, path, bytes)?;
+        self.settled(path);
+        if verdict == Verdict::Sound {
             return Ok(false);
         }
         self.drop_torn(path, fd)?;
@@ -347,6 +402,9 @@ impl ObjectDir {
         if len > max_bytes {
             return Err(Error::TooLarge(format!("a range of {len} bytes exceeds the limit of {max_bytes}")));
         }
+        if self.suspects.holds(path) && self.check_suspect(path)?.is_none() {
+            return Ok(None);
+        }
         let Some((fd, mode)) = self.open_for_read(path)? else {
             return Ok(None);
         };
@@ -369,14 +427,19 @@ impl ObjectDir {
         got.map(Some).map_err(|e| Error::os(&what(), e.into()))
     }
 
-    /// The size of the object at `path`, or `None` when there is none.
+    /// The size of the object at `path`, or `None` when there is none (or
+    /// it was a suspect that turned out torn).
     pub fn stat(&self, path: &str) -> Result<Option<u64>> {
         check_path(path, false)?;
         let (parent, name) = split_parent(path);
-        match self.root.dir(parent)? {
-            Some(dir) => regular_size_at(&dir, name),
-            None => Ok(None),
+        let size = match self.root.dir(parent)? {
+            Some(dir) => regular_size_at(&dir, name)?,
+            None => None,
+        };
+        if size.is_some() && self.suspects.holds(path) {
+            return self.check_suspect(path);
         }
+        Ok(size)
     }
 
     /// Removes the object at `path`; `true` when it existed.
@@ -393,6 +456,7 @@ impl ObjectDir {
         match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => {
                 self.accounts.removed(old);
+                self.settled(path);
                 if self.durable {
                     rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {path:?}"), e.into()))?;
                 }

@@ -10,12 +10,13 @@
 //! A quota below the usage (a store reopened with a smaller one) refuses
 //! growth only: shrinking, same-size overwrites and removals still work.
 
+use super::checksum::guard;
 use super::options::DirOptions;
 use super::path_lock::{PathGuard, PathLocks};
 use super::root::{RESERVED_PREFIX, TenantRoot};
 use super::walk::{Entry, Walk};
 use crate::{Error, Result};
-use rustix::fs::{AtFlags, FileType};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes, objects and directories stored by a tenant.
@@ -175,20 +176,23 @@ impl Drop for DirReservation<'_> {
 }
 
 /// What [`scan`] found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scan {
     /// The tenant's usage.
     pub usage: Usage,
     /// Temporary files removed (left by writers that died mid-put).
     pub swept: u64,
+    /// Objects a reboot may have torn, when asked for ([`super::suspects`]).
+    pub suspects: Vec<String>,
 }
 
-/// Measures the tenant's usage and removes stale temporary files.
+/// Measures the tenant's usage and removes stale temporary files; with
+/// `find_suspects`, also lists the unsynced objects of earlier boots.
 ///
 /// Must run only while this process holds the root's lock: then every
 /// `.kvbox-tmp-…` file belongs to a writer that is gone. One [`Walk`]:
 /// time linear in the entries, at most `walk::MAX_HELD` descriptors.
-pub fn scan(root: &TenantRoot) -> Result<Scan> {
+pub fn scan(root: &TenantRoot, find_suspects: bool) -> Result<Scan> {
     let mut out = Scan::default();
     let stale = format!("{RESERVED_PREFIX}-tmp-");
     let read = |dir: std::os::fd::BorrowedFd<'_>, name: &str, _| {
@@ -201,16 +205,21 @@ pub fn scan(root: &TenantRoot) -> Result<Scan> {
             out.swept += u64::from(removed);
             return None;
         }
-        Some(Entry { name: name.to_string(), kind, size: st.st_size as u64 })
+        let marked = find_suspects && kind == FileType::RegularFile && suspect(dir, name);
+        Some(Entry { name: name.to_string(), kind, size: st.st_size as u64, marked })
     };
     let mut usage = Usage::default();
+    let mut suspects = Vec::new();
     if let Some(mut walk) = Walk::new(root, "", &[], read)? {
-        walk.run(|_, entry| {
+        walk.run(|path, entry| {
             match entry.kind {
                 FileType::Directory => usage.directories += 1,
                 FileType::RegularFile => {
                     usage.bytes += entry.size;
                     usage.objects += 1;
+                    if entry.marked {
+                        suspects.push(path.to_string());
+                    }
                 }
                 _ => {} // links, fifos, sockets, devices: never objects
             }
@@ -218,7 +227,15 @@ pub fn scan(root: &TenantRoot) -> Result<Scan> {
         })?;
     }
     out.usage = usage;
+    out.suspects = suspects;
     Ok(out)
+}
+
+/// Whether object `name` in `dir` was written unsynced in an earlier boot.
+/// Unreadable ones are not suspects: their reads report what is wrong.
+fn suspect(dir: std::os::fd::BorrowedFd<'_>, name: &str) -> bool {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::openat(dir, name, flags, Mode::empty()).ok().and_then(|fd| guard(&fd, name).ok()).is_some_and(|g| g.suspect())
 }
 
 #[cfg(test)]
@@ -260,8 +277,8 @@ mod tests {
         std::fs::write(p.join(".kvbox-other"), b"kept").unwrap();
         std::os::unix::fs::symlink("/etc", p.join("a/link")).unwrap();
         let root = TenantRoot::open(p).unwrap();
-        let found = scan(&root).unwrap();
-        assert_eq!(found, Scan { usage: Usage { bytes: 8, objects: 2, directories: 2 }, swept: 1 });
+        let found = scan(&root, true).unwrap();
+        assert_eq!(found, Scan { usage: Usage { bytes: 8, objects: 2, directories: 2 }, swept: 1, suspects: vec![] });
         assert!(!p.join("a/.kvbox-tmp-1-2-3").exists());
         assert!(p.join(".kvbox-other").exists());
     }
@@ -330,6 +347,6 @@ mod tests {
         });
         let counted = d.usage();
         drop(d);
-        assert_eq!(counted, scan(&TenantRoot::open(tmp.path()).unwrap()).unwrap().usage, "counters match a fresh scan");
+        assert_eq!(counted, scan(&TenantRoot::open(tmp.path()).unwrap(), false).unwrap().usage, "counters match a fresh scan");
     }
 }

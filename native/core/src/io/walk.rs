@@ -32,6 +32,8 @@ pub struct Entry {
     pub kind: FileType,
     /// What the reader wants to remember (a size, for the scan).
     pub size: u64,
+    /// A mark the reader sets (the scan: a suspect object).
+    pub marked: bool,
 }
 
 /// A directory being walked.
