@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { allocBuffer, type ConnectorComponent } from '../host/index.js';
-import { median } from './probes.js';
+import { dropCaches, median } from './probes.js';
 import { pool } from './systems.js';
 
 /** Threads a batch is split over (limits.maxInstances), calls in flight for the single-key API, threads of the C reference. */
@@ -45,7 +45,6 @@ export async function batchRows(
   work: string,
   rounds: number,
   refBinary: string,
-  dropCaches: () => boolean,
 ): Promise<BatchResults> {
   const samples = new Map<string, number[]>();
   const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);

@@ -11,25 +11,16 @@
  *
  * Needs root for `drop_caches` (reads are reported as warm otherwise).
  */
-import { execSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median } from './probes.js';
+import { dropCaches, median } from './probes.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '4' }, objects: { type: 'string', default: '384' }, kib: { type: 'string', default: '256' } } });
 const [ROUNDS, N, SIZE] = [Number(values.rounds), Number(values.objects), Number(values.kib) << 10];
 const work = mkdtempSync(join(process.env.KVBOX_BENCH_DIR ?? '/var/tmp', 'kvbox-layout-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-const dropCaches = (): boolean => {
-  try {
-    execSync('sync; echo 3 > /proc/sys/vm/drop_caches', { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Directory of object `i`: the root, or one of 256 shards (as the layout's top byte of a hash). */
 const layouts = {
@@ -73,7 +64,7 @@ for (let r = 0; r < ROUNDS; r++) {
     }
     add(`${name} put`, Number(process.hrtime.bigint() - t) / N / 1e3);
     for (const fd of dirs.values()) closeSync(fd);
-    cold = dropCaches() && cold;
+    cold = dropCaches(3) && cold;
     t = process.hrtime.bigint();
     for (let i = 0; i < N; i++) {
       const fd = openSync(join(root, shard(i), `k${i}.obj`), 'r');

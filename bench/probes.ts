@@ -4,12 +4,28 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type ConnectorComponent } from '../host/index.js';
 import { pool } from './systems.js';
 
 export const median = (xs: number[]): number => quantile(xs, 0.5);
+
+/**
+ * Writes dirty pages back and drops the page cache (`what` 1), or also dentries and inodes (3);
+ * `false` when not allowed (not root): then reads are warm and page-cache writes may be throttled by
+ * an earlier lane's dirty pages.
+ */
+export function dropCaches(what: 1 | 3 = 1): boolean {
+  try {
+    execFileSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', String(what));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { compileConnector, FS_CONNECTOR, NATIVE_FS } from '../host/index.js';
-import { child, durability, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
+import { child, dropCaches, durability, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
 import { type Cell, label, markdownTable, spliceGenerated, svgChart, table, throughputTable } from './report.js';
 import { CABI_RATIOS, cabiSystems } from './cabi.js';
 import { cReference, kvboxSystem, nodeFs, type System } from './systems.js';
@@ -38,16 +38,6 @@ const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'docs', 'bench');
 const work = mkdtempSync(join(values.dir, 'kvbox-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-
-function dropCaches(): boolean {
-  try {
-    execFileSync('sync');
-    writeFileSync('/proc/sys/vm/drop_caches', '1');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const refBinary = join(work, 'odirect_ref');
 execFileSync('cc', ['-O2', '-pthread', '-o', refBinary, join(import.meta.dirname, 'odirect_ref.c')]);
@@ -73,7 +63,7 @@ function printBatch(b: BatchResults): void {
 }
 
 if (values.only === 'batch') {
-  const b = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches);
+  const b = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary);
   printBatch(b);
   console.log(table([['target', 'measured', 'verdict'], ...batchTargets(b).map((t) => [t.target, t.value.toFixed(2), t.ok(t.value) ? 'met' : 'MISSED'])]));
   process.exit(0);
@@ -96,6 +86,9 @@ for (let round = 0; round < ROUNDS; round++) {
         bar.update({ round: round + 1, what: `${sys.name} ${label(size)} c${conc}` });
         const dir = join(work, `${sys.name}-${round}-${size}-${conc}`);
         mkdirSync(dir);
+        // The lane before may have left dirty pages (node-fs writes through the page cache): their
+        // write-back would slow this lane's puts.
+        dropCaches();
         const putNs = await sys.put(dir, data, count, conc);
         cold = dropCaches() && cold;
         const getNs = await sys.get(dir, size, count, conc);
@@ -171,7 +164,7 @@ const lagInto = await eventLoopLag(saturate(true));
 await lagStore.close();
 
 process.stderr.write('batched API…\n');
-const batch = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary, dropCaches);
+const batch = await batchRows({ wasm: wasmComponent, native: nativeComponent }, work, ROUNDS, refBinary);
 
 const tenants = {
   wasm: child<{ bytesPerTenant: number; n: number }>('tenants', 'wasm', join(work, 'tenants-wasm'), '1000'),
