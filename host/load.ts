@@ -108,6 +108,10 @@ export class ConnectorComponent {
  * @throws {@link InvalidArgumentError} when `options.sha256` is not 64 hex digits.
  */
 export async function compileConnector(source: ConnectorSource, options: CompileOptions = {}): Promise<ConnectorComponent> {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`compile options must be an object, got ${describe(options)}`);
+  for (const name of Object.keys(options)) {
+    if (name !== 'cacheDir' && name !== 'sha256') throw new InvalidArgumentError(`options.${name} is not known (known: cacheDir, sha256)`);
+  }
   const pin = options.sha256;
   if (pin !== undefined && (typeof pin !== 'string' || !/^[0-9a-fA-F]{64}$/.test(pin))) {
     throw new InvalidArgumentError(`sha256 must be 64 hex digits, got ${describe(pin)}`);
@@ -141,9 +145,10 @@ export async function compileConnector(source: ConnectorSource, options: Compile
  * @throws {@link LoadError}, {@link InvalidArgumentError}, {@link InvalidConfigError}
  */
 export async function loadConnector(source: ConnectorSource, options: OpenOptions & CompileOptions): Promise<Connector> {
-  checkOpenOptions(options);
-  const component = await compileConnector(source, options);
-  return component.open(options);
+  checkOpenOptions(options, ['cacheDir', 'sha256']);
+  const { cacheDir, sha256, ...open } = options;
+  const component = await compileConnector(source, { cacheDir, sha256 });
+  return component.open(open);
 }
 
 /** How to vouch for a trusted native connector library. */
@@ -178,6 +183,8 @@ export interface NativeLibraryOptions {
 export async function loadNativeLibrary(path: string, options: NativeLibraryOptions): Promise<ConnectorComponent> {
   if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`path must be a non-empty string, got ${describe(path)}`);
   if (typeof options?.sha256 !== 'string') throw new InvalidArgumentError(`options.sha256 must be a hex string, got ${describe(options?.sha256)}`);
+  const unknown = Object.keys(options).find((name) => name !== 'sha256');
+  if (unknown !== undefined) throw new InvalidArgumentError(`options.${unknown} is not known (known: sha256)`);
   const nativeComponent = await native(`load native ${path}`, () => binding.loadNativeLibrary(path, options.sha256));
   return new ConnectorComponent(nativeComponent);
 }
@@ -188,9 +195,10 @@ export async function loadNativeLibrary(path: string, options: NativeLibraryOpti
  * @throws {@link LoadError}, {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link BusyError}
  */
 export async function loadNativeConnector(path: string, options: OpenOptions & NativeLibraryOptions): Promise<Connector> {
-  checkOpenOptions(options);
-  const library = await loadNativeLibrary(path, options);
-  return library.open(options);
+  checkOpenOptions(options, ['sha256']);
+  const { sha256, ...open } = options;
+  const library = await loadNativeLibrary(path, { sha256 });
+  return library.open(open);
 }
 
 async function readSource(source: ConnectorSource): Promise<Buffer> {

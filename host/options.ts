@@ -107,12 +107,22 @@ export interface CheckedOpenOptions extends Omit<OpenOptions, 'limits' | 'quota'
   quota: Record<string, number>;
 }
 
-/** Checks open options and renders the config as JSON text. @throws {@link InvalidArgumentError} */
-export function checkOpenOptions(options: unknown): CheckedOpenOptions {
+/** Every field of {@link OpenOptions}: any other is refused, so a misspelt `durabel: false` is not silently a durable open. */
+const OPEN_FIELDS: readonly (keyof OpenOptions)[] = ['root', 'storage', 'config', 'limits', 'durable', 'directIo', 'checksums', 'quota'];
+
+/**
+ * Checks open options and renders the config as JSON text; `alsoKnown` names the fields of the calling
+ * function's other options (`loadConnector` takes the compile options too). @throws {@link InvalidArgumentError}
+ */
+export function checkOpenOptions(options: unknown, alsoKnown: readonly string[] = []): CheckedOpenOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`options must be an object with a root directory, got ${describe(options)}`);
   }
   const o = options as OpenOptions;
+  const known = [...OPEN_FIELDS, ...alsoKnown];
+  for (const name of Object.keys(o)) {
+    if (!known.includes(name)) throw new InvalidArgumentError(`options.${name} is not known (known: ${known.join(', ')})`);
+  }
   const storage = checkStorage(o.storage);
   const onS3 = storage?.kind === 's3';
   if (onS3 ? o.root !== undefined && typeof o.root !== 'string' : typeof o.root !== 'string' || o.root.length === 0 || o.root.includes('\0')) {
@@ -153,6 +163,7 @@ function checkStorage(value: unknown): StorageOptions | undefined {
 /** A short description of a value's type, for messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;

@@ -51,6 +51,23 @@ describe('loading', () => {
     expect(() => filesUnder(root)).toThrow(); // the root was never created
   });
 
+  it('refuses misspelt option names instead of ignoring them, and names what is known', async () => {
+    const root = fresh(base);
+    const typo = await rejectsWith(loadConnector(FS_CONNECTOR, { root, durabel: false } as never), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+    expect(typo.message).toMatch(/options\.durabel is not known \(known: root, .*durable.*cacheDir, sha256\)/);
+    const component = await compileConnector(FS_CONNECTOR, { cacheDir: false });
+    const onOpen = await rejectsWith(component.open({ root, cacheDir: false } as never), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+    expect(onOpen.message, 'compile options are not open options').toMatch(/options\.cacheDir is not known/);
+    await rejectsWith(compileConnector(FS_CONNECTOR, { cachedir: false } as never), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+    const missing = await rejectsWith(component.open(undefined as never), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+    expect(missing.message).toBe('options must be an object with a root directory, got nothing');
+    expect(() => filesUnder(root)).toThrow(); // nothing was opened
+    // The fields of both option kinds still work together.
+    await using store = await loadConnector(FS_CONNECTOR, { root, durable: false, cacheDir: false });
+    await store.put('k', Buffer.from('v'));
+    expect((await store.get('k'))?.toString()).toBe('v');
+  });
+
   it('opens many tenants from one compiled component', async () => {
     const component = await compileConnector(FS_CONNECTOR, { cacheDir: false });
     expect(component.digest).toMatch(/^[0-9a-f]{64}$/);
