@@ -43,6 +43,17 @@ describe.each([
     expect(kvbox(at('ls', '-l')).stdout).toMatch(/^from-stdin\s+11 B\s+11$/m);
   });
 
+  it('lists keys with control characters JSON-quoted, so none splits a line or reaches the terminal', () => {
+    const odd = ['x\ny', 'a\u0001b', 'esc\u001b[2Jclear', '"quoted'];
+    for (const k of odd) expect(kvbox(at('put', k, '-'), Buffer.from('v')).status).toBe(0);
+    const lines = kvbox(at('ls', '--prefix', '')).stdout.trim().split('\n');
+    for (const k of odd) expect(lines).toContain(JSON.stringify(k));
+    expect(lines.join('\n')).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(kvbox(at('ls', '-l')).stdout).toContain(JSON.stringify('esc\u001b[2Jclear'));
+    expect(JSON.parse(kvbox(at('ls', '--json')).stdout)).toEqual(expect.arrayContaining(odd));
+    expect(kvbox(at('rm', ...odd)).status).toBe(0);
+  });
+
   it('prints the tenant figures', () => {
     const stats = JSON.parse(kvbox(at('stats', '--json')).stdout) as { objects: number; bytesStored: number };
     expect(stats).toMatchObject({ objects: 2, bytesStored: big.length + 11 });

@@ -1,7 +1,7 @@
 /** `kvbox ls`: lists a tenant's keys, optionally with sizes. */
 import type { Command } from 'commander';
 import type { Connector } from '../connector.js';
-import { formatBytes, printJson, printTable, progress } from './output.js';
+import { formatBytes, printableKey, printJson, printTable, progress } from './output.js';
 import { globalsOf, openTenant, type TenantFlags, tenantOptions } from './tenant.js';
 
 /** Registers `kvbox ls`. */
@@ -9,7 +9,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('ls')
     .summary("list a tenant's keys")
-    .description("list the tenant's keys, one per line (in the connector's order)")
+    .description("list the tenant's keys, one per line (in the connector's order); a key with control characters is printed JSON-quoted")
     .option('-p, --prefix <text>', 'only keys starting with <text>')
     .option('-l, --long', 'with each object size (one more call per key)')
     .option('--json', 'print a JSON array (of {key, size} with --long)');
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     const keys = await keysOf(store, flags.prefix);
     if (!flags.long) {
       if (flags.json) printJson(keys);
-      else for (const key of keys) console.log(key);
+      else for (const key of keys) console.log(printableKey(key));
       return;
     }
     const bar = progress('sizing', keys.length, globals.progress);
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     bar.stop();
     if (flags.json) printJson(sized);
     // A key removed while listing has no size: shown as "-".
-    else if (sized.length > 0) printTable([['key', 'size', 'bytes'], ...sized.map((s) => [s.key, s.size === null ? '-' : formatBytes(s.size), String(s.size ?? '-')])]);
+    else if (sized.length > 0) printTable([['key', 'size', 'bytes'], ...sized.map((s) => [printableKey(s.key), s.size === null ? '-' : formatBytes(s.size), String(s.size ?? '-')])]);
   });
 }
 

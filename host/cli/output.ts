@@ -12,6 +12,16 @@ export function formatRow(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 }
 
+/**
+ * A key as a terminal line shows it: as it is, unless it holds control characters (a newline would
+ * split it, an escape sequence would reach the terminal) or a `"` at its start — then JSON-quoted,
+ * as `put` and `rm` print keys, so what is shown is unambiguous and never interpreted.
+ */
+export function printableKey(key: string): string {
+  // C0 and C1 controls, DEL, and the line/paragraph separators.
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u.test(key) || key.startsWith('"') ? JSON.stringify(key) : key;
+}
+
 /** Prints `value` as one JSON document. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
