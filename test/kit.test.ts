@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectC, detectRust } from '../host/author/toolchain.js';
-import { compileConnector, LoadError, TrapError } from '../host/index.js';
+import { compileConnector, FS_CONNECTOR, LoadError, TrapError } from '../host/index.js';
 import { rejectsWith, scratch } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -60,12 +60,17 @@ describe('the author commands on bad input', () => {
       [['inspect', junk], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): .*junk\.wasm: .*not a WebAssembly file/],
       [['test', junk], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): /],
       [['test', join(base, 'missing.wasm')], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): cannot read connector .*missing\.wasm/],
+      // A configuration the connector refuses is one error, not one failure per case.
+      [['test', FS_CONNECTOR, '--config', '{"bogus":1}'], /^kvbox: InvalidConfigError \(ERR_KVBOX_INVALID_CONFIG\): .*unknown field `bogus`/],
     ];
     for (const [args, line] of cases) {
       const r = kvbox(args, base);
       expect(r.status, args.join(' ')).toBe(1);
       expect(r.out.trimEnd().split('\n')[0], args.join(' ')).toMatch(line);
     }
+    const noCase = kvbox(['test', FS_CONNECTOR, '--grep', 'no such case'], base);
+    expect(noCase.status, 'a --grep that matches no case is a usage error, not "conformance ok"').toBe(2);
+    expect(noCase.out).toMatch(/^kvbox: no conformance case matches --grep "no such case"/);
     const badLang = kvbox(['new', 'x', '--lang', 'cobol'], base);
     expect(badLang.status).toBe(2);
     expect(badLang.out).toMatch(/argument 'cobol' is invalid. Allowed choices are rust, js, c/);

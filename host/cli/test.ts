@@ -1,8 +1,9 @@
 /** `kvbox test`: the conformance suite against a component. */
-import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { runConformance } from '../conformance/index.js';
-import { compileConnector } from '../load.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { conformanceCases, runConformance } from '../conformance/index.js';
+import { compileConnector, type ConnectorComponent } from '../load.js';
 import { printJson } from './output.js';
 import { globalsOf, parseConfig } from './tenant.js';
 
@@ -19,10 +20,14 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (file: string, flags: { config?: Record<string, unknown>; dir?: string; grep?: string; json?: boolean }, self: Command) => {
       const path = resolve(file);
+      if (flags.grep !== undefined && !conformanceCases.some((c) => c.name.includes(flags.grep!))) {
+        self.error(`no conformance case matches --grep ${JSON.stringify(flags.grep)}`);
+      }
       const t = performance.now();
       const component = await compileConnector(path, { cacheDir: globalsOf(self).cacheDir });
       const compileMs = performance.now() - t;
       const config = flags.config ?? {};
+      await probeOpen(component, config, flags.dir);
       if (!flags.json) console.log(`kvbox: testing ${path} (contract ${component.contractVersion}, sha256 ${component.sha256?.slice(0, 16)}…, ${component.origin} in ${compileMs.toFixed(0)} ms) with config ${JSON.stringify(config)}\n`);
       const report = await runConformance((root, limits) => component.open({ root, limits, config }), {
         dir: flags.dir,
@@ -36,4 +41,15 @@ export function register(program: Command): void {
       }
       if (report.failed > 0 || report.results.length === 0) process.exitCode = 1;
     });
+}
+
+/** Opens the component once with `config`, so a configuration it refuses is one error, not one failure per case. */
+async function probeOpen(component: ConnectorComponent, config: Record<string, unknown>, dir: string | undefined): Promise<void> {
+  const root = mkdtempSync(join(dir ?? process.env.KVBOX_TEST_DIR ?? '/var/tmp', 'kvbox-test-probe-'));
+  try {
+    const store = await component.open({ root, config });
+    await store.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
