@@ -32,6 +32,12 @@ describe('serve configuration', () => {
     expect(err.message).toMatch(/tenant "alpha", field limits\.maxObjectBytes: Too small: expected number to be >=1/);
   });
 
+  it('lists several problems on one line, each with its tenant and field', () => {
+    const err = configError(`[tenants.a]\nconnector = "fs"\nroot = "a"\nauth = { password = "env:X" }\nlimits = { maxObjectBytes = 0 }\nquota = { bytes = -1 }\n`);
+    expect(err.message).not.toContain('\n');
+    expect(err.message).toMatch(/: 2 problems: tenant "a", field limits\.maxObjectBytes: [^;]+; tenant "a", field quota\.bytes: /);
+  });
+
   it('names unknown fields', () => {
     const err = configError(`[tenants.alpha]\nconnector = "fs"\nroot = "a"\nauth = { password = "env:X" }\nrot = "typo"\n`);
     expect(err.message).toMatch(/tenant "alpha", field \(the tenant itself\): Unrecognized key: "rot"/);
@@ -52,7 +58,8 @@ describe('serve configuration', () => {
   it('requires a sha256 pin for a .wasm path, and refuses invalid TOML and JSON', () => {
     expect(configError(`[tenants.a]\nconnector = "./x.wasm"\nroot = "a"\nauth = { password = "env:X" }\n`).message).toMatch(/tenant "a", field sha256: is required/);
     expect(configError(`[tenants.a]\nconnector = "redis"\nroot = "a"\nauth = { password = "env:X" }\n`).message).toMatch(/tenant "a", field connector: must be fs or native-fs, or a path/);
-    expect(configError(`[tenants.a\n`).message).toMatch(/not valid TOML/);
+    expect(configError(`[tenants.a\n`).message).toMatch(/not valid TOML at line 1, column \d+: [^\n]+$/);
+    expect(configError(`this is = = not toml\n`).message, 'one line, no code frame').toMatch(/: not valid TOML at line 1, column 6: illegal character in key$/);
     expect(configError(`{"tenants": `, 'bad.json').message).toMatch(/not valid JSON/);
   });
 

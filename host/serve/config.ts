@@ -50,7 +50,11 @@ export function loadConfigFile(path: string): LoadedConfig {
   try {
     raw = extname(file) === '.toml' ? parseToml(text) : JSON.parse(text);
   } catch (err) {
-    throw new ServeConfigError(`${file}: not valid ${extname(file) === '.toml' ? 'TOML' : 'JSON'}: ${(err as Error).message}`, { cause: err });
+    // smol-toml's message carries a code frame over several lines; its position is in line/column.
+    const { line, column } = err as { line?: number; column?: number };
+    const first = (err as Error).message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+    const where = line === undefined ? '' : ` at line ${line}, column ${column}`;
+    throw new ServeConfigError(`${file}: not valid ${extname(file) === '.toml' ? 'TOML' : 'JSON'}${where}: ${first}`, { cause: err });
   }
   return resolveConfig(raw, file, dirname(file));
 }
@@ -128,16 +132,18 @@ export function resolveStorage(config: StorageConfig, fail: (field: string, mess
   return storage;
 }
 
+/** The schema's complaints as one line (the CLI prints errors on one): `file: problem; problem; …`. */
 function formatIssues(source: string, error: ZodError): string {
-  const lines = error.issues.slice(0, 10).map((issue) => {
+  const problems = error.issues.slice(0, 10).map((issue) => {
     const path = [...issue.path].map(String);
     const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => JSON.stringify(k)).join(', ')})` : '';
     if (path[0] === 'tenants' && path.length >= 2) {
       const field = path.slice(2).join('.') || '(the tenant itself)';
-      return `${source}: tenant "${path[1]}", field ${field}: ${issue.message}${keys}`;
+      return `tenant "${path[1]}", field ${field}: ${issue.message}${keys}`;
     }
-    return `${source}: field ${path.join('.') || '(top level)'}: ${issue.message}${keys}`;
+    return `field ${path.join('.') || '(top level)'}: ${issue.message}${keys}`;
   });
-  if (error.issues.length > 10) lines.push(`… and ${error.issues.length - 10} more`);
-  return lines.join('\n');
+  if (error.issues.length > 10) problems.push(`… and ${error.issues.length - 10} more`);
+  const count = error.issues.length > 1 ? `${error.issues.length} problems: ` : '';
+  return `${source}: ${count}${problems.join('; ')}`;
 }
