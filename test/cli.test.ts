@@ -21,6 +21,15 @@ describe('kvbox program', () => {
     expect(demo.stdout).toMatch(/Usage: kvbox demo/);
     for (const o of ['--root', '--connector', '--native', '--config', '--create', '--json']) expect(demo.stdout).toContain(o);
     expect(kvbox(['get', '--help']).stdout).toMatch(/-o, --output <file>/);
+    // Reading commands list no option that only writing ones use.
+    for (const c of ['get', 'ls', 'stats']) {
+      const h = kvbox([c, '--help']).stdout;
+      for (const o of ['--create', '--quota-bytes', '--no-durable']) expect(h, `${c} ${o}`).not.toContain(o);
+    }
+    expect(kvbox(['rm', '--help']).stdout).toContain('--no-durable');
+    const unknown = kvbox(['ls', '--root', '/tmp', '--create']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option '--create'/);
   });
 
   it('prints the version from package.json', () => {

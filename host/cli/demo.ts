@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('--json', 'print the results as JSON')
     .addHelpText('after', '\nOn failure the demo removes the objects it stored. Objects of a successful run stay; see them with `kvbox ls --root <dir>`.');
   // The demo's tenant defaults to ./kvbox-data, its config to { "namespace": "demo" } (the bundled connector's; {} with --connector).
-  tenantOptions(cmd, 'kvbox-data').action(demo);
+  tenantOptions(cmd, { defaultRoot: 'kvbox-data', writes: 'makes' }).action(demo);
 }
 
 async function demo(flags: TenantFlags & { json?: boolean }, cmd: Command): Promise<void> {
@@ -92,7 +92,7 @@ async function demo(flags: TenantFlags & { json?: boolean }, cmd: Command): Prom
 }
 
 async function roundTrip(store: Connector, label: string, size: number, stored: string[]): Promise<Row> {
-  const key = `demo-model@1@0@${label.replace(' ', '')}@bfloat16/chunk ✓`;
+  const key = `demo-model@1@0@${label.replace(' ', '')}@bfloat16/chunk-é`; // any UTF-8 key works
   const data = randomFillSync(Buffer.allocUnsafe(size));
   const digest = createHash('sha256').update(data).digest('hex');
   let t = performance.now();

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .argument('<key>', 'the key (any non-empty UTF-8 string without NUL)')
     .argument('[file]', 'where to read the bytes; stdin when omitted or "-"')
     .option('--json', 'print the result as JSON');
-  tenantOptions(cmd).action(async (key: string, file: string | undefined, flags: TenantFlags & { json?: boolean }, self: Command) => {
+  tenantOptions(cmd, { writes: 'makes' }).action(async (key: string, file: string | undefined, flags: TenantFlags & { json?: boolean }, self: Command) => {
     const data = await readInput(file);
     await using store = await openTenant(flags, globalsOf(self), 'create');
     const started = performance.now();

@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option('--all', 'remove every object of the tenant')
     .option('-f, --force', 'a named key without an object is not an error')
     .option('--json', 'print {removed, absent} as JSON');
-  tenantOptions(cmd).action(async (named: string[], flags: RmFlags, self: Command) => {
+  tenantOptions(cmd, { writes: 'changes' }).action(async (named: string[], flags: RmFlags, self: Command) => {
     const chosen = [named.length > 0, flags.prefix !== undefined, flags.all === true].filter(Boolean).length;
     if (chosen !== 1) self.error('give keys, --prefix <text> or --all (exactly one of them)');
     const globals = globalsOf(self);

@@ -43,11 +43,13 @@ export type RootUse =
 /**
  * Adds the tenant options to `cmd`, so each command's `--help` lists them.
  * @param defaultRoot - for commands that have one (the demo); others require `--root`.
+ * @param writes - `makes` (may make the tenant and store: `--create`, `--quota-bytes`, `--no-durable`),
+ *   `changes` (removes: `--no-durable`) or `none` (reads only).
  */
-export function tenantOptions(cmd: Command, defaultRoot?: string): Command {
+export function tenantOptions(cmd: Command, { defaultRoot, writes = 'none' }: { defaultRoot?: string; writes?: 'none' | 'changes' | 'makes' } = {}): Command {
   const root = new Option('-r, --root <dir>', 'the tenant directory (the only directory the connector can touch); not with S3 --storage');
   if (defaultRoot !== undefined) root.default(defaultRoot);
-  return cmd
+  cmd
     .addOption(root)
     // Parsed in the hook below, not by an argParser: commander would echo the
     // raw value (a mistyped secret) in its error message.
@@ -55,10 +57,15 @@ export function tenantOptions(cmd: Command, defaultRoot?: string): Command {
     .addOption(new Option('-c, --connector <file.wasm>', 'connector component to run [the bundled sandboxed fs-connector]').conflicts('native'))
     .addOption(new Option('--native', 'use the trusted native fast path instead of a sandboxed component'))
     .addOption(new Option('--config <json|@file>', "the connector's JSON configuration, inline or @path").argParser(parseConfig))
-    .addOption(new Option('--create', "create the tenant directory's missing parent directories"))
-    .addOption(new Option('--buffered', 'buffered I/O instead of O_DIRECT'))
-    .addOption(new Option('--no-durable', 'skip fsync (cache mode: a crash may lose recent objects, never tear one)'))
-    .addOption(new Option('--quota-bytes <n>', 'most bytes the tenant may store').argParser(parseCount))
+    .addOption(new Option('--buffered', 'buffered I/O instead of O_DIRECT'));
+  // Only where they mean something: reading commands never make a tenant, write or sync.
+  if (writes === 'makes') {
+    cmd
+      .addOption(new Option('--create', "create the tenant directory's missing parent directories"))
+      .addOption(new Option('--quota-bytes <n>', 'most bytes the tenant may store').argParser(parseCount));
+  }
+  if (writes !== 'none') cmd.addOption(new Option('--no-durable', 'skip fsync (cache mode: a crash may lose recent objects, never tear one)'));
+  return cmd
     .hook('preAction', (_, action) => {
       const raw = action.getOptionValue('storage') as string | StorageOptions | undefined;
       if (typeof raw === 'string') {
