@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { type ConnectorComponent } from '../host/index.js';
+import { allocBuffer, type ConnectorComponent } from '../host/index.js';
 import { pool } from './systems.js';
 
 export const median = (xs: number[]): number => quantile(xs, 0.5);
@@ -95,6 +95,36 @@ export async function durability(component: ConnectorComponent, base: string, ro
     }
   }
   return { durable: median(gbs.durable), cache: median(gbs.cache) };
+}
+
+/**
+ * µs per sequential 1 MiB put and cold `getInto` (median of `rounds`, alternating) from and into plain
+ * Buffers (16 bytes past a page: kvbox bounces them through an aligned buffer) and `allocBuffer`s (O_DIRECT
+ * straight from and into them) — what the throughput table's kvbox lanes use, as the C reference does.
+ */
+export async function alignment(component: ConnectorComponent, base: string, rounds: number): Promise<Record<'plain' | 'aligned', { putUs: number; getIntoUs: number }>> {
+  const size = 1 << 20;
+  const n = 64;
+  const us: Record<'plain' | 'aligned', { put: number[]; getInto: number[] }> = { plain: { put: [], getInto: [] }, aligned: { put: [], getInto: [] } };
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of round % 2 ? (['aligned', 'plain'] as const) : (['plain', 'aligned'] as const)) {
+      const [source, target] = mode === 'aligned' ? [allocBuffer(size), allocBuffer(size)] : [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+      randomBytes(size).copy(source);
+      target.fill(1);
+      const c = await component.open({ root: join(base, `${mode}-${round}`) });
+      dropCaches();
+      let t = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) await c.put(`k${i}`, source);
+      us[mode].put.push(Number(process.hrtime.bigint() - t) / 1e3 / n);
+      dropCaches();
+      t = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) if ((await c.getInto(`k${i}`, target)) !== size) throw new Error(`k${i}: short read`);
+      us[mode].getInto.push(Number(process.hrtime.bigint() - t) / 1e3 / n);
+      await c.close();
+    }
+  }
+  const of = (m: 'plain' | 'aligned') => ({ putUs: median(us[m].put), getIntoUs: median(us[m].getInto) });
+  return { plain: of('plain'), aligned: of('aligned') };
 }
 
 /** JS-visible time (µs) to open a connector from an already compiled component. */

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { compileConnector, FS_CONNECTOR, NATIVE_FS } from '../host/index.js';
-import { child, dropCaches, durability, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
+import { alignment, child, dropCaches, durability, eventLoopLag, instantiation, median, quantile, smallOps } from './probes.js';
 import { type Cell, label, markdownTable, spliceGenerated, svgChart, table, throughputTable } from './report.js';
 import { CABI_RATIOS, cabiSystems } from './cabi.js';
 import { cReference, kvboxSystem, nodeFs, type System } from './systems.js';
@@ -159,6 +159,7 @@ const saturate = (into: boolean) => async () => {
   );
 };
 const durableModes = await durability(nativeComponent, join(work, 'durability'), ROUNDS);
+const aligned = await alignment(nativeComponent, join(work, 'alignment'), ROUNDS);
 const lag = await eventLoopLag(saturate(false));
 const lagInto = await eventLoopLag(saturate(true));
 await lagStore.close();
@@ -219,6 +220,7 @@ console.log(`\nopen a tenant from a compiled component (µs): wasm p50 ${median(
 console.log(`first load in a new process (ms): cold compile ${median(firstLoad.coldCompileMs).toFixed(1)}, from disk cache ${median(firstLoad.diskCacheMs).toFixed(2)}`);
 console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}, with getInto ${lagInto.busyP99Ms.toFixed(2)}`);
 console.log(`1 MiB puts, native, concurrency 1 (GB/s): durable ${durableModes.durable.toFixed(2)}, durable: false ${durableModes.cache.toFixed(2)}`);
+console.log(`1 MiB put / cold getInto, native, c1 (µs per op), plain Buffer → allocBuffer: put ${aligned.plain.putUs.toFixed(0)} → ${aligned.aligned.putUs.toFixed(0)}, getInto ${aligned.plain.getIntoUs.toFixed(0)} → ${aligned.aligned.getIntoUs.toFixed(0)}`);
 console.log(`resident memory per idle tenant (1000 tenants): wasm ${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB, native ${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`);
 printBatch(batch);
 console.log('\ntargets');
@@ -233,7 +235,7 @@ const result = {
   date: new Date().toISOString(), machine, throughput: cells, ratios, smallOps: sm,
   instantiationUs: { wasm: { p50: median(inst.wasm!), p99: quantile(inst.wasm!, 0.99) }, native: { p50: median(inst.native!), p99: quantile(inst.native!, 0.99) } },
   firstLoad: { coldCompileMs: median(firstLoad.coldCompileMs), diskCacheMs: median(firstLoad.diskCacheMs) },
-  eventLoopLag: { ...lag, busyGetIntoP99Ms: lagInto.busyP99Ms }, durabilityGbPerSec: durableModes, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
+  eventLoopLag: { ...lag, busyGetIntoP99Ms: lagInto.busyP99Ms }, durabilityGbPerSec: durableModes, bufferAlignmentUs: aligned, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
   batch,
   targets: targets.map((t) => ({ target: t.target, value: t.value, met: t.ok(t.value) })),
 };
@@ -267,6 +269,11 @@ const generated = [
     ['first load in a new process: cold compile / from the disk cache', `${median(firstLoad.coldCompileMs).toFixed(1)} / ${median(firstLoad.diskCacheMs).toFixed(2)} ms`, '—'],
     ['event-loop delay p99: idle / 8 × (4 MiB put + get) / with getInto', `${lag.idleP99Ms.toFixed(2)} / ${lag.busyP99Ms.toFixed(2)} / ${lagInto.busyP99Ms.toFixed(2)} ms`, '—'],
     ['1 MiB puts, concurrency 1: `durable` (default) / `durable: false` (pure caches)', '—', `${durableModes.durable.toFixed(2)} / ${durableModes.cache.toFixed(2)} GB/s`],
+    [
+      '1 MiB put / cold getInto, concurrency 1, µs per op: plain `Buffer` → `allocBuffer` (the table above uses `allocBuffer`)',
+      '—',
+      `${aligned.plain.putUs.toFixed(0)} → ${aligned.aligned.putUs.toFixed(0)} / ${aligned.plain.getIntoUs.toFixed(0)} → ${aligned.aligned.getIntoUs.toFixed(0)} µs`,
+    ],
     ['resident memory per idle tenant, 1 000 tenants', `${(tenants.wasm.bytesPerTenant / 1024).toFixed(0)} KiB`, `${(tenants.native.bytesPerTenant / 1024).toFixed(1)} KiB`],
   ]),
   '',
