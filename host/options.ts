@@ -66,8 +66,8 @@ export interface OpenOptions {
   /**
    * Sync file and directory on every put [true]. `false` suits pure caches: puts go through the page cache
    * with no sync (as LMCache's own filesystem connector writes), each guarded by a CRC-32C, so a crash may
-   * lose recent objects but never returns a torn one — a torn object is a miss (to `exists` and `size`
-   * too, after a reboot) and is dropped.
+   * lose recent objects but never returns a torn one — a torn object is a miss and is dropped (after a
+   * reboot, `exists` and `size` check such objects first too, where the kernel names its boots).
    */
   durable?: boolean;
   /** Use O_DIRECT where the filesystem supports it [true]; falls back to buffered I/O where it does not. */
@@ -107,8 +107,11 @@ export interface CheckedOpenOptions extends Omit<OpenOptions, 'limits' | 'quota'
   quota: Record<string, number>;
 }
 
-/** Every field of {@link OpenOptions}: any other is refused, so a misspelt `durabel: false` is not silently a durable open. */
-const OPEN_FIELDS: readonly (keyof OpenOptions)[] = ['root', 'storage', 'config', 'limits', 'durable', 'directIo', 'checksums', 'quota'];
+/**
+ * Every field of {@link OpenOptions} (the type makes a new field fail to compile until it is listed here):
+ * any other is refused, so a misspelt `durabel: false` is not silently a durable open.
+ */
+const OPEN_FIELDS = Object.keys({ root: true, storage: true, config: true, limits: true, durable: true, directIo: true, checksums: true, quota: true } satisfies Record<keyof OpenOptions, true>);
 
 /**
  * Checks open options and renders the config as JSON text; `alsoKnown` names the fields of the calling

@@ -51,7 +51,9 @@ describe.each([
     expect(lines.join('\n')).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
     expect(kvbox(at('ls', '-l')).stdout).toContain(JSON.stringify('esc\u001b[2Jclear'));
     expect(JSON.parse(kvbox(at('ls', '--json')).stdout)).toEqual(expect.arrayContaining(odd));
-    expect(kvbox(at('rm', ...odd)).status).toBe(0);
+    expect(kvbox(at('put', 'rtl\u202eevil', '-'), Buffer.from('v')).status).toBe(0);
+    expect(kvbox(at('ls')).stdout.split('\n'), 'a bidirectional override is escaped, not obeyed').toContain('"rtl\\u202eevil"');
+    expect(kvbox(at('rm', ...odd, 'rtl\u202eevil')).status).toBe(0);
   });
 
   it('prints the tenant figures', () => {

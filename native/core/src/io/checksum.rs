@@ -31,7 +31,8 @@ const CRC_XATTR: &str = "user.kvbox.crc32c";
 const UNSYNCED: u8 = b'u';
 /// The attribute of an unsynced object: CRC, [`UNSYNCED`], boot id. (Five
 /// bytes, with no boot id, when the kernel gives none — and from kvbox
-/// before 2026-12-07: such objects count as written in an earlier boot.)
+/// before 2026-12-07: then which boot wrote it is unknown, and such an
+/// object is never a suspect nor settled; its reads still catch a tear.)
 const UNSYNCED_LEN: usize = 4 + 1 + 16;
 /// In the tenant root: some object may carry a checksum.
 const MARKER: &str = ".kvbox-checksums";
@@ -134,15 +135,25 @@ pub enum Guard {
     None,
     /// The CRC-32C of an object that was synced.
     Synced(u32),
-    /// The CRC-32C of an object written without a sync, and whether that
-    /// was in this boot (its bytes cannot have been lost since).
-    Unsynced(u32, bool),
+    /// The CRC-32C of an object written without a sync, and by which boot.
+    Unsynced(u32, Boot),
+}
+
+/// Which boot wrote an unsynced object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boot {
+    /// This one: its bytes cannot have been lost since.
+    This,
+    /// An earlier one (or another machine's): a power loss may have torn it.
+    Earlier,
+    /// Not recorded (see [`UNSYNCED_LEN`]).
+    Unknown,
 }
 
 impl Guard {
     /// Whether a reboot since the write may have torn the object.
     pub fn suspect(self) -> bool {
-        matches!(self, Guard::Unsynced(_, false))
+        matches!(self, Guard::Unsynced(_, Boot::Earlier))
     }
 }
 
@@ -161,8 +172,12 @@ pub fn guard(fd: &OwnedFd, path: &str) -> Result<Guard> {
     let crc = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
     match len {
         4 => Ok(Guard::Synced(crc)),
-        5 if stored[4] == UNSYNCED => Ok(Guard::Unsynced(crc, false)),
-        UNSYNCED_LEN if stored[4] == UNSYNCED => Ok(Guard::Unsynced(crc, boot_id().is_some_and(|b| b[..] == stored[5..]))),
+        5 if stored[4] == UNSYNCED => Ok(Guard::Unsynced(crc, Boot::Unknown)),
+        UNSYNCED_LEN if stored[4] == UNSYNCED => match boot_id() {
+            Some(boot) if boot[..] == stored[5..] => Ok(Guard::Unsynced(crc, Boot::This)),
+            Some(_) => Ok(Guard::Unsynced(crc, Boot::Earlier)),
+            None => Ok(Guard::Unsynced(crc, Boot::Unknown)),
+        },
         _ => Err(malformed()),
     }
 }
@@ -188,7 +203,8 @@ pub fn check_file(fd: &OwnedFd, path: &str) -> Result<Verdict> {
         return Ok(Verdict::Sound);
     }
     let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
-    let mut piece = vec![0u8; 1 << 20];
+    let size = rustix::fs::fstat(fd).map_err(|e| Error::os(&format!("reading {path:?}"), e.into()))?.st_size;
+    let mut piece = vec![0u8; (size.max(1) as usize).min(1 << 20)];
     let mut offset = 0u64;
     loop {
         match rustix::io::pread(fd, &mut piece, offset) {
@@ -213,9 +229,11 @@ fn judge(fd: &OwnedFd, path: &str, guard: Guard, have: u32) -> Result<Verdict> {
     };
     match (want == have, unsynced) {
         (true, _) => {
-            if guard.suspect() {
-                // Read back whole after a reboot: on the disk. Best effort —
-                // if this fails, it is checked again at its next read.
+            // Read back whole after a reboot: it came from the disk. The
+            // sync is for a tree copied in with its attributes (its pages
+            // may still be dirty); after a reboot it finds nothing to do.
+            // Best effort: if either fails, it is checked again next time.
+            if guard.suspect() && rustix::fs::fdatasync(fd).is_ok() {
                 let _ = store_crc_value(fd, want);
             }
             Ok(Verdict::Sound)

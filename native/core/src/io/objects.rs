@@ -38,7 +38,7 @@ use super::direct::{
 use super::options::{DirOptions, check_depth};
 use super::probe::dio_alignment_cached;
 use super::root::{TenantRoot, check_path, split_parent};
-use super::suspects::{Suspects, record_boot, scan_needed};
+use super::suspects::{Suspects, can_scan, recorded};
 use super::usage::{Accounts, Usage, scan};
 use crate::{Error, Result};
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
@@ -94,11 +94,11 @@ impl ObjectDir {
             Err(e) => return Err(Error::os(&format!("locking {}", path.display()), e.into())),
         }
         let verify = reads_verify(&root, options.checksums)?;
-        let find_suspects = scan_needed(&root, verify);
+        // Suspects only where checksums are stored; from this boot's record, else found by the scan.
+        let known = if verify { recorded(&root) } else { Some(Vec::new()) };
+        let find_suspects = known.is_none() && can_scan();
         let found = scan(&root, find_suspects)?;
-        if find_suspects && found.suspects.is_empty() {
-            record_boot(&root);
-        }
+        let suspects = Suspects::at_open(known, find_suspects.then_some(found.suspects), &root);
         let direct_align = if options.direct_io { dio_alignment_cached(&root) } else { None };
         Ok(Self {
             root,
@@ -110,7 +110,7 @@ impl ObjectDir {
             page_cache: AtomicBool::new(!options.durable),
             max_depth: options.max_depth,
             accounts: Accounts::new(found.usage, options),
-            suspects: Suspects::new(found.suspects),
+            suspects,
         })
     }
 
@@ -139,34 +139,37 @@ impl ObjectDir {
         self.suspects.len()
     }
 
-    /// `path` is no longer a suspect; the boot is recorded after the last.
+    /// `path` is no longer a suspect.
     fn settled(&self, path: &str) {
-        if self.suspects.settle(path) {
-            record_boot(&self.root);
-        }
+        self.suspects.settle(path);
     }
 
     /// Checks the suspect at `path` whole: its size, or `None` when it was
-    /// torn (then dropped) or is gone.
+    /// torn (then dropped) or is gone. It stays a suspect if that fails.
     fn check_suspect(&self, path: &str) -> Result<Option<u64>> {
         let (parent, name) = split_parent(path);
+        let gone = || {
+            self.settled(path);
+            Ok(None)
+        };
         let Some(dir) = self.root.dir(parent)? else {
-            return Ok(None);
+            return gone();
         };
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = match rustix::fs::openat(&*dir, name, flags, Mode::empty()) {
             Ok(fd) => fd,
-            Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
+            Err(Errno::NOENT) | Err(Errno::ISDIR) => return gone(),
             Err(e) => return Err(Error::os(&format!("checking {path:?}"), e.into())),
         };
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(&format!("checking {path:?}"), e.into()))?;
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Ok(None);
+            return gone();
         }
-        let verdict = check_file(&fd, path)?;
-        self.settled(path);
-        match verdict {
-            Verdict::Sound => Ok(Some(st.st_size as u64)),
+        match check_file(&fd, path)? {
+            Verdict::Sound => {
+                self.settled(path);
+                Ok(Some(st.st_size as u64))
+            }
             Verdict::Torn => self.drop_torn(path, &fd).map(|()| None),
         }
     }
@@ -276,21 +279,23 @@ impl ObjectDir {
 
     /// Drops the object at `path` that a read through `fd` found torn —
     /// unless it was replaced or removed meanwhile (then it is not ours).
+    /// The path stops being a suspect only once the torn file is gone.
     fn drop_torn(&self, path: &str, fd: &OwnedFd) -> Result<()> {
         let (parent, name) = split_parent(path);
         let _serial = self.accounts.lock_path(path);
         let (Some(dir), Ok(ours)) = (self.root.dir(parent)?, rustix::fs::fstat(fd)) else {
+            self.settled(path);
             return Ok(());
         };
-        match rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if (st.st_ino, st.st_dev) == (ours.st_ino, ours.st_dev) => {
-                rustix::fs::unlinkat(&*dir, name, AtFlags::empty())
-                    .map_err(|e| Error::os(&format!("dropping the torn object {path:?}"), e.into()))?;
-                self.accounts.removed(st.st_size as u64);
-                Ok(())
-            }
-            _ => Ok(()),
+        if let Ok(st) = rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            && (st.st_ino, st.st_dev) == (ours.st_ino, ours.st_dev)
+        {
+            rustix::fs::unlinkat(&*dir, name, AtFlags::empty())
+                .map_err(|e| Error::os(&format!("dropping the torn object {path:?}"), e.into()))?;
+            self.accounts.removed(st.st_size as u64);
         }
+        self.settled(path);
+        Ok(())
     }
 
     /// Whether the bytes just read through `fd` are a torn object's (then
@@ -299,9 +304,8 @@ impl ObjectDir {
         if !self.verify.load(Ordering::Relaxed) {
             return Ok(false);
         }
-        let verdict = check_crc(fd, path, bytes)?;
-        self.settled(path);
-        if verdict == Verdict::Sound {
+        if check_crc(fd, path, bytes)? == Verdict::Sound {
+            self.settled(path);
             return Ok(false);
         }
         self.drop_torn(path, fd)?;
@@ -396,7 +400,8 @@ impl ObjectDir {
     /// when the object ends first, none past its end), or `None` when there
     /// is no object. Only the range is read — which is the point: a
     /// connector reads a header without the body — so a stored checksum,
-    /// which covers the whole object, is not verified here. `len` over
+    /// which covers the whole object, is not verified here (unless the
+    /// object is a suspect, see [`super::suspects`]). `len` over
     /// `max_bytes` is refused with `TooLarge`.
     pub fn read_range(&self, path: &str, offset: u64, len: u64, max_bytes: u64) -> Result<Option<Vec<u8>>> {
         if len > max_bytes {
@@ -432,14 +437,15 @@ impl ObjectDir {
     pub fn stat(&self, path: &str) -> Result<Option<u64>> {
         check_path(path, false)?;
         let (parent, name) = split_parent(path);
-        let size = match self.root.dir(parent)? {
-            Some(dir) => regular_size_at(&dir, name)?,
-            None => None,
-        };
-        if size.is_some() && self.suspects.holds(path) {
+        // A suspect is settled only once checked (or its torn file dropped), so asking first never
+        // reports a torn one.
+        if self.suspects.holds(path) {
             return self.check_suspect(path);
         }
-        Ok(size)
+        match self.root.dir(parent)? {
+            Some(dir) => regular_size_at(&dir, name),
+            None => Ok(None),
+        }
     }
 
     /// Removes the object at `path`; `true` when it existed.
@@ -447,10 +453,12 @@ impl ObjectDir {
         check_path(path, false)?;
         let (parent, name) = split_parent(path);
         let Some(dir) = self.root.dir(parent)? else {
+            self.settled(path);
             return Ok(false);
         };
         let _serial = self.accounts.lock_path(path);
         let Some(old) = regular_size_at(&dir, name)? else {
+            self.settled(path);
             return Ok(false);
         };
         match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
@@ -465,6 +473,13 @@ impl ObjectDir {
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(false),
             Err(e) => Err(Error::os(&format!("removing {path:?}"), e.into())),
         }
+    }
+}
+
+impl Drop for ObjectDir {
+    /// Writes back the suspects left (the lock is still held here).
+    fn drop(&mut self) {
+        self.suspects.save(&self.root);
     }
 }
 

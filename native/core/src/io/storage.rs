@@ -28,9 +28,12 @@ pub trait ObjectStorage: Send + Sync + std::fmt::Debug {
     fn read_into(&self, path: &str, dst: &mut [u8], max_bytes: u64) -> Result<Option<u64>>;
     /// Up to `len` bytes from `offset` (fewer at the end, none past it), or
     /// `None` when absent; `len` over `max_bytes` is `TooLarge`. Not
-    /// checksum-verified (a checksum covers the whole object).
+    /// checksum-verified (a checksum covers the whole object) — except an
+    /// object a reboot may have torn, checked whole first
+    /// ([`super::suspects`]).
     fn read_range(&self, path: &str, offset: u64, len: u64, max_bytes: u64) -> Result<Option<Vec<u8>>>;
-    /// The object's size, or `None`.
+    /// The object's size, or `None`; from metadata, except for an object a
+    /// reboot may have torn, checked whole first ([`super::suspects`]).
     fn stat(&self, path: &str) -> Result<Option<u64>>;
     /// Removes the object; `true` when it existed.
     fn remove(&self, path: &str) -> Result<bool>;

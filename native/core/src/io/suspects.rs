@@ -9,50 +9,74 @@
 //!
 //! - Each unsynced object's checksum attribute records the boot that wrote
 //!   it; one written in this boot cannot have lost its bytes since.
-//! - At open, when the tenant stores checksums and the root's `.kvbox-boot`
-//!   does not name this boot, the usage scan also reads each object's
-//!   attribute (one `openat` + `fgetxattr` per object, only then) and keeps
-//!   the unsynced objects of earlier boots as *suspects*, in memory.
+//! - At the first open after a reboot (the root's `.kvbox-boot` does not
+//!   name this boot) of a tenant that stores checksums, the usage scan also
+//!   reads each object's attribute (one `openat` + `fgetxattr` per object)
+//!   and keeps the unsynced objects of earlier boots as *suspects* — and
+//!   any object it could not classify. It records them, by a 64-bit hash of
+//!   their path (CRC-64/NVME: stable across versions), in `.kvbox-suspects`,
+//!   then this boot in `.kvbox-boot`; later opens in this boot load that
+//!   list instead of scanning, and a closing tenant writes back what is
+//!   left. Both files are unsynced (a power loss changes the boot anyway)
+//!   and replaced by rename; a list without its boot record is ignored.
 //! - `exists`/`size`/ranged reads of a suspect check it whole first (its
 //!   bytes then sit in the page cache for the `get` that usually follows):
-//!   torn, it is dropped and reported absent; sound, its attribute is
-//!   rewritten as synced. A whole read checks it anyway. Puts and removes
-//!   of the path make it no longer a suspect. Listings still name
-//!   suspects (a listing is a hint; a `get` of one is checked).
-//! - Only when no suspect is left is `.kvbox-boot` written (unsynced: if it
-//!   is lost, the next open scans again). Until then every open scans, so a
-//!   crash cannot lose the list.
+//!   torn, it is dropped and reported absent; sound, it is synced and its
+//!   attribute rewritten as synced. A whole read checks it anyway. Puts and
+//!   removes of the path settle it too. Listings may still name suspects (a
+//!   listing is a hint; a `get` of one is checked).
+//! - A hash shared by another path only costs that path one needless check:
+//!   only an attribute from an earlier boot is ever rewritten.
 //!
-//! Cost: nothing while `.kvbox-boot` names this boot — one `statat`-sized
-//! read of it at open, and one relaxed load per `exists`/`size`.
+//! Cost while no suspect is left: one small file read at open and one
+//! relaxed load per `exists`/`size`. With suspects: 8 bytes of list per
+//! suspect on disk, about 30 in memory.
 
 use super::checksum::{boot_id, parse_uuid};
 use super::root::TenantRoot;
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// In the tenant root: the boot whose opens found no suspect.
+/// In the tenant root: the boot whose first open made `.kvbox-suspects`.
 const BOOT_FILE: &str = ".kvbox-boot";
+/// In the tenant root: the suspects left, as little-endian path hashes.
+const LIST_FILE: &str = ".kvbox-suspects";
+
+/// The stable hash a suspect is known by.
+pub fn id(path: &str) -> u64 {
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, path.as_bytes())
+}
 
 /// The tenant's suspects; see the module docs.
 #[derive(Debug, Default)]
 pub struct Suspects {
-    paths: Mutex<HashSet<String>>,
-    /// Whether `paths` may be non-empty (checked without the lock).
+    ids: Mutex<HashSet<u64>>,
+    /// Whether `ids` may be non-empty (checked without the lock).
     any: AtomicBool,
+    /// Whether some were settled since the list was last written.
+    changed: AtomicBool,
 }
 
 impl Suspects {
-    /// These suspects.
-    pub fn new(paths: Vec<String>) -> Self {
-        Self { any: AtomicBool::new(!paths.is_empty()), paths: Mutex::new(paths.into_iter().collect()) }
+    /// The suspects of a tenant opening: from the record when it names this
+    /// boot, else `found` by the scan (`None` when it did not look: the
+    /// tenant stores no checksum, or the kernel names no boot).
+    pub fn at_open(recorded: Option<Vec<u64>>, found: Option<Vec<u64>>, root: &TenantRoot) -> Self {
+        let fresh = found.is_some();
+        let ids: HashSet<u64> = recorded.or(found).unwrap_or_default().into_iter().collect();
+        let out = Self { any: AtomicBool::new(!ids.is_empty()), ids: Mutex::new(ids), changed: AtomicBool::new(false) };
+        if fresh {
+            out.write_list(root);
+            write_atomically(root, BOOT_FILE, format!("{}\n", hex(&boot_id().unwrap_or_default())).as_bytes());
+        }
+        out
     }
 
     /// Whether `path` is a suspect.
     pub fn holds(&self, path: &str) -> bool {
-        self.any.load(Ordering::Relaxed) && self.lock().contains(path)
+        self.any.load(Ordering::Relaxed) && self.lock().contains(&id(path))
     }
 
     /// How many are left.
@@ -65,54 +89,92 @@ impl Suspects {
         self.len() == 0
     }
 
-    /// `path` is settled (checked, replaced or removed); `true` when it was
-    /// the last suspect — then the caller records the boot.
-    pub fn settle(&self, path: &str) -> bool {
+    /// `path` is settled: checked (and dropped when torn), replaced or removed.
+    pub fn settle(&self, path: &str) {
         if !self.any.load(Ordering::Relaxed) {
-            return false;
+            return;
         }
-        let mut paths = self.lock();
-        let last = paths.remove(path) && paths.is_empty();
-        if paths.is_empty() {
+        let mut ids = self.lock();
+        if ids.remove(&id(path)) {
+            self.changed.store(true, Ordering::Relaxed);
+        }
+        if ids.is_empty() {
             self.any.store(false, Ordering::Relaxed);
         }
-        last
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.paths.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Writes the list back if some were settled (at close).
+    pub fn save(&self, root: &TenantRoot) {
+        if self.changed.swap(false, Ordering::Relaxed) {
+            self.write_list(root);
+        }
+    }
+
+    fn write_list(&self, root: &TenantRoot) {
+        let ids = self.lock();
+        if ids.is_empty() {
+            let _ = rustix::fs::unlinkat(root.fd(), LIST_FILE, AtFlags::empty());
+            return;
+        }
+        let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
+        write_atomically(root, LIST_FILE, &bytes);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Whether the open-time scan must look for suspects: the tenant stores
-/// checksums (`verifies`), the kernel names its boots, and `.kvbox-boot`
-/// does not name this one.
-pub fn scan_needed(root: &TenantRoot, verifies: bool) -> bool {
-    let Some(boot) = boot_id().filter(|_| verifies) else {
-        return false;
+/// The suspects recorded for this boot: `Some` (perhaps empty) when the
+/// root's `.kvbox-boot` names this boot and its list reads whole, `None`
+/// when the open must scan (also when the kernel names no boot: then the
+/// scan does not look either).
+pub fn recorded(root: &TenantRoot) -> Option<Vec<u64>> {
+    let boot = boot_id()?;
+    let named = read_small(root, BOOT_FILE, 64)?;
+    if std::str::from_utf8(&named).ok().and_then(|t| parse_uuid(t.trim())) != Some(boot) {
+        return None;
+    }
+    let Some(list) = read_small(root, LIST_FILE, usize::MAX) else {
+        return Some(Vec::new()); // no list: none left
     };
+    (list.len() % 8 == 0).then(|| list.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+}
+
+/// Whether the open-time scan should look for suspects.
+pub fn can_scan() -> bool {
+    boot_id().is_some()
+}
+
+/// The contents of file `name` in the root (at most `max` bytes), or `None`.
+fn read_small(root: &TenantRoot, name: &str, max: usize) -> Option<Vec<u8>> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let Ok(fd) = rustix::fs::openat(root.fd(), BOOT_FILE, flags, Mode::empty()) else {
-        return true;
-    };
-    let mut text = [0u8; 64];
-    let Ok(n) = rustix::io::read(&fd, &mut text) else {
-        return true;
-    };
-    std::str::from_utf8(&text[..n]).ok().and_then(|t| parse_uuid(t.trim())) != Some(boot)
+    let fd = rustix::fs::openat(root.fd(), name, flags, Mode::empty()).ok()?;
+    let size = rustix::fs::fstat(&fd).ok()?.st_size as usize;
+    if size > max {
+        return None;
+    }
+    let mut out = vec![0u8; size];
+    (super::direct::read_at_into(&fd, &mut out).ok()? == size).then_some(out)
 }
 
-/// Records in the root that this boot's opens need not scan for suspects.
-/// Best effort, unsynced: a lost or torn record only costs a scan.
-pub fn record_boot(root: &TenantRoot) {
-    let Some(boot) = boot_id() else {
+/// Replaces file `name` in the root with `bytes` (temporary file + rename,
+/// no sync). Best effort: a lost record only costs a scan.
+fn write_atomically(root: &TenantRoot, name: &str, bytes: &[u8]) {
+    let tmp = super::objects::temp_name();
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::openat(root.fd(), tmp.as_str(), flags, Mode::from_raw_mode(0o644)) else {
         return;
     };
-    let text: String = boot.iter().map(|b| format!("{b:02x}")).collect();
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    if let Ok(fd) = rustix::fs::openat(root.fd(), BOOT_FILE, flags, Mode::from_raw_mode(0o644)) {
-        let _ = rustix::io::write(&fd, format!("{text}\n").as_bytes());
+    let written = super::direct::write_all_at(&fd, bytes, 0).is_ok();
+    drop(fd);
+    if !written || rustix::fs::renameat(root.fd(), tmp.as_str(), root.fd(), name).is_err() {
+        let _ = rustix::fs::unlinkat(root.fd(), tmp.as_str(), AtFlags::empty());
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -158,57 +220,73 @@ mod tests {
         assert!(boot_id().is_some(), "Linux names its boots");
     }
 
+    /// What a reboot leaves: the record names another boot.
+    fn reboot(root: &Path) {
+        std::fs::write(root.join(BOOT_FILE), "00000000-0000-4000-8000-000000000000\n").unwrap();
+    }
+
     #[test]
     fn after_a_reboot_exists_and_size_check_unsynced_objects_before_reporting_them() {
         let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
         let (p, opts) = (tmp.path(), DirOptions { durable: false, ..DirOptions::default() });
         let data = pattern(300_000);
-        let keys = ["x/torn", "x/whole", "x/old-form", "x/replaced", "x/removed", "x/ranged"];
+        let keys = ["x/torn", "x/whole", "x/read", "x/replaced", "x/removed", "x/ranged", "x/cold"];
         {
             let d = ObjectDir::open_with(p, &opts).unwrap();
-            for key in keys {
+            for key in keys.iter().chain(&["x/old-form"]) {
                 d.write(key, &data).unwrap();
             }
             assert_eq!(d.suspects(), 0, "written in this boot: nothing to suspect");
         }
-        assert!(!p.join(BOOT_FILE).exists(), "no checksums when that open scanned: nothing recorded");
         for key in keys {
-            from_earlier_boot(&p.join(key), if key == "x/old-form" { 5 } else { 21 });
+            from_earlier_boot(&p.join(key), 21);
         }
-        let _ = std::fs::remove_file(p.join(BOOT_FILE));
+        from_earlier_boot(&p.join("x/old-form"), 5);
+        reboot(p);
         tear(&p.join("x/torn"), 4096);
         tear(&p.join("x/ranged"), 100);
 
         let d = ObjectDir::open_with(p, &opts).unwrap();
-        assert_eq!(d.suspects(), keys.len());
-        assert!(!p.join(BOOT_FILE).exists(), "not recorded while suspects are left");
-        assert_eq!(d.usage().objects, keys.len() as u64);
+        assert_eq!(d.suspects(), keys.len(), "every unsynced object of an earlier boot; not the one whose boot is unknown");
+        assert_eq!(std::fs::read(p.join(LIST_FILE)).unwrap().len(), 8 * keys.len(), "recorded for this boot's later opens");
+        assert!(!scan_needed_now(p), "this boot is recorded");
+        assert_eq!(d.usage().objects, keys.len() as u64 + 1);
         assert_eq!(d.stat("x/torn").unwrap(), None, "torn: absent, without a get first");
         assert!(!p.join("x/torn").exists(), "and dropped");
-        assert_eq!(d.usage().objects, keys.len() as u64 - 1, "its usage released");
+        assert_eq!(d.usage().objects, keys.len() as u64, "its usage released");
         assert_eq!(d.stat("x/whole").unwrap(), Some(data.len() as u64));
         assert_eq!(attribute(&p.join("x/whole")).len(), 4, "checked whole after a reboot: settled as synced");
-        assert_eq!(d.read("x/old-form", u64::MAX).unwrap().as_deref(), Some(&data[..]), "a get checks it too");
-        assert_eq!(attribute(&p.join("x/old-form")).len(), 4);
+        assert_eq!(d.read("x/read", u64::MAX).unwrap().as_deref(), Some(&data[..]), "a get checks it too");
+        assert_eq!(attribute(&p.join("x/read")).len(), 4);
+        assert_eq!(d.read("x/old-form", u64::MAX).unwrap().as_deref(), Some(&data[..]));
+        assert_eq!(attribute(&p.join("x/old-form")).len(), 5, "an unknown boot is never settled: it may be this one's");
         assert_eq!(d.read_range("x/ranged", 0, 10, u64::MAX).unwrap(), None, "a ranged read checks the whole object first");
         d.write("x/replaced", b"new").unwrap();
         assert_eq!(d.stat("x/replaced").unwrap(), Some(3));
-        assert_eq!(d.suspects(), 1, "only x/removed is left");
+        assert_eq!(d.suspects(), 2, "x/removed and x/cold are left");
         drop(d);
+        assert_eq!(std::fs::read(p.join(LIST_FILE)).unwrap().len(), 16, "what is left is written back at close");
 
-        // Unsettled suspects survive a reopen (the boot is not recorded yet).
-        let d = ObjectDir::open_with(p, &opts).unwrap();
-        assert_eq!(d.suspects(), 1);
-        assert!(d.remove("x/removed").unwrap());
-        assert_eq!(d.suspects(), 0);
-        assert!(p.join(BOOT_FILE).exists(), "the boot is recorded once the last suspect is settled");
-        drop(d);
-
-        // Recorded: opens in this boot no longer read attributes.
+        // A later open in this boot loads the list instead of scanning.
         from_earlier_boot(&p.join("x/replaced"), 21);
         let d = ObjectDir::open_with(p, &opts).unwrap();
-        assert_eq!(d.suspects(), 0, "the scan was skipped");
-        assert_eq!(d.usage().objects, 3);
+        assert_eq!(d.suspects(), 2, "x/replaced is not re-read: the scan was skipped");
+        assert!(d.remove("x/removed").unwrap());
+        assert_eq!(d.stat("x/cold").unwrap(), Some(data.len() as u64));
+        assert_eq!(d.suspects(), 0);
+        drop(d);
+        assert!(!p.join(LIST_FILE).exists(), "none left: no list");
+
+        // The next reboot finds the aged x/replaced, and a list without its boot record counts for nothing.
+        reboot(p);
+        std::fs::write(p.join(LIST_FILE), [0u8; 8]).unwrap();
+        let d = ObjectDir::open_with(p, &opts).unwrap();
+        assert_eq!(d.suspects(), 1);
+        assert!(d.stat("x/replaced").unwrap().is_some());
+    }
+
+    fn scan_needed_now(p: &Path) -> bool {
+        recorded(&TenantRoot::open(p).unwrap()).is_none()
     }
 
     #[test]
@@ -218,10 +296,10 @@ mod tests {
         let summed = DirOptions { checksums: true, ..DirOptions::default() };
         ObjectDir::open_with(p, &summed).unwrap().write("x/synced", &pattern(5000)).unwrap();
         assert_eq!(attribute(&p.join("x/synced")).len(), 4);
-        let _ = std::fs::remove_file(p.join(BOOT_FILE));
+        reboot(p);
         let d = ObjectDir::open_with(p, &summed).unwrap();
         assert_eq!(d.suspects(), 0);
-        assert!(p.join(BOOT_FILE).exists(), "scanned once, nothing found: recorded");
+        assert!(!scan_needed_now(p) && !p.join(LIST_FILE).exists(), "scanned once, nothing found: recorded, no list");
 
         let plain = tempfile::tempdir_in("/var/tmp").unwrap();
         ObjectDir::open_with(plain.path(), &DirOptions::default()).unwrap().write("x/o", b"abc").unwrap();
@@ -244,7 +322,7 @@ mod tests {
         }
         drop(d);
         for round in 0..3 {
-            let _ = std::fs::remove_file(p.join(BOOT_FILE));
+            reboot(p);
             let t = Instant::now();
             drop(ObjectDir::open_with(p, &opts).unwrap());
             let scanning = t.elapsed();

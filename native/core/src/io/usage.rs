@@ -182,8 +182,9 @@ pub struct Scan {
     pub usage: Usage,
     /// Temporary files removed (left by writers that died mid-put).
     pub swept: u64,
-    /// Objects a reboot may have torn, when asked for ([`super::suspects`]).
-    pub suspects: Vec<String>,
+    /// Objects a reboot may have torn, by [`super::suspects::id`], when
+    /// asked for.
+    pub suspects: Vec<u64>,
 }
 
 /// Measures the tenant's usage and removes stale temporary files; with
@@ -218,7 +219,7 @@ pub fn scan(root: &TenantRoot, find_suspects: bool) -> Result<Scan> {
                     usage.bytes += entry.size;
                     usage.objects += 1;
                     if entry.marked {
-                        suspects.push(path.to_string());
+                        suspects.push(super::suspects::id(path));
                     }
                 }
                 _ => {} // links, fifos, sockets, devices: never objects
@@ -231,11 +232,20 @@ pub fn scan(root: &TenantRoot, find_suspects: bool) -> Result<Scan> {
     Ok(out)
 }
 
-/// Whether object `name` in `dir` was written unsynced in an earlier boot.
-/// Unreadable ones are not suspects: their reads report what is wrong.
+/// Whether object `name` in `dir` was written unsynced in an earlier boot —
+/// or could not be classified (it is then checked before it is reported;
+/// a malformed attribute is not a suspect: its reads report `Corrupt`).
 fn suspect(dir: std::os::fd::BorrowedFd<'_>, name: &str) -> bool {
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    rustix::fs::openat(dir, name, flags, Mode::empty()).ok().and_then(|fd| guard(&fd, name).ok()).is_some_and(|g| g.suspect())
+    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => match guard(&fd, name) {
+            Ok(g) => g.suspect(),
+            Err(Error::Corrupt(_)) => false,
+            Err(_) => true,
+        },
+        Err(rustix::io::Errno::NOENT) => false, // removed meanwhile
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]
