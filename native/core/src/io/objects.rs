@@ -448,9 +448,13 @@ impl ObjectDir {
         }
     }
 
-    /// Removes the object at `path`; `true` when it existed.
+    /// Removes the object at `path`; `true` when it existed (a suspect a
+    /// reboot tore did not: it is checked first, as by `stat`).
     pub fn remove(&self, path: &str) -> Result<bool> {
         check_path(path, false)?;
+        if self.suspects.holds(path) && self.check_suspect(path)?.is_none() {
+            return Ok(false);
+        }
         let (parent, name) = split_parent(path);
         let Some(dir) = self.root.dir(parent)? else {
             self.settled(path);

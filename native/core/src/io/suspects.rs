@@ -230,7 +230,7 @@ mod tests {
         let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
         let (p, opts) = (tmp.path(), DirOptions { durable: false, ..DirOptions::default() });
         let data = pattern(300_000);
-        let keys = ["x/torn", "x/whole", "x/read", "x/replaced", "x/removed", "x/ranged", "x/cold"];
+        let keys = ["x/torn", "x/whole", "x/read", "x/replaced", "x/removed", "x/ranged", "x/cold", "x/torn-removed"];
         {
             let d = ObjectDir::open_with(p, &opts).unwrap();
             for key in keys.iter().chain(&["x/old-form"]) {
@@ -245,6 +245,7 @@ mod tests {
         reboot(p);
         tear(&p.join("x/torn"), 4096);
         tear(&p.join("x/ranged"), 100);
+        tear(&p.join("x/torn-removed"), 0);
 
         let d = ObjectDir::open_with(p, &opts).unwrap();
         assert_eq!(d.suspects(), keys.len(), "every unsynced object of an earlier boot; not the one whose boot is unknown");
@@ -261,6 +262,7 @@ mod tests {
         assert_eq!(d.read("x/old-form", u64::MAX).unwrap().as_deref(), Some(&data[..]));
         assert_eq!(attribute(&p.join("x/old-form")).len(), 5, "an unknown boot is never settled: it may be this one's");
         assert_eq!(d.read_range("x/ranged", 0, 10, u64::MAX).unwrap(), None, "a ranged read checks the whole object first");
+        assert!(!d.remove("x/torn-removed").unwrap(), "a torn object did not exist, for remove too");
         d.write("x/replaced", b"new").unwrap();
         assert_eq!(d.stat("x/replaced").unwrap(), Some(3));
         assert_eq!(d.suspects(), 2, "x/removed and x/cold are left");
