@@ -19,11 +19,11 @@
 //!   list instead of scanning, and a closing tenant writes back what is
 //!   left. Both files are unsynced (a power loss changes the boot anyway)
 //!   and replaced by rename; a list without its boot record is ignored.
-//! - `exists`/`size`/ranged reads of a suspect check it whole first (its
-//!   bytes then sit in the page cache for the `get` that usually follows):
-//!   torn, it is dropped and reported absent; sound, it is synced and its
-//!   attribute rewritten as synced. A whole read checks it anyway. Puts and
-//!   removes of the path settle it too. Listings may still name suspects (a
+//! - `exists`/`size`/ranged reads/removes of a suspect check it whole
+//!   first (its bytes then sit in the page cache for the `get` that usually
+//!   follows): torn, it is dropped and reported absent; sound, it is synced
+//!   and its attribute rewritten as synced. A whole read checks it anyway,
+//!   and a put of the path settles it. Listings may still name suspects (a
 //!   listing is a hint; a `get` of one is checked).
 //! - A hash shared by another path only costs that path one needless check:
 //!   only an attribute from an earlier boot is ever rewritten.
