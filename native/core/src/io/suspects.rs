@@ -67,8 +67,8 @@ impl Suspects {
         let fresh = found.is_some();
         let ids: HashSet<u64> = recorded.or(found).unwrap_or_default().into_iter().collect();
         let out = Self { any: AtomicBool::new(!ids.is_empty()), ids: Mutex::new(ids), changed: AtomicBool::new(false) };
-        if fresh {
-            out.write_list(root);
+        // The boot is recorded only over a list written whole: a record without its list would lose them.
+        if fresh && out.write_list(root) {
             write_atomically(root, BOOT_FILE, format!("{}\n", hex(&boot_id().unwrap_or_default())).as_bytes());
         }
         out
@@ -103,21 +103,22 @@ impl Suspects {
         }
     }
 
-    /// Writes the list back if some were settled (at close).
+    /// Writes the list back if some were settled (at close). If that
+    /// fails, the list on disk still holds every suspect left, and more.
     pub fn save(&self, root: &TenantRoot) {
         if self.changed.swap(false, Ordering::Relaxed) {
             self.write_list(root);
         }
     }
 
-    fn write_list(&self, root: &TenantRoot) {
+    /// Replaces the list on disk with the suspects left; whether it did.
+    fn write_list(&self, root: &TenantRoot) -> bool {
         let ids = self.lock();
         if ids.is_empty() {
-            let _ = rustix::fs::unlinkat(root.fd(), LIST_FILE, AtFlags::empty());
-            return;
+            return matches!(rustix::fs::unlinkat(root.fd(), LIST_FILE, AtFlags::empty()), Ok(()) | Err(rustix::io::Errno::NOENT));
         }
         let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
-        write_atomically(root, LIST_FILE, &bytes);
+        write_atomically(root, LIST_FILE, &bytes)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
@@ -131,12 +132,13 @@ impl Suspects {
 /// scan does not look either).
 pub fn recorded(root: &TenantRoot) -> Option<Vec<u64>> {
     let boot = boot_id()?;
-    let named = read_small(root, BOOT_FILE, 64)?;
+    let named = read_small(root, BOOT_FILE, 64).ok()??;
     if std::str::from_utf8(&named).ok().and_then(|t| parse_uuid(t.trim())) != Some(boot) {
         return None;
     }
-    let Some(list) = read_small(root, LIST_FILE, usize::MAX) else {
-        return Some(Vec::new()); // no list: none left
+    // No list: none left. A list that cannot be read whole: scan again.
+    let Some(list) = read_small(root, LIST_FILE, usize::MAX).ok()? else {
+        return Some(Vec::new());
     };
     (list.len() % 8 == 0).then(|| list.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
 }
@@ -146,31 +148,41 @@ pub fn can_scan() -> bool {
     boot_id().is_some()
 }
 
-/// The contents of file `name` in the root (at most `max` bytes), or `None`.
-fn read_small(root: &TenantRoot, name: &str, max: usize) -> Option<Vec<u8>> {
+/// The contents of file `name` in the root: `None` when there is none,
+/// `Err` when it cannot be read whole (or holds more than `max` bytes).
+fn read_small(root: &TenantRoot, name: &str, max: usize) -> Result<Option<Vec<u8>>, ()> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(root.fd(), name, flags, Mode::empty()).ok()?;
-    let size = rustix::fs::fstat(&fd).ok()?.st_size as usize;
+    let fd = match rustix::fs::openat(root.fd(), name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let size = rustix::fs::fstat(&fd).map_err(drop)?.st_size as usize;
     if size > max {
-        return None;
+        return Err(());
     }
     let mut out = vec![0u8; size];
-    (super::direct::read_at_into(&fd, &mut out).ok()? == size).then_some(out)
+    match super::direct::read_at_into(&fd, &mut out) {
+        Ok(n) if n == size => Ok(Some(out)),
+        _ => Err(()),
+    }
 }
 
 /// Replaces file `name` in the root with `bytes` (temporary file + rename,
-/// no sync). Best effort: a lost record only costs a scan.
-fn write_atomically(root: &TenantRoot, name: &str, bytes: &[u8]) {
+/// no sync); whether it did. Best effort: a lost record only costs a scan.
+fn write_atomically(root: &TenantRoot, name: &str, bytes: &[u8]) -> bool {
     let tmp = super::objects::temp_name();
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let Ok(fd) = rustix::fs::openat(root.fd(), tmp.as_str(), flags, Mode::from_raw_mode(0o644)) else {
-        return;
+        return false;
     };
     let written = super::direct::write_all_at(&fd, bytes, 0).is_ok();
     drop(fd);
-    if !written || rustix::fs::renameat(root.fd(), tmp.as_str(), root.fd(), name).is_err() {
-        let _ = rustix::fs::unlinkat(root.fd(), tmp.as_str(), AtFlags::empty());
+    if written && rustix::fs::renameat(root.fd(), tmp.as_str(), root.fd(), name).is_ok() {
+        return true;
     }
+    let _ = rustix::fs::unlinkat(root.fd(), tmp.as_str(), AtFlags::empty());
+    false
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -285,6 +297,10 @@ mod tests {
         let d = ObjectDir::open_with(p, &opts).unwrap();
         assert_eq!(d.suspects(), 1);
         assert!(d.stat("x/replaced").unwrap().is_some());
+        drop(d);
+        assert!(!scan_needed_now(p));
+        std::fs::create_dir(p.join(LIST_FILE)).unwrap();
+        assert!(scan_needed_now(p), "a list that cannot be read whole means a scan, not 'none left'");
     }
 
     fn scan_needed_now(p: &Path) -> bool {
