@@ -21,12 +21,34 @@ pub const MAX_SEGMENT_BYTES: usize = 255;
 /// Prefix reserved for the host's own files (temporary files).
 pub const RESERVED_PREFIX: &str = ".kvbox";
 
+/// An object path quoted for a message: whole up to 120 bytes, else its
+/// start and end around `…` and its length (the fs connector's path of a
+/// long key runs to 2 000 hex digits).
+pub struct Shown<'a>(pub &'a str);
+
+impl std::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.0;
+        if path.len() <= 120 {
+            return write!(f, "{path:?}");
+        }
+        let (mut head, mut tail) = (64, path.len() - 24);
+        while !path.is_char_boundary(head) {
+            head -= 1;
+        }
+        while !path.is_char_boundary(tail) {
+            tail += 1;
+        }
+        write!(f, "{:?} ({} bytes)", format!("{}…{}", &path[..head], &path[tail..]), path.len())
+    }
+}
+
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_SYMLINKS).union(ResolveFlags::NO_MAGICLINKS);
 
 /// Checks an object path against the lexical rules; `allow_empty` admits
 /// `""` (the root itself, for listings).
 pub fn check_path(path: &str, allow_empty: bool) -> Result<()> {
-    let bad = |why: &str| Err(Error::InvalidPath(format!("object path {path:?} {why}")));
+    let bad = |why: &str| Err(Error::InvalidPath(format!("object path {:?} {why}", Shown(path))));
     if path.is_empty() {
         return if allow_empty { Ok(()) } else { bad("is empty") };
     }
@@ -175,6 +197,17 @@ mod tests {
         assert!(check_path("", true).is_ok());
         assert!(check_path(&"a".repeat(256), false).is_err());
         assert!(check_path(&"a/".repeat(2001), false).is_err());
+    }
+
+    #[test]
+    fn messages_quote_long_paths_shortened() {
+        assert_eq!(format!("{:?}", Shown("ab/cd.obj")), "\"ab/cd.obj\"");
+        let long = format!("ab/{}", "é".repeat(1000));
+        let shown = format!("{:?}", Shown(&long));
+        assert!(shown.starts_with("\"ab/é") && shown.ends_with("é\" (2003 bytes)") && shown.contains('…'), "{shown}");
+        assert!(shown.len() < 120, "{shown}");
+        let Err(Error::InvalidPath(m)) = check_path(&"a/".repeat(2001), false) else { panic!("refused") };
+        assert!(m.len() < 200 && m.contains("(4002 bytes) is longer than"), "{m}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use super::checksum::guard;
 use super::options::DirOptions;
 use super::path_lock::{PathGuard, PathLocks};
-use super::root::{RESERVED_PREFIX, TenantRoot};
+use super::root::{RESERVED_PREFIX, Shown, TenantRoot};
 use super::walk::{Entry, Walk};
 use crate::{Error, Result};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -95,11 +95,17 @@ impl Accounts {
         let grow = new.saturating_sub(old.unwrap_or(0));
         let shrink = old.unwrap_or(0).saturating_sub(new);
         if let Err(now) = bounded_add(&self.objects, add_objects, self.max_objects) {
-            return Err(self.refuse(format!("put of {path:?}"), add_objects, now, self.max_objects, ("quota.objects", "objects")));
+            return Err(self.refuse(format!("put of {:?}", Shown(path)), add_objects, now, self.max_objects, ("quota.objects", "objects")));
         }
         if let Err(now) = bounded_add(&self.bytes, grow, self.max_bytes) {
             self.objects.fetch_sub(add_objects, Ordering::AcqRel);
-            return Err(self.refuse(format!("put of {path:?} ({new} bytes)"), grow, now, self.max_bytes, ("quota.bytes", "bytes")));
+            return Err(self.refuse(
+                format!("put of {:?} ({new} bytes)", Shown(path)),
+                grow,
+                now,
+                self.max_bytes,
+                ("quota.bytes", "bytes"),
+            ));
         }
         Ok(Reservation { accounts: self, add_objects, grow, shrink, committed: false })
     }
