@@ -9,7 +9,7 @@ import { Connector } from './connector.js';
 import { InvalidArgumentError, LoadError, native } from './errors.js';
 // For {@link} in docs only.
 import type { UnavailableError } from './errors.js';
-import { checkOpenOptions, describe, type OpenOptions } from './options.js';
+import { checkKnownFields, checkOpenOptions, describe, type OpenOptions } from './options.js';
 
 /** Path of the bundled sandboxed filesystem connector (`guests/fs-connector`). */
 export const FS_CONNECTOR: string = fileURLToPath(new URL('../guests/dist/fs-connector.wasm', import.meta.url));
@@ -40,6 +40,9 @@ export interface CompileOptions {
    */
   sha256?: string;
 }
+
+/** The fields of {@link CompileOptions} (the type keeps the list complete). */
+const COMPILE_FIELDS = Object.keys({ cacheDir: true, sha256: true } satisfies Record<keyof CompileOptions, true>);
 
 /**
  * A compiled connector component; open it for any number of tenants.
@@ -109,9 +112,7 @@ export class ConnectorComponent {
  */
 export async function compileConnector(source: ConnectorSource, options: CompileOptions = {}): Promise<ConnectorComponent> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`compile options must be an object, got ${describe(options)}`);
-  for (const name of Object.keys(options)) {
-    if (name !== 'cacheDir' && name !== 'sha256') throw new InvalidArgumentError(`options.${name} is not known (known: cacheDir, sha256)`);
-  }
+  checkKnownFields(options, COMPILE_FIELDS);
   const pin = options.sha256;
   if (pin !== undefined && (typeof pin !== 'string' || !/^[0-9a-fA-F]{64}$/.test(pin))) {
     throw new InvalidArgumentError(`sha256 must be 64 hex digits, got ${describe(pin)}`);
@@ -145,7 +146,7 @@ export async function compileConnector(source: ConnectorSource, options: Compile
  * @throws {@link LoadError}, {@link InvalidArgumentError}, {@link InvalidConfigError}
  */
 export async function loadConnector(source: ConnectorSource, options: OpenOptions & CompileOptions): Promise<Connector> {
-  checkOpenOptions(options, ['cacheDir', 'sha256']);
+  checkOpenOptions(options, COMPILE_FIELDS);
   const { cacheDir, sha256, ...open } = options;
   const component = await compileConnector(source, { cacheDir, sha256 });
   return component.open(open);
@@ -156,6 +157,9 @@ export interface NativeLibraryOptions {
   /** The library file's expected sha256, 64 hex digits; the load is refused unless it matches. */
   sha256: string;
 }
+
+/** The fields of {@link NativeLibraryOptions}. */
+const NATIVE_LIBRARY_FIELDS = Object.keys({ sha256: true } satisfies Record<keyof NativeLibraryOptions, true>);
 
 /**
  * Loads a **trusted native connector**: a shared library exporting the
@@ -183,8 +187,7 @@ export interface NativeLibraryOptions {
 export async function loadNativeLibrary(path: string, options: NativeLibraryOptions): Promise<ConnectorComponent> {
   if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`path must be a non-empty string, got ${describe(path)}`);
   if (typeof options?.sha256 !== 'string') throw new InvalidArgumentError(`options.sha256 must be a hex string, got ${describe(options?.sha256)}`);
-  const unknown = Object.keys(options).find((name) => name !== 'sha256');
-  if (unknown !== undefined) throw new InvalidArgumentError(`options.${unknown} is not known (known: sha256)`);
+  checkKnownFields(options, NATIVE_LIBRARY_FIELDS);
   const nativeComponent = await native(`load native ${path}`, () => binding.loadNativeLibrary(path, options.sha256));
   return new ConnectorComponent(nativeComponent);
 }
@@ -195,7 +198,7 @@ export async function loadNativeLibrary(path: string, options: NativeLibraryOpti
  * @throws {@link LoadError}, {@link InvalidArgumentError}, {@link InvalidConfigError}, {@link BusyError}
  */
 export async function loadNativeConnector(path: string, options: OpenOptions & NativeLibraryOptions): Promise<Connector> {
-  checkOpenOptions(options, ['sha256']);
+  checkOpenOptions(options, NATIVE_LIBRARY_FIELDS);
   const { sha256, ...open } = options;
   const library = await loadNativeLibrary(path, { sha256 });
   return library.open(open);

@@ -122,10 +122,7 @@ export function checkOpenOptions(options: unknown, alsoKnown: readonly string[] 
     throw new InvalidArgumentError(`options must be an object with a root directory, got ${describe(options)}`);
   }
   const o = options as OpenOptions;
-  const known = [...OPEN_FIELDS, ...alsoKnown];
-  for (const name of Object.keys(o)) {
-    if (!known.includes(name)) throw new InvalidArgumentError(`options.${name} is not known (known: ${known.join(', ')})`);
-  }
+  checkKnownFields(o, [...OPEN_FIELDS, ...alsoKnown]);
   const storage = checkStorage(o.storage);
   const onS3 = storage?.kind === 's3';
   if (onS3 ? o.root !== undefined && typeof o.root !== 'string' : typeof o.root !== 'string' || o.root.length === 0 || o.root.includes('\0')) {
@@ -161,6 +158,12 @@ function checkStorage(value: unknown): StorageOptions | undefined {
     }
   }
   return s;
+}
+
+/** Refuses a field of `options` not in `known` (a misspelling), naming the known ones. @throws {@link InvalidArgumentError} */
+export function checkKnownFields(options: object, known: readonly string[]): void {
+  const unknown = Object.keys(options).find((name) => !known.includes(name));
+  if (unknown !== undefined) throw new InvalidArgumentError(`options.${unknown} is not known (known: ${known.join(', ')})`);
 }
 
 /** A short description of a value's type, for messages. */

@@ -18,10 +18,13 @@ export function formatRow(cells: string[], widths: number[]): string {
  * as `put` and `rm` print keys, so what is shown is unambiguous and never interpreted.
  */
 export function printableKey(key: string): string {
-  // C0 and C1 controls, DEL, the line/paragraph separators, and the bidirectional and zero-width
-  // formatting characters (which could make one key display as another).
-  return /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/u.test(key) || key.startsWith('"') ? JSON.stringify(key).replace(/[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : key;
+  if (key.search(UNPRINTABLE) < 0 && !key.startsWith('"')) return key;
+  // JSON escapes the C0 controls itself; the others it leaves raw.
+  return JSON.stringify(key).replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** C0 and C1 controls, DEL, the line/paragraph separators, and the bidirectional and zero-width formatting characters (which could make one key display as another). */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/gu;
 
 /** Prints `value` as one JSON document. */
 export function printJson(value: unknown): void {

@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { conformanceCases, runConformance } from '../conformance/index.js';
+import { testDir } from '../conformance/run.js';
 import { compileConnector, type ConnectorComponent } from '../load.js';
 import { printJson } from './output.js';
 import { globalsOf, parseConfig } from './tenant.js';
@@ -45,7 +46,7 @@ export function register(program: Command): void {
 
 /** Opens the component once with `config`, so a configuration it refuses is one error, not one failure per case. */
 async function probeOpen(component: ConnectorComponent, config: Record<string, unknown>, dir: string | undefined): Promise<void> {
-  const root = mkdtempSync(join(dir ?? process.env.KVBOX_TEST_DIR ?? '/var/tmp', 'kvbox-test-probe-'));
+  const root = mkdtempSync(join(testDir(dir), 'kvbox-test-probe-'));
   try {
     const store = await component.open({ root, config });
     await store.close();

@@ -36,6 +36,11 @@ export interface ConformanceOptions {
   onResult?: (result: CaseResult) => void;
 }
 
+/** Where tenant directories are made: `dir`, else `$KVBOX_TEST_DIR`, else `/var/tmp` (disk-backed). */
+export function testDir(dir?: string): string {
+  return dir ?? process.env.KVBOX_TEST_DIR ?? '/var/tmp';
+}
+
 /**
  * Runs every conformance case against the connector `open` opens, one after
  * another, each on fresh tenant directories; never throws for a failed case.
@@ -49,7 +54,7 @@ export interface ConformanceOptions {
  * ```
  */
 export async function runConformance(open: Opener, options: ConformanceOptions = {}): Promise<ConformanceReport> {
-  const base = mkdtempSync(join(options.dir ?? process.env.KVBOX_TEST_DIR ?? '/var/tmp', 'kvbox-conformance-'));
+  const base = mkdtempSync(join(testDir(options.dir), 'kvbox-conformance-'));
   let n = 0;
   const cx = { open, tenant: () => join(base, `t${++n}`) };
   const results: CaseResult[] = [];

@@ -21,6 +21,7 @@
 //! with checksums on, before any write); a tenant without it has no
 //! checksummed object, so its reads skip the attribute lookup altogether.
 
+use super::direct::read_at_into_from;
 use crate::{Error, Result};
 use rustix::fs::XattrFlags;
 use rustix::io::Errno;
@@ -85,12 +86,8 @@ pub fn boot_id() -> Option<[u8; 16]> {
 
 /// The 16 bytes of a UUID written as 32 hex digits and dashes.
 pub(super) fn parse_uuid(text: &str) -> Option<[u8; 16]> {
-    let digits: Vec<u8> = text.bytes().filter(|&b| b != b'-').collect();
     let mut out = [0u8; 16];
-    (digits.len() == 32).then_some(())?;
-    for (byte, pair) in out.iter_mut().zip(digits.chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
+    hex::decode_to_slice(text.replace('-', ""), &mut out).ok()?;
     Some(out)
 }
 
@@ -207,15 +204,12 @@ pub fn check_file(fd: &OwnedFd, path: &str) -> Result<Verdict> {
     let mut piece = vec![0u8; (size.max(1) as usize).min(1 << 20)];
     let mut offset = 0u64;
     loop {
-        match rustix::io::pread(fd, &mut piece, offset) {
-            Ok(0) => break,
-            Ok(n) => {
-                digest.update(&piece[..n]);
-                offset += n as u64;
-            }
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(Error::os(&format!("reading {path:?}"), e.into())),
+        let n = read_at_into_from(fd, &mut piece, offset).map_err(|e| Error::os(&format!("reading {path:?}"), e.into()))?;
+        if n == 0 {
+            break;
         }
+        digest.update(&piece[..n]);
+        offset += n as u64;
     }
     judge(fd, path, guard, digest.finalize() as u32)
 }

@@ -69,7 +69,7 @@ impl Suspects {
         let out = Self { any: AtomicBool::new(!ids.is_empty()), ids: Mutex::new(ids), changed: AtomicBool::new(false) };
         // The boot is recorded only over a list written whole: a record without its list would lose them.
         if fresh && out.write_list(root) {
-            write_atomically(root, BOOT_FILE, format!("{}\n", hex(&boot_id().unwrap_or_default())).as_bytes());
+            write_atomically(root, BOOT_FILE, format!("{}\n", hex::encode(boot_id().unwrap_or_default())).as_bytes());
         }
         out
     }
@@ -183,10 +183,6 @@ fn write_atomically(root: &TenantRoot, name: &str, bytes: &[u8]) -> bool {
     }
     let _ = rustix::fs::unlinkat(root.fd(), tmp.as_str(), AtFlags::empty());
     false
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
