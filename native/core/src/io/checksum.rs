@@ -22,6 +22,7 @@
 //! checksummed object, so its reads skip the attribute lookup altogether.
 
 use super::direct::read_at_into_from;
+use super::root::Shown;
 use crate::{Error, Result};
 use rustix::fs::XattrFlags;
 use rustix::io::Errno;
@@ -158,13 +159,13 @@ impl Guard {
 /// `Corrupt`.
 pub fn guard(fd: &OwnedFd, path: &str) -> Result<Guard> {
     let mut stored = [0u8; UNSYNCED_LEN];
-    let malformed = || Error::Corrupt(format!("object {path:?} has a malformed checksum attribute"));
+    let malformed = || Error::Corrupt(format!("object {:?} has a malformed checksum attribute", Shown(path)));
     let len = match rustix::fs::fgetxattr(fd, CRC_XATTR, &mut stored) {
         Ok(len) => len,
         Err(Errno::NODATA) | Err(Errno::NOTSUP) => return Ok(Guard::None),
         // Longer than any attribute kvbox writes.
         Err(Errno::RANGE) => return Err(malformed()),
-        Err(e) => return Err(Error::os(&format!("reading the checksum of {path:?}"), e.into())),
+        Err(e) => return Err(Error::os(&format!("reading the checksum of {:?}", Shown(path)), e.into())),
     };
     let crc = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
     match len {
@@ -200,11 +201,11 @@ pub fn check_file(fd: &OwnedFd, path: &str) -> Result<Verdict> {
         return Ok(Verdict::Sound);
     }
     let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
-    let size = rustix::fs::fstat(fd).map_err(|e| Error::os(&format!("reading {path:?}"), e.into()))?.st_size;
+    let size = rustix::fs::fstat(fd).map_err(|e| Error::os(&format!("reading {:?}", Shown(path)), e.into()))?.st_size;
     let mut piece = vec![0u8; (size.max(1) as usize).min(1 << 20)];
     let mut offset = 0u64;
     loop {
-        let n = read_at_into_from(fd, &mut piece, offset).map_err(|e| Error::os(&format!("reading {path:?}"), e.into()))?;
+        let n = read_at_into_from(fd, &mut piece, offset).map_err(|e| Error::os(&format!("reading {:?}", Shown(path)), e.into()))?;
         if n == 0 {
             break;
         }
@@ -234,7 +235,8 @@ fn judge(fd: &OwnedFd, path: &str, guard: Guard, have: u32) -> Result<Verdict> {
         }
         (false, true) => Ok(Verdict::Torn),
         (false, false) => Err(Error::Corrupt(format!(
-            "object {path:?} failed its CRC-32C check (stored {want:08x}, read {have:08x}); its bytes were not returned"
+            "object {:?} failed its CRC-32C check (stored {want:08x}, read {have:08x}); its bytes were not returned",
+            Shown(path)
         ))),
     }
 }

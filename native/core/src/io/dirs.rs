@@ -8,7 +8,7 @@
 //! the first directory of a put is made: a refused put leaves nothing.
 
 use super::ObjectDir;
-use super::root::openat2_beneath;
+use super::root::{Shown, openat2_beneath};
 use crate::{Error, Result};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -28,7 +28,7 @@ impl ObjectDir {
             match openat2_beneath(cur.as_fd(), seg, flags, Mode::empty()) {
                 Ok(fd) => cur = fd,
                 Err(Errno::NOENT) => break,
-                Err(e) => return Err(Error::os(&format!("opening directory {rel:?}"), e.into())),
+                Err(e) => return Err(Error::os(&format!("opening directory {:?}", Shown(rel)), e.into())),
             }
             have += 1;
         }
@@ -42,10 +42,10 @@ impl ObjectDir {
                     }
                 }
                 Err(Errno::EXIST) => {} // made by a concurrent put meanwhile
-                Err(e) => return Err(Error::os(&format!("creating directory {rel:?}"), e.into())),
+                Err(e) => return Err(Error::os(&format!("creating directory {:?}", Shown(rel)), e.into())),
             }
             cur = openat2_beneath(cur.as_fd(), seg, flags, Mode::empty())
-                .map_err(|e| Error::os(&format!("opening directory {rel:?}"), e.into()))?;
+                .map_err(|e| Error::os(&format!("opening directory {:?}", Shown(rel)), e.into()))?;
         }
         Ok(cur)
     }

@@ -37,7 +37,7 @@ use super::direct::{
 };
 use super::options::{DirOptions, check_depth};
 use super::probe::dio_alignment_cached;
-use super::root::{TenantRoot, check_path, split_parent};
+use super::root::{Shown, TenantRoot, check_path, split_parent};
 use super::suspects::{Suspects, can_scan, recorded};
 use super::usage::{Accounts, Usage, scan};
 use crate::{Error, Result};
@@ -159,9 +159,9 @@ impl ObjectDir {
         let fd = match rustix::fs::openat(&*dir, name, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::NOENT) | Err(Errno::ISDIR) => return gone(),
-            Err(e) => return Err(Error::os(&format!("checking {path:?}"), e.into())),
+            Err(e) => return Err(Error::os(&format!("checking {:?}", Shown(path)), e.into())),
         };
-        let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(&format!("checking {path:?}"), e.into()))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(&format!("checking {:?}", Shown(path)), e.into()))?;
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return gone();
         }
@@ -202,9 +202,10 @@ impl ObjectDir {
         };
         let tmp = temp_name();
         let result = self.write_temp(&dir, &tmp, data).and_then(|()| {
-            rustix::fs::renameat(&dir, tmp.as_str(), &dir, name).map_err(|e| Error::os(&format!("renaming into {path:?}"), e.into()))?;
+            rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)
+                .map_err(|e| Error::os(&format!("renaming into {:?}", Shown(path)), e.into()))?;
             if self.durable {
-                rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {path:?}"), e.into()))?;
+                rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {:?}", Shown(path)), e.into()))?;
             }
             Ok(())
         });
@@ -291,7 +292,7 @@ impl ObjectDir {
             && (st.st_ino, st.st_dev) == (ours.st_ino, ours.st_dev)
         {
             rustix::fs::unlinkat(&*dir, name, AtFlags::empty())
-                .map_err(|e| Error::os(&format!("dropping the torn object {path:?}"), e.into()))?;
+                .map_err(|e| Error::os(&format!("dropping the torn object {:?}", Shown(path)), e.into()))?;
             self.accounts.removed(st.st_size as u64);
         }
         self.settled(path);
@@ -333,7 +334,7 @@ impl ObjectDir {
                 Ok(fd) => return Ok(Some((fd, ReadMode::Direct(align)))),
                 Err(Errno::NOENT) | Err(Errno::ISDIR) => return Ok(None),
                 Err(Errno::INVAL) => {} // no O_DIRECT for this file: buffered below
-                Err(e) => return Err(Error::os(&format!("reading {path:?}"), e.into())),
+                Err(e) => return Err(Error::os(&format!("reading {:?}", Shown(path)), e.into())),
             }
         }
         let mode = match self.direct_align {
@@ -343,7 +344,7 @@ impl ObjectDir {
         match open(flags) {
             Ok(fd) => Ok(Some((fd, mode))),
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(None),
-            Err(e) => Err(Error::os(&format!("reading {path:?}"), e.into())),
+            Err(e) => Err(Error::os(&format!("reading {:?}", Shown(path)), e.into())),
         }
     }
 
@@ -353,13 +354,13 @@ impl ObjectDir {
         let Some((fd, mode)) = self.open_for_read(path)? else {
             return Ok(None);
         };
-        let too_large = |size: usize| Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"));
+        let too_large = |size: usize| Error::TooLarge(format!("object {:?} of {size} bytes exceeds the limit of {max_bytes}", Shown(path)));
         let got = match mode {
             ReadMode::Direct(align) => read_direct(&fd, align, max_bytes),
             ReadMode::CacheFirst(align) => read_cache_first(&fd, align, max_bytes),
             ReadMode::Buffered => read_buffered(&fd, max_bytes),
         };
-        let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {path:?}"), too_large))? else {
+        let Some(bytes) = got.map_err(|e| e.into_error(&format!("reading {:?}", Shown(path)), too_large))? else {
             return Ok(None);
         };
         if self.torn(path, &fd, &bytes)? {
@@ -376,13 +377,13 @@ impl ObjectDir {
         let Some((fd, mode)) = self.open_for_read(path)? else {
             return Ok(None);
         };
-        let what = || format!("reading {path:?}");
-        let too_large = |size: usize| Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}"));
+        let what = || format!("reading {:?}", Shown(path));
+        let too_large = |size: usize| Error::TooLarge(format!("object {:?} of {size} bytes exceeds the limit of {max_bytes}", Shown(path)));
         let Some(size) = regular_size(&fd, max_bytes).map_err(|e| e.into_error(&what(), too_large))? else {
             return Ok(None);
         };
         if size > dst.len() {
-            return Err(Error::TooLarge(format!("object {path:?} of {size} bytes does not fit the {}-byte target", dst.len())));
+            return Err(Error::TooLarge(format!("object {:?} of {size} bytes does not fit the {}-byte target", Shown(path), dst.len())));
         }
         let filled = match mode {
             ReadMode::Direct(align) => read_direct_into(&fd, align, &mut dst[..], size),
@@ -413,7 +414,7 @@ impl ObjectDir {
         let Some((fd, mode)) = self.open_for_read(path)? else {
             return Ok(None);
         };
-        let what = || format!("reading {path:?} from byte {offset}");
+        let what = || format!("reading {:?} from byte {offset}", Shown(path));
         let Some(size) = regular_size(&fd, u64::MAX).map_err(|e| e.into_error(&what(), |_| Error::TooLarge(String::new())))? else {
             return Ok(None);
         };
@@ -470,12 +471,12 @@ impl ObjectDir {
                 self.accounts.removed(old);
                 self.settled(path);
                 if self.durable {
-                    rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {path:?}"), e.into()))?;
+                    rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {:?}", Shown(path)), e.into()))?;
                 }
                 Ok(true)
             }
             Err(Errno::NOENT) | Err(Errno::ISDIR) => Ok(false),
-            Err(e) => Err(Error::os(&format!("removing {path:?}"), e.into())),
+            Err(e) => Err(Error::os(&format!("removing {:?}", Shown(path)), e.into())),
         }
     }
 }
@@ -551,6 +552,22 @@ mod tests {
             d.write("big", &pattern(10_000)).unwrap();
             assert!(matches!(d.read("big", 9_999), Err(Error::TooLarge(_))));
             assert_eq!(d.read("big", 10_000).unwrap().map(|v| v.len()), Some(10_000));
+        });
+    }
+
+    #[test]
+    fn errors_quote_long_paths_shortened() {
+        both_modes(|d| {
+            let long = ["s".repeat(200), "t".repeat(200), "u".repeat(200), "v".repeat(200), "w.obj".into()].join("/");
+            d.write(&long, &pattern(5000)).unwrap();
+            let short = |e: Error| {
+                let m = e.to_string();
+                assert!(m.len() < 300 && m.contains('…') && m.contains(&format!("({} bytes)", long.len())), "{m}");
+            };
+            short(d.read(&long, 10).unwrap_err());
+            short(d.read_into(&long, &mut [0u8; 10], u64::MAX).unwrap_err());
+            // An I/O error: a path through the object, as if it were a directory.
+            short(d.write(&format!("{long}/x"), b"1").unwrap_err());
         });
     }
 

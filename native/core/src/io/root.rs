@@ -162,7 +162,7 @@ impl TenantRoot {
         match self.open_beneath(rel, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
             Ok(fd) => Ok(Some(fd)),
             Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(Error::os(&format!("opening directory {rel:?}"), e.into())),
+            Err(e) => Err(Error::os(&format!("opening directory {:?}", Shown(rel)), e.into())),
         }
     }
 }

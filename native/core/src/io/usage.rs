@@ -114,7 +114,7 @@ impl Accounts {
     /// `Quota`; what is not [`DirReservation::made_one`] is given back on drop.
     pub fn reserve_dirs(&self, rel: &str, n: u64) -> Result<DirReservation<'_>> {
         if let Err(now) = bounded_add(&self.directories, n, self.max_dirs) {
-            return Err(self.refuse(format!("put into {rel:?}"), n, now, self.max_dirs, ("quota.directories", "directories")));
+            return Err(self.refuse(format!("put into {:?}", Shown(rel)), n, now, self.max_dirs, ("quota.directories", "directories")));
         }
         Ok(DirReservation { accounts: self, unused: n })
     }

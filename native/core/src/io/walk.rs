@@ -13,7 +13,7 @@
 //! `openat2` per directory. A deeper tree (made behind kvbox's back) costs
 //! at most one resolution of depth *d* per re-opened directory at depth *d*.
 
-use super::root::{TenantRoot, openat2_beneath};
+use super::root::{Shown, TenantRoot, openat2_beneath};
 use crate::{Error, Result};
 use rustix::fs::{Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -122,7 +122,7 @@ where
             Ok(fd) => self.enter(path, fd, cursor),
             // Removed or replaced (by a link) while we walked: not ours to list.
             Err(Errno::NOENT) | Err(Errno::NOTDIR) | Err(Errno::LOOP) => Ok(()),
-            Err(e) => Err(Error::os(&format!("walking into {path:?}"), e.into())),
+            Err(e) => Err(Error::os(&format!("walking into {:?}", Shown(&path)), e.into())),
         }
     }
 
@@ -150,7 +150,7 @@ where
     /// Reads directory `fd` at `path` and makes it the deepest level.
     fn enter(&mut self, path: String, fd: OwnedFd, cursor: Option<usize>) -> Result<()> {
         let mut rest = Vec::new();
-        let what = || format!("reading directory {path:?}");
+        let what = || format!("reading directory {:?}", Shown(&path));
         for entry in Dir::read_from(&fd).map_err(|e| Error::os(&what(), e.into()))? {
             let entry = entry.map_err(|e| Error::os(&what(), e.into()))?;
             let Ok(name) = entry.file_name().to_str() else {

@@ -18,6 +18,7 @@
 
 use super::super::Usage;
 use super::super::path_lock::{PathGuard, PathLocks};
+use super::super::root::Shown;
 use crate::{Error, Result};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,8 +114,9 @@ impl Ledger {
                 self.rejections.fetch_add(1, Ordering::Relaxed);
             }
             return Err(Error::Quota(format!(
-                "put of {path:?} ({new} bytes) would make {} {unit}, over the quota of {} ({quota}); nothing was written \
+                "put of {:?} ({new} bytes) would make {} {unit}, over the quota of {} ({quota}); nothing was written \
                  (the tenant holds about {now} {unit} across all nodes, as of this node's last listing)",
+                Shown(path),
                 now.saturating_add(n),
                 max.unwrap_or(u64::MAX)
             )));

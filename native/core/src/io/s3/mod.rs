@@ -24,7 +24,7 @@ pub mod ledger;
 use super::checksum::crc32c;
 use super::listing::Listing;
 use super::options::check_depth;
-use super::root::check_path;
+use super::root::{Shown, check_path};
 use super::storage::ObjectStorage;
 use super::{DirOptions, Usage, recycle};
 use crate::storage::S3Storage;
@@ -93,11 +93,11 @@ impl S3Objects {
                 full.len()
             )));
         }
-        Key::parse(&full).map_err(|e| Error::InvalidPath(format!("object path {path:?} is not a valid object store key: {e}")))
+        Key::parse(&full).map_err(|e| Error::InvalidPath(format!("object path {:?} is not a valid object store key: {e}", Shown(path))))
     }
 
     fn what(&self, op: &str, path: &str) -> String {
-        format!("{op} {path:?} on {}", self.label)
+        format!("{op} {:?} on {}", Shown(path), self.label)
     }
 
     /// The object's size, or `None`.
@@ -120,10 +120,10 @@ impl S3Objects {
         };
         let size = got.meta.size;
         if size > max_bytes {
-            return Err(Error::TooLarge(format!("object {path:?} of {size} bytes exceeds the limit of {max_bytes}")));
+            return Err(Error::TooLarge(format!("object {:?} of {size} bytes exceeds the limit of {max_bytes}", Shown(path))));
         }
         if size > fits {
-            return Err(Error::TooLarge(format!("object {path:?} of {size} bytes does not fit the {fits}-byte target")));
+            return Err(Error::TooLarge(format!("object {:?} of {size} bytes does not fit the {fits}-byte target", Shown(path))));
         }
         Ok(Some(got))
     }
@@ -156,7 +156,8 @@ impl S3Objects {
             let have = format!("{:08x}", crc32c(dst));
             if want != have {
                 return Err(Error::Corrupt(format!(
-                    "object {path:?} failed its CRC-32C check (stored {want}, read {have}); its bytes were not returned"
+                    "object {:?} failed its CRC-32C check (stored {want}, read {have}); its bytes were not returned",
+                    Shown(path)
                 )));
             }
         }
@@ -206,7 +207,7 @@ impl ObjectStorage for S3Objects {
         let Some(got) = self.get(path, max_bytes, u64::MAX)? else {
             return Ok(None);
         };
-        let size = usize::try_from(got.meta.size).map_err(|_| Error::TooLarge(format!("object {path:?} is too large")))?;
+        let size = usize::try_from(got.meta.size).map_err(|_| Error::TooLarge(format!("object {:?} is too large", Shown(path))))?;
         let mut bytes = recycle::take(size);
         bytes.resize(size, 0);
         self.receive(path, got, &mut bytes)?;
