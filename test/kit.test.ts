@@ -20,14 +20,14 @@ const base = scratch('kit');
 // and the SDK's dependencies are built there already, with the same profile.
 const cargoTarget = execFileSync(process.execPath, [join(ROOT, 'scripts', 'target-dir.mjs')], { encoding: 'utf8' }).trim();
 
-function kvbox(args: string[], cwd: string): { status: number | null; out: string } {
+function kvbox(args: string[], cwd: string): { status: number | null; out: string; stdout: string } {
   const r = spawnSync(process.execPath, [CLI, '--cache-dir', join(base, 'cache'), ...args], {
     cwd,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     env: { ...process.env, KVBOX_CARGO_TARGET_DIR: cargoTarget, KVBOX_TEST_DIR: base },
   });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  return { status: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 function missing(lang: string): string | undefined {
@@ -67,6 +67,17 @@ describe('the author commands on bad input', () => {
       const r = kvbox(args, base);
       expect(r.status, args.join(' ')).toBe(1);
       expect(r.out.trimEnd().split('\n')[0], args.join(' ')).toMatch(line);
+    }
+    // Under --json a component that does not load, or a config it refuses, is still a JSON report.
+    for (const [args, code] of [
+      [['test', '--json', junk], 'ERR_KVBOX_LOAD'],
+      [['test', '--json', FS_CONNECTOR, '--config', '{"bogus":1}'], 'ERR_KVBOX_INVALID_CONFIG'],
+    ] as const) {
+      const r = kvbox([...args], base);
+      expect(r.status, args.join(' ')).toBe(1);
+      const report = JSON.parse(r.stdout) as { passed: number; failed: number; results: unknown[]; error: { name: string; code: string; message: string } };
+      expect(report, args.join(' ')).toMatchObject({ passed: 0, failed: 0, results: [], error: { code } });
+      expect(report.error.message.length).toBeGreaterThan(0);
     }
     const noCase = kvbox(['test', FS_CONNECTOR, '--grep', 'no such case'], base);
     expect(noCase.status, 'a --grep that matches no case is a usage error, not "conformance ok"').toBe(2);

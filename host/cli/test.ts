@@ -25,10 +25,18 @@ export function register(program: Command): void {
         self.error(`no conformance case matches --grep ${JSON.stringify(flags.grep)}`);
       }
       const t = performance.now();
-      const component = await compileConnector(path, { cacheDir: globalsOf(self).cacheDir });
-      const compileMs = performance.now() - t;
       const config = flags.config ?? {};
-      await probeOpen(component, config, flags.dir);
+      let component: ConnectorComponent;
+      let compileMs: number;
+      try {
+        component = await compileConnector(path, { cacheDir: globalsOf(self).cacheDir });
+        compileMs = performance.now() - t;
+        await probeOpen(component, config, flags.dir);
+      } catch (err) {
+        // A component that does not compile or a config it refuses: still a report under --json.
+        if (flags.json) printJson({ file: path, config, passed: 0, failed: 0, results: [], error: errorFields(err) });
+        throw err;
+      }
       if (!flags.json) console.log(`kvbox: testing ${path} (contract ${component.contractVersion}, sha256 ${component.sha256?.slice(0, 16)}…, ${component.origin} in ${compileMs.toFixed(0)} ms) with config ${JSON.stringify(config)}\n`);
       const report = await runConformance((root, limits) => component.open({ root, limits, config }), {
         dir: flags.dir,
@@ -42,6 +50,13 @@ export function register(program: Command): void {
       }
       if (report.failed > 0 || report.results.length === 0) process.exitCode = 1;
     });
+}
+
+/** An error as JSON fields: its class name, `ERR_KVBOX_*` code when it has one, and message. */
+function errorFields(err: unknown): { name: string; code?: string; message: string } {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return { name: err.name, ...(typeof code === 'string' ? { code } : {}), message: err.message };
 }
 
 /** Opens the component once with `config`, so a configuration it refuses is one error, not one failure per case. */
