@@ -92,12 +92,12 @@ describe('the packed package', () => {
     }
   });
 
-  it('ships the library, CLI, LICENSE and fs-connector.wasm, and no fixtures, maps, native builds or sources', () => {
+  it('ships the library, CLI, LICENSE, CHANGELOG and fs-connector.wasm, and no fixtures, maps, native builds or sources', () => {
     const installed = join(app, 'node_modules', ...pkg.name.split('/'));
     const files = (function walk(d: string, rel = ''): string[] {
       return readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n), `${rel}${n}/`) : [`${rel}${n}`]));
     })(installed);
-    for (const f of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) expect(files).toContain(f);
+    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) expect(files).toContain(f);
     // The author kit: the conformance module, the templates, the SDK's sources with the WIT it targets.
     for (const f of ['dist/conformance/index.js', 'guests/templates/rust/Cargo.toml', 'guests/templates/js/src/connector.js', 'guests/templates/c/bindings/connector.h', 'crates/connector-sdk/src/lib.rs', 'crates/connector-sdk/wit/store.wit', 'crates/layout/src/lib.rs']) {
       expect(files).toContain(f);
