@@ -33,6 +33,14 @@ describe('memory: every memory and table of an instance against limits.memoryByt
 });
 
 describe('deadlines: time in host calls counts', () => {
+  it('says a timed-out call may have written only for calls that write', async () => {
+    await using c = await openHostile('spin', { callTimeoutMs: 50, maxInstances: 2 }, { spin_ms: 400 });
+    const read = await rejectsWith(c.get('k'), TimeoutError, 'ERR_KVBOX_TIMEOUT');
+    expect(read.message).toMatch(/deadline during get \(limits\.callTimeoutMs\); the instance was discarded\.$/);
+    const write = await rejectsWith(c.put('k', bytes(1)), TimeoutError, 'ERR_KVBOX_TIMEOUT');
+    expect(write.message).toMatch(/during put .* may or may not have replaced the object \(never partly\)/);
+  });
+
   it('stops a connector that spends its call writing 32 MiB objects again and again', async () => {
     await using c = await openHostile('big-write', { callTimeoutMs: 1000 });
     const t0 = performance.now();

@@ -149,9 +149,15 @@ impl WasmConnector {
         match e.downcast_ref::<Interrupt>() {
             Some(Interrupt::Deadline) => {
                 c.timeouts.fetch_add(1, Ordering::Relaxed);
+                // Only a call that writes leaves the caller unsure of the store's state.
+                let unsure = match during {
+                    "put" => " A timed-out put may or may not have replaced the object (never partly).",
+                    "putMany" => " Each object of a timed-out putMany may or may not have been replaced (never partly).",
+                    "remove" | "removeMany" => " A timed-out remove may or may not have removed its objects.",
+                    _ => "",
+                };
                 return Error::Timeout(format!(
-                    "the connector ran past its {} ms deadline during {during} (limits.callTimeoutMs); the instance was discarded. \
-                     A timed-out put may or may not have replaced the object (never partly)",
+                    "the connector ran past its {} ms deadline during {during} (limits.callTimeoutMs); the instance was discarded.{unsure}",
                     self.limits.call_timeout_ms
                 ));
             }
