@@ -5,7 +5,7 @@
  * 0.1.0 one through the host's loop over its single-key calls. The host's
  * own argument checks, aborts and close are tested in kvbox's vitest files.
  */
-import { bytes, equal, ok, random, sha256 } from './check.js';
+import { bytes, clean, equal, ok, random, sha256 } from './check.js';
 import type { ConformanceCase } from './cases.js';
 
 const SENTINEL = 0xa5;
@@ -30,20 +30,18 @@ export const batchCases: readonly ConformanceCase[] = [
       await using c = await open(tenant());
       const keys = Array.from({ length: 64 }, (_, i) => `model@1@0@${i.toString(16).padStart(8, '0')}@bf16`);
       const data = keys.map((_, i) => bytes((1 << 20) + (i % 3)));
-      const put = await c.putMany(keys.map((k, i) => [k, data[i]!] as const));
-      equal(put.errors, new Map(), 'putMany errors');
+      const put = clean(await c.putMany(keys.map((k, i) => [k, data[i]!] as const)), 'putMany');
       ok(put.stored.every(Boolean), 'every key stored');
       const slot = (1 << 20) + 4096;
       const backing = Buffer.allocUnsafeSlow(64 * slot + 1);
       const bufs = keys.map((_, i) => backing.subarray(1 + i * slot, 1 + (i + 1) * slot));
-      const got = await c.getManyInto(keys, bufs);
-      equal(got.errors, new Map(), 'getManyInto errors');
+      const got = clean(await c.getManyInto(keys, bufs), 'getManyInto');
       keys.forEach((k, i) => {
         equal([got.hits[i], got.lengths[i]], [1, data[i]!.length], `getManyInto hit and length of ${k}`);
         equal(sha256(bufs[i]!.subarray(0, data[i]!.length)), sha256(data[i]!), `bytes of ${k}`);
       });
-      equal((await c.sizeMany(keys)).sizes, data.map((d) => d.length), 'sizeMany');
-      const whole = await c.getMany(keys.slice(0, 8));
+      equal(clean(await c.sizeMany(keys), 'sizeMany').sizes, data.map((d) => d.length), 'sizeMany');
+      const whole = clean(await c.getMany(keys.slice(0, 8)), 'getMany');
       whole.values.forEach((v, i) => equal(v && sha256(v), sha256(data[i]!), `getMany of ${keys[i]}`));
     },
   },
@@ -52,47 +50,48 @@ export const batchCases: readonly ConformanceCase[] = [
     async run({ open, tenant }) {
       await using c = await open(tenant());
       const keys = Array.from({ length: 10_000 }, (_, i) => `k/${i}`);
-      const put = await c.putMany(keys.filter((_, i) => i % 2 === 0).map((k) => [k, Buffer.from(k)] as const));
-      equal(put.errors.size, 0, 'putMany errors');
-      const { exists, errors } = await c.existsMany(keys);
-      equal(errors.size, 0, 'existsMany errors');
+      clean(await c.putMany(keys.filter((_, i) => i % 2 === 0).map((k) => [k, Buffer.from(k)] as const)), 'putMany');
+      const { exists } = clean(await c.existsMany(keys), 'existsMany');
       ok(
         exists.every((e, i) => e === (i % 2 === 0)),
         'existsMany answers in the order of its keys',
       );
-      const sizes = await c.sizeMany(keys);
+      const sizes = clean(await c.sizeMany(keys), 'sizeMany');
       ok(
         sizes.sizes.every((s, i) => s === (i % 2 === 0 ? keys[i]!.length : undefined)),
         'sizeMany answers in order',
       );
-      const removed = await c.removeMany(keys);
+      const removed = clean(await c.removeMany(keys), 'removeMany');
       ok(
         removed.removed.every((r, i) => r === (i % 2 === 0)),
         'removeMany answers in order',
       );
-      ok(!(await c.existsMany(keys)).exists.some(Boolean), 'nothing left after removeMany');
+      ok(!clean(await c.existsMany(keys), 'existsMany').exists.some(Boolean), 'nothing left after removeMany');
     },
   },
   {
     name: 'batches: applies repeated keys in order: the later put wins, the second remove finds nothing',
     async run({ open, tenant }) {
       await using c = await open(tenant());
-      const put = await c.putMany([
-        ['k', Buffer.from('first')],
-        ['other', Buffer.from('o')],
-        ['k', Buffer.from('second')],
-        ['k', Buffer.from('third!')],
-      ]);
+      const put = clean(
+        await c.putMany([
+          ['k', Buffer.from('first')],
+          ['other', Buffer.from('o')],
+          ['k', Buffer.from('second')],
+          ['k', Buffer.from('third!')],
+        ]),
+        'putMany',
+      );
       equal(put.stored, [true, true, true, true], 'stored');
       equal((await c.get('k'))?.toString(), 'third!', 'the last put of a key wins');
       const bufs = [Buffer.alloc(8), Buffer.alloc(8)];
-      const into = await c.getManyInto(['k', 'k'], bufs);
+      const into = clean(await c.getManyInto(['k', 'k'], bufs), 'getManyInto');
       equal([...into.lengths], [6, 6], 'getManyInto of one key twice');
       equal(
         bufs.map((b) => b.subarray(0, 6).toString()),
         ['third!', 'third!'],
       );
-      equal((await c.removeMany(['k', 'k', 'other'])).removed, [true, false, true], 'removeMany of one key twice');
+      equal(clean(await c.removeMany(['k', 'k', 'other']), 'removeMany').removed, [true, false, true], 'removeMany of one key twice');
     },
   },
   {
@@ -131,27 +130,27 @@ export const batchCases: readonly ConformanceCase[] = [
               const size = upTo(9000);
               return [pick(), Buffer.alloc(size, size % 251)] as const;
             });
-            equal((await batched.putMany(entries)).errors.size, 0, `putMany errors (${at})`);
+            clean(await batched.putMany(entries), `putMany (${at})`);
             for (const [k, d] of entries) await single.put(k, d);
           } else {
             const keys = Array.from({ length: upTo(6) }, pick);
             const want: boolean[] = [];
             for (const k of keys) want.push(await single.remove(k));
-            equal((await batched.removeMany(keys)).removed, want, `removeMany ${JSON.stringify(keys)} (${at})`);
+            equal(clean(await batched.removeMany(keys), `removeMany (${at})`).removed, want, `removeMany ${JSON.stringify(keys)} (${at})`);
           }
         }
         const all = [...names, 'a'];
-        equal((await batched.existsMany(all)).exists, await Promise.all(all.map((k) => single.exists(k))), `existsMany (${at})`);
-        equal((await batched.sizeMany(all)).sizes, await Promise.all(all.map((k) => single.size(k))), `sizeMany (${at})`);
+        equal(clean(await batched.existsMany(all), `existsMany (${at})`).exists, await Promise.all(all.map((k) => single.exists(k))), `existsMany (${at})`);
+        equal(clean(await batched.sizeMany(all), `sizeMany (${at})`).sizes, await Promise.all(all.map((k) => single.size(k))), `sizeMany (${at})`);
         const want = await Promise.all(all.map((k) => single.get(k)));
-        const values = await batched.getMany(all);
+        const values = clean(await batched.getMany(all), `getMany (${at})`);
         equal(
           values.values.map((v) => v && sha256(v)),
           want.map((v) => v && sha256(v)),
           `getMany (${at})`,
         );
         const bufs = all.map(() => Buffer.alloc(9000, SENTINEL));
-        const into = await batched.getManyInto(all, bufs);
+        const into = clean(await batched.getManyInto(all, bufs), `getManyInto (${at})`);
         all.forEach((k, i) => {
           equal([into.hits[i], into.lengths[i]], [want[i] ? 1 : 0, want[i]?.length ?? 0], `getManyInto ${k} (${at})`);
           if (want[i]) equal(sha256(bufs[i]!.subarray(0, want[i]!.length)), sha256(want[i]!), `getManyInto bytes of ${k} (${at})`);

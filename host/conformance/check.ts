@@ -30,6 +30,22 @@ export function filesUnder(dir: string): string[] {
   return out.sort();
 }
 
+/**
+ * A batch result with no per-key error, returned as it is; otherwise an assertion naming how many keys
+ * failed and the first failure in full (a trap's message says which export is missing or what threw).
+ */
+export function clean<T extends { errors: ReadonlyMap<number, Error> }>(result: T, what: string): T {
+  const first = result.errors.entries().next();
+  if (first.done) return result;
+  const [index, err] = first.value;
+  const code = (err as Error & { code?: string }).code;
+  throw new AssertionError({
+    message: `${what}: ${result.errors.size} key(s) failed; the first, #${index}: ${err.name}${code ? ` (${code})` : ''}: ${err.message}`,
+    actual: result.errors.size,
+    expected: 0,
+  });
+}
+
 /** Asserts that `promise` rejects with an error of `Class` whose `code` is `code`; returns the error. */
 export async function rejectsWith(promise: Promise<unknown>, Class: new (...a: never[]) => Error, code: string): Promise<Error> {
   let result: unknown;
