@@ -20,7 +20,10 @@
 //! given, on disk under `<sha256 of wasm + engine compatibility hash>.cwasm`.
 //! Only files this host wrote are deserialized: the directory is created
 //! 0700, files 0600, and a file that is not owned by this user, or that
-//! group or others could have written, is ignored and rebuilt.
+//! group or others could have written, is ignored and rebuilt. The directory
+//! is kept under [`DISK_CACHE_MAX_BYTES`]: writing an entry evicts the least
+//! recently used others (a load from disk marks its file used), so rebuilding
+//! a connector again and again (each build a new digest) cannot fill the disk.
 
 use super::bindings::{Contract, Pre};
 use super::state::Sandbox;
@@ -318,12 +321,16 @@ impl Runtime {
             // bytes come from `precompile_component` of this engine
             // configuration, which `deserialize_file` re-checks.
             if let Ok(placed) = self.place(|engine| unsafe { Component::deserialize_file(engine, &file) }) {
+                // Recently used, for eviction (best effort).
+                let _ = std::fs::File::options().write(true).open(&file).and_then(|f| f.set_modified(std::time::SystemTime::now()));
                 return Ok((placed, Origin::Disk));
             }
         }
         let (code, placed) = self.compile_and_place(wasm)?;
         // A cache that cannot be written only costs the next process a compile.
-        let _ = write_cache(dir, &file, &code);
+        if write_cache(dir, &file, &code).is_ok() {
+            let _ = evict(dir, &file, DISK_CACHE_MAX_BYTES);
+        }
         Ok((placed, Origin::Compiled))
     }
 }
@@ -350,6 +357,37 @@ fn trusted(path: &Path) -> bool {
         Ok(m) => m.uid() == unsafe { libc::geteuid() } && m.mode() & 0o022 == 0 && !m.file_type().is_symlink(),
         Err(_) => false,
     }
+}
+
+/// Most bytes of compiled components kept in a disk cache directory.
+pub const DISK_CACHE_MAX_BYTES: u64 = 1 << 30;
+
+/// Removes the least recently used `.cwasm` files of `dir` (by modification
+/// time) until the rest fit in `cap` bytes, never `keep` (just written). A
+/// process that has one loaded keeps its mapping; the next one recompiles.
+fn evict(dir: &Path, keep: &Path, cap: u64) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "cwasm") {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        total += meta.len();
+        files.push((meta.modified()?, meta.len(), path));
+    }
+    files.sort();
+    for (_, len, path) in files {
+        if total <= cap {
+            break;
+        }
+        if path != keep && std::fs::remove_file(&path).is_ok() {
+            total -= len;
+        }
+    }
+    Ok(())
 }
 
 fn write_cache(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -390,6 +428,28 @@ mod tests {
         std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         assert!(trusted(&f));
         assert!(!trusted(&tmp.path().join("missing")));
+    }
+
+    #[test]
+    fn the_disk_cache_evicts_the_least_recently_used_past_its_cap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t0 = std::time::SystemTime::now() - std::time::Duration::from_secs(100);
+        for (i, name) in ["old", "mid", "new", "kept"].iter().enumerate() {
+            let f = tmp.path().join(format!("{name}.cwasm"));
+            std::fs::write(&f, vec![0u8; 1000]).unwrap();
+            let when = t0 + std::time::Duration::from_secs(10 * i as u64);
+            std::fs::File::options().write(true).open(&f).unwrap().set_modified(when).unwrap();
+        }
+        std::fs::write(tmp.path().join("other.txt"), vec![0u8; 5000]).unwrap();
+        // "kept" is the entry just written (never evicted), "old" is the oldest.
+        let kept = tmp.path().join("kept.cwasm");
+        std::fs::File::options().write(true).open(&kept).unwrap().set_modified(t0 - std::time::Duration::from_secs(1)).unwrap();
+        evict(tmp.path(), &kept, 2500).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, ["kept.cwasm", "new.cwasm", "other.txt"]);
+        evict(tmp.path(), &kept, 1 << 20).unwrap();
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 3, "under the cap nothing goes");
     }
 
     /// A guest built by `npm install` (`npm run build:guests`).
