@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectC, detectRust } from '../host/author/toolchain.js';
+import { detectC, detectRust, installHint } from '../host/author/toolchain.js';
 import { compileConnector, FS_CONNECTOR, LoadError, TrapError } from '../host/index.js';
 import { rejectsWith, scratch } from './helpers.js';
 
@@ -46,6 +46,20 @@ describe('the SDK crate', () => {
       expect(readFileSync(join(ROOT, 'crates', 'connector-sdk', 'wit', f), 'utf8'), f).toBe(readFileSync(join(ROOT, 'wit', '0.2.0', f), 'utf8'));
     }
     expect(readdirSync(join(ROOT, 'crates', 'connector-sdk', 'wit')).sort()).toEqual(readdirSync(join(ROOT, 'wit', '0.2.0')).sort());
+  });
+});
+
+describe('missing build tools', () => {
+  it('say npm install when the project lists them, else the install line', () => {
+    const listed = join(base, 'hint-listed');
+    const bare = join(base, 'hint-bare');
+    for (const d of [listed, bare]) rmSync(d, { recursive: true, force: true });
+    execFileSync('mkdir', ['-p', listed, bare]);
+    writeFileSync(join(listed, 'package.json'), JSON.stringify({ devDependencies: { '@bytecodealliance/jco': '1.35.0' } }));
+    expect(installHint(listed, ['@bytecodealliance/jco@1.35.0'])).toBe(`run npm install in ${listed} (its package.json lists @bytecodealliance/jco)`);
+    expect(installHint(bare, ['@bytecodealliance/jco@1.35.0'])).toBe('npm install --save-dev @bytecodealliance/jco@1.35.0');
+    // One of two listed is not enough.
+    expect(installHint(listed, ['@bytecodealliance/jco@1.35.0', '@bytecodealliance/componentize-js@0.23.0'])).toMatch(/^npm install --save-dev /);
   });
 });
 
@@ -96,6 +110,7 @@ describe('kvbox new → build → test → inspect', () => {
       const name = `kit-${lang}`;
       const made = kvbox(['new', name, '--lang', lang], base);
       expect(made.status, made.out).toBe(0);
+      expect(made.out, 'the steps it prints').toContain(`next:\n  cd ${name}\n  npm install\n  kvbox build\n  kvbox test dist/${name}.wasm`);
       const dir = join(base, name);
       const built = kvbox(['build', '--json'], dir);
       expect(built.status, built.out).toBe(0);

@@ -13,7 +13,7 @@ import { binding } from '../binding.js';
 import { BuildError, native } from '../errors.js';
 import { kvboxVersion } from './package.js';
 import { type ProjectManifest, readProject } from './project.js';
-import { builtWasm, cargoBuild, detectC, detectRust, findJco, findPackage, run, toComponent } from './toolchain.js';
+import { builtWasm, cargoBuild, detectC, detectRust, findJco, findPackage, installHint, run, toComponent } from './toolchain.js';
 
 /** What a build made. */
 export interface BuildResult {
@@ -80,21 +80,24 @@ async function compile(p: ProjectManifest, root: string, work: string, out: stri
   switch (p.lang) {
     case 'rust': {
       const tc = detectRust();
+      // Needed after cargo unless rustup's wasm32-wasip2 makes the component itself: checked first.
+      const jco = tc.kind === 'rustup-wasip2' ? '' : findJco(root);
       const targetDir = cargoTargetDir();
       cargoBuild(tc, { cwd: root, targetDir, stdio });
       const built = builtWasm(tc, targetDir, crateName(root));
       if (!existsSync(built)) throw new BuildError(`cargo succeeded but ${built} is missing: is the crate type "cdylib"?`);
-      toComponent(tc, built, out, findJco(root));
+      toComponent(tc, built, out, jco);
       return `rust: ${tc.kind}`;
     }
     case 'c': {
       const tc = detectC();
+      const jco = findJco(root);
       const sources = [...listC(join(root, 'src')), ...listC(join(root, 'bindings'))];
       const objects = existsSync(join(root, 'bindings')) ? readdirSync(join(root, 'bindings')).filter((f) => f.endsWith('.o')).map((f) => join(root, 'bindings', f)) : [];
       const core = join(work, 'core.wasm');
       const args = ['--target=wasm32-wasi', `--sysroot=${tc.sysroot}`, '-Os', '-mexec-model=reactor', `-fuse-ld=${tc.linker}`, '-Wall', '-Wl,--strip-all', '-o', core, ...sources, ...objects];
       run(tc.clang, args, { cwd: root, stdio }, 'clang');
-      toComponent('core', core, out, findJco(root));
+      toComponent('core', core, out, jco);
       return `c: ${tc.clang}`;
     }
     case 'js': {
@@ -160,5 +163,5 @@ async function loadComponentize(root: string): Promise<ComponentizeJs> {
       grant: async (d) => fs._setPreopens?.({ [d]: d }),
     };
   }
-  throw new BuildError('a JavaScript connector needs componentize-js: npm install --save-dev @bytecodealliance/componentize-js@0.23.0 @bytecodealliance/preview2-shim@0.26.1');
+  throw new BuildError(`a JavaScript connector needs componentize-js: ${installHint(root, ['@bytecodealliance/componentize-js@0.23.0', '@bytecodealliance/preview2-shim@0.26.1'])}`);
 }

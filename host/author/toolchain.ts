@@ -108,7 +108,23 @@ export function findJco(from: string): string {
   const dir = findPackage('@bytecodealliance/jco', from);
   const bin = dir && (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin?: { jco?: string } }).bin?.jco;
   if (dir && bin) return join(dir, bin);
-  throw new BuildError('jco is needed to make a component: npm install --save-dev @bytecodealliance/jco@1.35.0');
+  throw new BuildError(`jco is needed to make a component: ${installHint(from, ['@bytecodealliance/jco@1.35.0'])}`);
+}
+
+/**
+ * What to run when npm packages a build needs are missing from project `root`: `npm install` there when
+ * its package.json already lists them all (a project made by `kvbox new` does), else the install line.
+ */
+export function installHint(root: string, specs: string[]): string {
+  const names = specs.map((s) => s.slice(0, s.lastIndexOf('@')));
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: object; devDependencies?: object };
+    const listed = { ...pkg.dependencies, ...pkg.devDependencies };
+    if (names.every((n) => n in listed)) return `run npm install in ${root} (its package.json lists ${names.join(', ')})`;
+  } catch {
+    // no package.json: the install line below
+  }
+  return `npm install --save-dev ${specs.join(' ')}`;
 }
 
 /**

@@ -19,6 +19,6 @@ export function register(program: Command): void {
       const made = newProject(name, flags.lang, flags.dir);
       if (flags.json) return printJson(made);
       const cd = relative(process.cwd(), made.dir) || '.';
-      console.log(`kvbox: wrote a ${flags.lang} connector in ${made.dir}\n\nnext:\n  cd ${cd}\n  kvbox build\n  kvbox test dist/${name}.wasm`);
+      console.log(`kvbox: wrote a ${flags.lang} connector in ${made.dir}\n\nnext:\n  cd ${cd}\n  npm install\n  kvbox build\n  kvbox test dist/${name}.wasm`);
     });
 }
