@@ -4,8 +4,9 @@
 //    shipped native binary: the `dist` profile (stripped, LTO), linked
 //    against glibc 2.17 with napi-rs's cross toolchain from the npm registry;
 //  - the main package (package.json "files": the library, the CLI, the
-//    prebuilt fs-connector.wasm, the WIT contract, README, LICENSE), whose
-//    optionalDependencies name the platform packages.
+//    prebuilt fs-connector.wasm, the WIT contract, the docs, README,
+//    CHANGELOG, LICENSE), staged with a package.json that has no scripts or
+//    devDependencies, whose optionalDependencies name the platform packages.
 // Prints and writes (<out>/pack.json) each tarball's size, installed size
 // and the binary's glibc floor.
 //
@@ -99,6 +100,25 @@ function npmPack(dir) {
   return { name: info.name, version: info.version, file: join(out, info.filename), tarballBytes: info.size, unpackedBytes: info.unpackedSize, files: info.entryCount };
 }
 
+/**
+ * The main package staged apart: the files `npm pack` would take from the checkout (package.json
+ * "files"), and a package.json without the checkout's `scripts` and `devDependencies` — its `prepare`
+ * (which builds a checkout) would only make npm warn about an install script on every user's install.
+ */
+function stageMain() {
+  const stage = mkdtempSync(join(tmpdir(), 'kvbox-pack-main-'));
+  process.on('exit', () => rmSync(stage, { recursive: true, force: true }));
+  const [listing] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: root, encoding: 'utf8' }));
+  for (const { path } of listing.files) {
+    if (path === 'package.json') continue;
+    mkdirSync(dirname(join(stage, path)), { recursive: true });
+    copyFileSync(join(root, path), join(stage, path));
+  }
+  const { scripts: _scripts, devDependencies: _dev, overrides: _overrides, ...published } = pkg;
+  writeFileSync(join(stage, 'package.json'), JSON.stringify(published, null, 2) + '\n');
+  return stage;
+}
+
 for (const needed of ['dist/index.js', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) {
   if (!existsSync(join(root, needed))) fail(`${needed} is missing: run \`npm run build\` first`);
 }
@@ -122,7 +142,7 @@ for (const p of PLATFORMS) {
   copyFileSync(binary, join(stage, manifest.main));
   report.packages.push({ ...npmPack(stage), platform: p.name, binaryBytes: readFileSync(binary).length, glibcFloor: glibcFloor(binary) });
 }
-report.packages.unshift(npmPack(root));
+report.packages.unshift(npmPack(stageMain()));
 writeFileSync(join(out, 'pack.json'), JSON.stringify(report, null, 2) + '\n');
 
 const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;

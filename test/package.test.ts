@@ -86,23 +86,26 @@ describe('the packed package', () => {
   it('installs from the tarballs without running Rust or any install script', () => {
     expect(existsSync(noRust.calls) ? readFileSync(noRust.calls, 'utf8') : '').toBe('');
     const installed = join(app, 'node_modules', ...pkg.name.split('/'));
-    expect(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).version).toBe(pkg.version);
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string; scripts?: object; devDependencies?: object };
+    expect(manifest.version).toBe(pkg.version);
+    // The checkout's scripts (its `prepare` builds a checkout) and dev tools are not published.
+    expect([manifest.scripts, manifest.devDependencies]).toEqual([undefined, undefined]);
     for (const p of report.packages.filter((q) => q.platform)) {
       expect(existsSync(join(app, 'node_modules', ...p.name.split('/'), `kvbox.${p.platform}.node`)), p.name).toBe(true);
     }
   });
 
-  it('ships the library, CLI, LICENSE, CHANGELOG and fs-connector.wasm, and no fixtures, maps, native builds or sources', () => {
+  it('ships the library, CLI, docs, LICENSE, CHANGELOG and fs-connector.wasm, and no fixtures, maps, native builds or sources', () => {
     const installed = join(app, 'node_modules', ...pkg.name.split('/'));
     const files = (function walk(d: string, rel = ''): string[] {
       return readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n), `${rel}${n}/`) : [`${rel}${n}`]));
     })(installed);
-    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) expect(files).toContain(f);
+    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'docs/writing-a-connector.md', 'docs/security.md', 'docs/examples/serve.toml', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) expect(files).toContain(f);
     // The author kit: the conformance module, the templates, the SDK's sources with the WIT it targets.
     for (const f of ['dist/conformance/index.js', 'guests/templates/rust/Cargo.toml', 'guests/templates/js/src/connector.js', 'guests/templates/c/bindings/connector.h', 'crates/connector-sdk/src/lib.rs', 'crates/connector-sdk/wit/store.wit', 'crates/layout/src/lib.rs']) {
       expect(files).toContain(f);
     }
-    expect(files.filter((f) => /hostile|\.map$|\.node$|^host\/|^native\/(core|node)|^test\/|^bench\/|^scripts\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /hostile|\.map$|\.node$|^host\/|^native\/(core|node)|^test\/|^bench\/|^scripts\/|^docs\/bench\//.test(f))).toEqual([]);
   });
 
   it('type-checks a TypeScript consumer against the shipped declarations (skipLibCheck off)', () => {
