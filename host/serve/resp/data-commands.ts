@@ -3,7 +3,7 @@ import type { Tenant } from '../tenants.js';
 import { readValue } from '../values.js';
 import { errorReply, ReplyError } from './reply.js';
 import { type CommandSpec, keyArg, mapBounded, type Session, tenantOf } from './session.js';
-import { globMatcher } from './scan.js';
+import { globMatcher, MATCH_BUDGET, type MatchBudget } from './scan.js';
 
 /** Keys looked up at once by one EXISTS or DEL (the tenant's `quota.inFlight` bounds the server as a whole). */
 const KEY_PARALLELISM = 16;
@@ -88,7 +88,7 @@ export const DATA_COMMANDS: Record<string, CommandSpec> = {
     keys: [0, 0, 0],
     async run(s, args) {
       const tenant = tenantOf(s);
-      let match: ((k: string) => boolean) | undefined;
+      let match: ((k: string, budget: MatchBudget) => boolean) | undefined;
       let count = 10;
       let typeOk = true;
       for (let i = 2; i < args.length; i += 2) {
@@ -104,7 +104,8 @@ export const DATA_COMMANDS: Record<string, CommandSpec> = {
       }
       const cursor = s.cursors.resolve(args[1]!.toString('latin1'));
       const page = await tenant.connector.listKeys({ cursor, limit: Math.min(count, tenant.config.limits.maxListPage ?? 1000) });
-      const keys = typeOk ? (match ? page.keys.filter(match) : page.keys) : [];
+      const budget: MatchBudget = { left: MATCH_BUDGET };
+      const keys = typeOk ? (match ? page.keys.filter((k) => match(k, budget)) : page.keys) : [];
       s.reply.array([page.cursor === undefined ? '0' : s.cursors.issue(page.cursor), keys]);
     },
   },
