@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +46,54 @@ describe('a hostile connector behind the server', () => {
       good.close();
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('hostile clients of a full RESP listener', () => {
+  /** Connects, sends `send`, and resolves with everything the server wrote before it closed the connection. */
+  const exchange = (port: number, send = ''): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(send));
+      let got = '';
+      socket.on('data', (d) => (got += d.toString()));
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+    });
+  const openFds = () => readdirSync('/proc/self/fd').length;
+
+  it('closes refused and unauthenticated connections, keeps no descriptor for them, and shuts down with them around', async () => {
+    const server = await createServer(serveConfig({ fulla: tenant(base, 'fulla') }, { resp: { port: 0, maxConnections: 4, authTimeoutMs: 400 } }), { logger: createLogger('silent') });
+    let closed = false;
+    try {
+      const port = server.resp!.port;
+      // Four idle clients that never authenticate fill the listener...
+      const idle = Array.from({ length: 4 }, () => exchange(port));
+      await new Promise((r) => setTimeout(r, 100));
+      const before = openFds();
+      // ...so 200 more are refused, each after sending a command the server never reads.
+      const refused = await Promise.all(Array.from({ length: 200 }, () => exchange(port, 'PING\r\nAUTH a x\r\n')));
+      expect(new Set(refused)).toEqual(new Set(['-ERR max number of clients reached\r\n']));
+      // Every refused socket is gone on the server's side too (it used to keep one descriptor each).
+      for (let i = 0; i < 50 && openFds() > before; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(openFds()).toBeLessThanOrEqual(before);
+      // The idle four are closed for not authenticating, which frees the listener for a real tenant.
+      expect(await Promise.all(idle)).toEqual(Array(4).fill('-ERR authentication timeout\r\n'));
+      const a = await authed(port, 'fulla');
+      expect(text(await a.call('SET', 'k', bytes(10)))).toBe('OK');
+      const metrics = await server.metrics.registry.metrics();
+      expect(metrics).toMatch(/kvbox_connections_refused_total\{protocol="resp"\} 200/);
+      expect(metrics).toMatch(/kvbox_auth_timeouts_total 4/);
+      // Full again, and a client refused after sending AUTH: the shutdown still finishes (it used to hang).
+      const more = Array.from({ length: 3 }, () => exchange(port));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await exchange(port, 'AUTH a x\r\n')).toBe('-ERR max number of clients reached\r\n');
+      await server.close();
+      closed = true;
+      a.close();
+      await Promise.all(more);
+    } finally {
+      if (!closed) await server.close();
     }
   });
 });

@@ -107,6 +107,8 @@ export const serveConfigSchema = z
         port,
         /** Most connections at once; more are refused [1024]. */
         maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
+        /** A connection that has not authenticated this long after connecting is closed [10 000 ms]. */
+        authTimeoutMs: z.number().int().min(1).max(3_600_000).default(10_000),
       })
       .optional(),
     /** The HTTP admin listener: /metrics, /healthz, /readyz, POST /reload. Absent: none. */

@@ -34,6 +34,8 @@ export class ServeMetrics {
   readonly commandSeconds: Histogram<'protocol' | 'command'>;
   readonly authFailures: Counter;
   readonly protocolErrors: Counter<'protocol'>;
+  readonly connectionsRefused: Counter<'protocol'>;
+  readonly authTimeouts: Counter;
   readonly reloads: Counter<'result'>;
   readonly #operations: Counter<'tenant' | 'op' | 'result'>;
   readonly #operationSeconds: Histogram<'tenant' | 'op'>;
@@ -58,6 +60,8 @@ export class ServeMetrics {
       registers,
     });
     this.authFailures = new Counter({ name: 'kvbox_auth_failures_total', help: 'AUTH attempts with wrong credentials.', registers });
+    this.connectionsRefused = new Counter({ name: 'kvbox_connections_refused_total', help: 'Connections refused because the listener was full.', labelNames: ['protocol'], registers });
+    this.authTimeouts = new Counter({ name: 'kvbox_auth_timeouts_total', help: 'RESP connections closed for not authenticating in time.', registers });
     this.protocolErrors = new Counter({ name: 'kvbox_protocol_errors_total', help: 'Connections closed for a protocol error.', labelNames: ['protocol'], registers });
     this.reloads = new Counter({ name: 'kvbox_reloads_total', help: 'Configuration reloads.', labelNames: ['result'], registers });
     this.#operations = new Counter({

@@ -8,6 +8,9 @@ import { ListenError } from './errors.js';
 import type { ServeMetrics } from './metrics.js';
 import type { Tenant } from './tenants.js';
 
+/** How long a refused client's socket may take to receive its refusal before it is destroyed. */
+const REFUSAL_MS = 1000;
+
 /** One client connection as its listener tracks it. */
 export interface TrackedConnection {
   readonly socket: Socket;
@@ -32,6 +35,8 @@ export interface ListenOptions {
 export class TcpListener {
   readonly #server: Server;
   readonly #connections = new Map<TrackedConnection, Promise<void>>();
+  /** Refused sockets still sending their refusal (destroyed at once, or after {@link REFUSAL_MS}). */
+  readonly #refused = new Set<Socket>();
   readonly #options: ListenOptions;
 
   constructor(
@@ -45,7 +50,16 @@ export class TcpListener {
     this.#server = createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => {}); // a reset ends the connection's read loop; nothing to report
       if (this.#connections.size >= options.maxConnections) {
-        socket.end(options.refusal ?? '');
+        // Never read: destroyed once the refusal is out (or after a while), so a full listener
+        // does not keep one descriptor per refused client, nor a shutdown waiting on them.
+        metrics.connectionsRefused.labels(protocol).inc();
+        this.#refused.add(socket);
+        const timer = setTimeout(() => socket.destroy(), REFUSAL_MS).unref();
+        socket.once('close', () => {
+          clearTimeout(timer);
+          this.#refused.delete(socket);
+        });
+        socket.end(options.refusal ?? '', () => socket.destroy());
         return;
       }
       gauge.inc();
@@ -95,6 +109,7 @@ export class TcpListener {
    */
   async close(graceMs = 10_000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#refused) socket.destroy();
     for (const c of this.#connections.keys()) {
       c.draining = true;
       if (!c.busy) c.socket.end(() => c.socket.destroy());

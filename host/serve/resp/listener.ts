@@ -23,7 +23,7 @@ const PRE_AUTH_MAX_BULK = 64 * 1024;
 export type RespContext = Omit<RespServerContext, 'connectedClients' | 'port'>;
 
 /** Creates the RESP listener (call `listen()` on it). */
-export function respListener(context: RespContext, options: Omit<ListenOptions, 'refusal'>, log: Logger): TcpListener {
+export function respListener(context: RespContext, options: Omit<ListenOptions, 'refusal'> & { authTimeoutMs: number }, log: Logger): TcpListener {
   let nextId = 1;
   const listener: TcpListener = new TcpListener('resp', { ...options, refusal: '-ERR max number of clients reached\r\n' }, context.metrics, (socket, track) => {
     const session: Session = {
@@ -43,7 +43,14 @@ export function respListener(context: RespContext, options: Omit<ListenOptions, 
     };
     const connection: TrackedConnection = { socket, busy: false, draining: false, tenant: () => session.tenant };
     track(connection);
-    return serve(connection, session, context, log);
+    // Unauthenticated connections must not hold the listener's slots: AUTH in time or be closed.
+    const authDeadline = setTimeout(() => {
+      if (session.tenant || socket.destroyed) return;
+      context.metrics.authTimeouts.inc();
+      log.info({ listener: 'resp', remote: socket.remoteAddress, ms: options.authTimeoutMs }, 'closing a connection that did not authenticate in time');
+      socket.end('-ERR authentication timeout\r\n', () => socket.destroy());
+    }, options.authTimeoutMs).unref();
+    return serve(connection, session, context, log).finally(() => clearTimeout(authDeadline));
   });
   return listener;
 }
