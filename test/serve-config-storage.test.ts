@@ -40,5 +40,15 @@ describe('serve configuration: storage', () => {
       /tenant "beta", field storage: s3 http:\/\/127\.0\.0\.1:8333\/kv\/alpha is also tenant "alpha"'s prefix/,
     );
     expect(refused({ alpha: tenant({ root: 'a', storage: { kind: 'nfs' } }) })).toMatch(/tenant "alpha", field storage/);
+    // One prefix inside another: the outer tenant's listings and removes would reach the inner one's objects.
+    const nested = { ...s3, prefix: 'alpha/inner/' };
+    expect(refused({ alpha: tenant({ storage: s3 }), beta: tenant({ storage: nested, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) })).toMatch(
+      /tenant "beta", field storage: s3 http:\/\/127\.0\.0\.1:8333\/kv\/alpha\/inner is inside tenant "alpha"'s prefix s3 http:\/\/127\.0\.0\.1:8333\/kv\/alpha/,
+    );
+    const whole = { ...s3, prefix: '' };
+    expect(refused({ alpha: tenant({ storage: s3 }), beta: tenant({ storage: whole, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) })).toMatch(/tenant "beta", field storage: .* contains tenant "alpha"'s prefix/);
+    // Another bucket, or a sibling prefix, is fine.
+    expect(() => resolveConfig({ tenants: { alpha: tenant({ storage: s3 }), beta: tenant({ storage: { ...s3, prefix: 'alphabet' }, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) } })).not.toThrow();
+    expect(() => resolveConfig({ tenants: { alpha: tenant({ storage: s3 }), beta: tenant({ storage: { ...s3, bucket: 'other' }, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) } })).not.toThrow();
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createServer, FS_CONNECTOR, hashSecret, PinMismatchError, ServeConfigError } from '../host/index.js';
@@ -68,6 +68,24 @@ describe('serve configuration', () => {
     const two = (b: string) => `[tenants.a]\nconnector = "fs"\nroot = "r1"\nauth = { username = "u", password = "env:KVBOX_CFG_PW" }\n[tenants.b]\nconnector = "fs"\n${b}`;
     expect(configError(two(`root = "r2"\nauth = { username = "u", password = "env:KVBOX_CFG_PW" }\n`)).message).toMatch(/tenant "b", field auth\.username: "u" is also tenant "a"/);
     expect(configError(two(`root = "r1"\nauth = { username = "v", password = "env:KVBOX_CFG_PW" }\n`)).message).toMatch(/tenant "b", field root: .* is also tenant "a"'s root/);
+  });
+
+  it('refuses tenant roots inside one another, through symbolic links too, and accepts siblings', () => {
+    process.env.KVBOX_CFG_PW = 'x';
+    const two = (r1: string, r2: string) =>
+      `[tenants.a]\nconnector = "fs"\nroot = "${r1}"\nauth = { username = "u", password = "env:KVBOX_CFG_PW" }\n` +
+      `[tenants.b]\nconnector = "fs"\nroot = "${r2}"\nauth = { username = "v", password = "env:KVBOX_CFG_PW" }\n`;
+    // The trial's case: b's root is a's namespace directory, so b read and overwrote a's objects.
+    expect(configError(two('data/alpha', 'data/alpha/llama-3-8b')).message).toMatch(/tenant "b", field root: .*data\/alpha\/llama-3-8b is inside tenant "a"'s root .*data\/alpha \(tenants' directories must not overlap\)/);
+    expect(configError(two('data/alpha/deep/er', 'data/alpha')).message).toMatch(/tenant "b", field root: .*data\/alpha contains tenant "a"'s root/);
+    mkdirSync(join(base, 'real', 'alpha'), { recursive: true });
+    rmSync(join(base, 'link'), { force: true });
+    symlinkSync(join(base, 'real'), join(base, 'link'));
+    expect(configError(two(join(base, 'real', 'alpha'), join(base, 'link'))).message).toMatch(/tenant "b", field root: .*link contains tenant "a"'s root/);
+    // Siblings whose names share a prefix do not overlap.
+    const siblings = join(base, 'siblings.toml');
+    writeFileSync(siblings, two('data/ab', 'data/a'));
+    expect([...loadConfigFile(siblings).tenants.keys()]).toEqual(['a', 'b']);
   });
 
   it('refuses to start a .wasm connector whose sha256 differs from its pin, and starts it when it matches', async () => {

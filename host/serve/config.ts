@@ -3,8 +3,8 @@
  * schema, resolve relative paths and secrets. Every error is a
  * {@link ServeConfigError} naming the file, the tenant and the field.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { ZodError } from 'zod';
 import { ServeConfigError } from './errors.js';
@@ -59,6 +59,27 @@ export function loadConfigFile(path: string): LoadedConfig {
   return resolveConfig(raw, file, dirname(file));
 }
 
+/** `inner` lies strictly beneath `outer`, segment-wise (`/a/b` is inside `/a`, `/ab` is not). */
+function within(inner: string, outer: string): boolean {
+  return inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
+}
+
+/** `path` with symbolic links resolved in the part of it that exists (a root may not exist yet). */
+function canonicalPath(path: string): string {
+  const missing: string[] = [];
+  let at = path;
+  for (;;) {
+    try {
+      return join(realpathSync(at), ...missing.reverse());
+    } catch {
+      const up = dirname(at);
+      if (up === at) return path;
+      missing.push(basename(at));
+      at = up;
+    }
+  }
+}
+
 /**
  * Validates a configuration given as an object.
  * @param source - named in error messages.
@@ -71,7 +92,7 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
   const config = parsed.data;
   const tenants = new Map<string, ResolvedTenant>();
   const usernames = new Map<string, string>();
-  const roots = new Map<string, string>();
+  const roots = new Map<string, { name: string; shown: string }>();
   for (const [name, t] of Object.entries(config.tenants)) {
     const at = (field: string, message: string) => new ServeConfigError(`${source}: tenant "${name}", field ${field}: ${message}`);
     const username = t.auth.username ?? 'default';
@@ -79,12 +100,21 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
     if (other !== undefined) throw at('auth.username', `"${username}" is also tenant "${other}"'s username`);
     usernames.set(username, name);
     const root = t.storage.kind === 'fs' ? resolve(baseDir, t.root!) : '';
-    const place = t.storage.kind === 'fs' ? root : `s3 ${t.storage.endpoint}/${t.storage.bucket}/${t.storage.prefix}`;
-    const sharing = roots.get(place);
-    if (sharing !== undefined) {
-      throw t.storage.kind === 'fs' ? at('root', `${place} is also tenant "${sharing}"'s root (one tenant per directory)`) : at('storage', `${place} is also tenant "${sharing}"'s prefix (one tenant per prefix)`);
+    // Where the tenant's objects live, as `/`-separated segments: no other tenant's may be the same, or
+    // inside it, or contain it (a tenant whose root is inside another's reads and writes the other's objects).
+    const where = t.storage;
+    const fs = where.kind === 'fs';
+    const prefix = where.kind === 'fs' ? '' : where.prefix.replace(/^\/+|\/+$/g, '');
+    const place = where.kind === 'fs' ? canonicalPath(root) : `s3:${where.endpoint}|${where.bucket}|/${prefix}`;
+    const shown = where.kind === 'fs' ? root : `s3 ${where.endpoint}/${where.bucket}/${prefix}`;
+    for (const [other, owner] of roots) {
+      const relation = other === place ? 'is also' : within(place, other) ? 'is inside' : within(other, place) ? 'contains' : undefined;
+      if (relation === undefined) continue;
+      throw fs
+        ? at('root', `${shown} ${relation} tenant "${owner.name}"'s root${relation === 'is also' ? '' : ` ${owner.shown}`} (tenants' directories must not overlap)`)
+        : at('storage', `${shown} ${relation} tenant "${owner.name}"'s prefix${relation === 'is also' ? '' : ` ${owner.shown}`} (tenants' prefixes must not overlap)`);
     }
-    roots.set(place, name);
+    roots.set(place, { name, shown });
     const storage = resolveStorage(t.storage, at);
     let checkPassword: SecretCheck;
     try {
