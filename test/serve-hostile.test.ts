@@ -9,7 +9,7 @@ import { createServer } from '../host/index.js';
 import { createLogger } from '../host/serve/log.js';
 import { bytes, scratch } from './helpers.js';
 import { authed, serveConfig, tenant } from './serve/helpers.js';
-import { text } from './serve/resp-client.js';
+import { RespClient, text } from './serve/resp-client.js';
 
 const base = scratch('serve-hostile');
 const PANIC = new URL('../guests/dist/hostile-panic.wasm', import.meta.url).pathname;
@@ -42,6 +42,14 @@ describe('a hostile connector behind the server', () => {
       expect(metrics).toMatch(/kvbox_traps_total\{tenant="evil"\} 1/);
       expect(metrics).toMatch(/kvbox_traps_total\{tenant="good"\} 0/);
       expect(metrics).toMatch(/kvbox_operations_total\{tenant="evil",op="put",result="error"\} 1/);
+      // A failed login is logged for the audit trail, without the password it tried.
+      const intruder = await RespClient.connect(server.resp!.port);
+      expect(text(await intruder.call('AUTH', 'good', 'guess-1234'))).toMatch(/^-WRONGPASS/);
+      const failed = lines.find((l) => l.msg === 'authentication failed');
+      expect(failed).toMatchObject({ listener: 'resp', command: 'AUTH' });
+      expect(failed!.remote).toMatch(/127\.0\.0\.1/);
+      expect(JSON.stringify(lines)).not.toContain('guess-1234');
+      intruder.close();
       evil.close();
       good.close();
     } finally {

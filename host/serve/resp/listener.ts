@@ -74,6 +74,8 @@ async function serve(c: TrackedConnection, session: Session, context: RespContex
           result = 'error';
           session.reply.error(errorReply(err));
           if (!(err instanceof ReplyError)) log.debug({ err, tenant: session.tenant?.name, command }, 'command failed');
+          // An audit trail of failed logins (never the password given).
+          else if (err.message.startsWith('WRONGPASS')) log.warn({ listener: 'resp', remote: socket.remoteAddress, command, tenant: session.tenant?.name }, 'authentication failed');
         } finally {
           for (const b of request.pooled) pool.give(b);
           socket.uncork();
