@@ -5,8 +5,9 @@
  * and 4 MiB; 1 and 4 in flight) plus the per-call floor — sequential `ping`,
  * `exists`, and opening a tenant at a new directory, in µs — interleaved
  * round by round in one process. This tree also runs a third time with the
- * worker pool's opt-in spinning hand-off on (`after, spin`: 50 µs, or
- * `--spin <µs>`), so the spin's own effect shows in the same run. `--calls-only` runs the per-call rows alone. Prints ratios against `before` — the check
+ * inline wait for brief calls off (`after, no wait`; settle.rs `call`), so
+ * its own effect shows in the same run; `--spin <µs>` sets the worker spin
+ * window of `after` [50]. `--calls-only` runs the per-call rows alone. Prints ratios against `before` — the check
  * that a change helped, or at least did not slow anything beyond noise.
  * `--durable false` opens the throughput cells' tenants with `durable: false`.
  */
@@ -26,12 +27,13 @@ const before = (await import(join(resolve(values.before), 'dist', 'index.js'))) 
 const work = mkdtempSync(join(process.env.KVBOX_BENCH_DIR ?? '/var/tmp', 'kvbox-ab-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-// `after, spin` is this tree with the worker pool's spin window set.
+// `after, no wait` is this tree with the inline wait for brief calls off (and so the spin it enables).
+const wait = binding.inlineWaitMicros();
 const spin = binding.workerSpinMicros();
 const variants = [
   ['before', before, () => {}],
-  ['after', after, () => binding.workerSpinMicros(spin)],
-  ['after, spin', after, () => binding.workerSpinMicros(Number(values.spin))],
+  ['after', after, () => (binding.inlineWaitMicros(wait), binding.workerSpinMicros(Number(values.spin)))],
+  ['after, no wait', after, () => binding.inlineWaitMicros(0)],
 ] as const;
 const durable = values.durable !== 'false';
 const systems: Record<string, [System, () => void]> = {};
@@ -94,6 +96,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
   }
 }
 binding.workerSpinMicros(spin);
+binding.inlineWaitMicros(wait);
 const rows = [];
 for (const key of samples.keys()) {
   if (!key.startsWith('before ')) continue;
@@ -101,11 +104,11 @@ for (const key of samples.keys()) {
   const timed = op!.includes('µs');
   const b = median(samples.get(key)!);
   const a = median(samples.get(key.replace('before ', 'after '))!);
-  const n = median(samples.get(key.replace('before ', 'after, spin '))!);
+  const n = median(samples.get(key.replace('before ', 'after, no wait '))!);
   const ratio = (x: number) => (timed ? b / x : x / b).toFixed(2);
   const fmt = (x: number) => x.toFixed(timed ? 1 : 2);
   const sizeLabel = size === '0' ? '-' : Number(size) >= 1 << 20 ? `${Number(size) >> 20} MiB` : `${Number(size) >> 10} KiB`;
-  rows.push({ system: system!.replace('before ', ''), op, size: sizeLabel, c, before: fmt(b), after: fmt(a), 'after, spin': fmt(n), 'after/before': ratio(a), 'spin/before': ratio(n) });
+  rows.push({ system: system!.replace('before ', ''), op, size: sizeLabel, c, before: fmt(b), after: fmt(a), 'after, no wait': fmt(n), 'after/before': ratio(a), 'no wait/before': ratio(n) });
 }
-console.log(`this tree vs ${values.before}${durable ? '' : ' (durable: false)'}, medians of ${values.rounds} interleaved rounds; GB/s, or µs per call (ratio > 1 = faster than before); spin window ${spin} µs, 'after, spin' ${values.spin} µs:`);
+console.log(`this tree vs ${values.before}${durable ? '' : ' (durable: false)'}, medians of ${values.rounds} interleaved rounds; GB/s, or µs per call (ratio > 1 = faster than before); 'after': inline wait ${wait} µs, worker spin ${values.spin} µs; 'after, no wait': inline wait off:`);
 console.table(rows);

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../host/binding.js';
-import { loadConnector, NATIVE_FS } from '../host/index.js';
+import { FS_CONNECTOR, loadConnector, NATIVE_FS } from '../host/index.js';
 import { fresh, scratch } from './helpers.js';
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -54,6 +54,51 @@ describe('threads', () => {
     `;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
     expect(stdout.trim()).toBe('50');
+  });
+
+  it('answers brief calls the same whether the JS thread waits for them or not', async () => {
+    const [wait, spin] = [binding.inlineWaitMicros(), binding.workerSpinMicros()];
+    try {
+      for (const [store, kind] of [
+        [NATIVE_FS, 'native'],
+        [FS_CONNECTOR, 'wasm'],
+      ] as const) {
+        await using c = await loadConnector(store, { root: fresh(base, `inline-${kind}`) });
+        for (let i = 0; i < 50; i++) await c.put(`k${i}`, Buffer.alloc(i));
+        // 0: never wait; 1 µs: nearly every wait gives up (the channel settles it, racing the worker);
+        // 100 000 µs: every call is settled inline; with and without the worker's spin.
+        for (const [w, s] of [[0, 0], [1, 0], [1, 50], [100_000, 0], [100_000, 50]]) {
+          binding.inlineWaitMicros(w);
+          binding.workerSpinMicros(s);
+          for (let i = 0; i < 100; i++) {
+            const key = `k${i}`;
+            expect(await c.exists(key), `${kind} ${w}/${s} ${key}`).toBe(i < 50);
+            expect(await c.size(key), `${kind} ${w}/${s} ${key}`).toBe(i < 50 ? i : undefined);
+            await c.ping();
+          }
+          if (w === 100_000) {
+            // Settled before the call returned: its promise resolves before the loop turns once.
+            for (let i = 0; i < 20; i++) {
+              const turn = new Promise((resolve) => setImmediate(() => resolve('a loop turn')));
+              expect(await Promise.race([c.exists('k1').then(() => 'settled'), turn]), `${kind} ${w}/${s}`).toBe('settled');
+              await turn;
+            }
+          }
+          // A refused call still rejects, typed.
+          await expect(c.exists(''), `${kind} ${w}/${s}`).rejects.toMatchObject({ code: 'ERR_KVBOX_INVALID_KEY' });
+          // Many in flight: no waiting, all answered.
+          const found = await Promise.all(Array.from({ length: 200 }, (_, i) => c.exists(`k${i % 100}`)));
+          expect(found.filter(Boolean).length).toBe(100);
+        }
+      }
+      binding.inlineWaitMicros(100_000);
+      const closed = await loadConnector(NATIVE_FS, { root: fresh(base, 'inline-closed') });
+      await closed.close();
+      await expect(closed.exists('k')).rejects.toMatchObject({ code: 'ERR_KVBOX_CLOSED' });
+    } finally {
+      binding.inlineWaitMicros(wait);
+      binding.workerSpinMicros(spin);
+    }
   });
 
   it('runs every call with the spinning hand-off on and off', async () => {

@@ -193,6 +193,17 @@ pub fn worker_spin_micros(micros: Option<u32>) -> u32 {
     workers::spin_us().min(u32::MAX.into()) as u32
 }
 
+/// The inline wait window in µs (`KVBOX_INLINE_WAIT_US`, see `settle::call`);
+/// with `micros`, sets it first. For benchmarks that compare both ways in one
+/// process.
+#[napi]
+pub fn inline_wait_micros(micros: Option<u32>) -> u32 {
+    if let Some(us) = micros {
+        settle::set_inline_wait_us(us.into());
+    }
+    settle::inline_wait_us().min(u32::MAX.into()) as u32
+}
+
 /// A compiled component, linked and checked against a contract version —
 /// or the built-in native filesystem connector.
 #[napi]
@@ -322,12 +333,14 @@ impl NativeConnector {
         T: ToNapiValue + Send + 'static,
         F: FnOnce(Call) -> kvbox_core::Result<T> + Send + 'static,
     {
-        let (settler, promise) = settle::promise::<T>(env)?;
-        self.inner.submit(op, &cancel, move |admitted| match admitted {
-            Ok(call) => workers::run(Box::new(move || settler.settle(f(call)))),
-            Err(e) => settler.settle(Err(e)),
-        });
-        Ok(promise)
+        // Calls that usually take a few µs may be waited for on the JS thread (see `settle::call`).
+        let brief = matches!(op, "ping" | "exists" | "size");
+        settle::call(env, brief, |reply| {
+            self.inner.submit(op, &cancel, move |admitted| match admitted {
+                Ok(call) => workers::run(Box::new(move || reply.send(f(call)))),
+                Err(e) => reply.send(Err(e)),
+            })
+        })
     }
 
     /// A round trip through admission and the worker pool that does not call

@@ -19,8 +19,9 @@ use napi::sys;
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// A settlement, run on the JS thread with its environment.
 type Settlement = Box<dyn FnOnce(sys::napi_env) + Send>;
@@ -113,11 +114,18 @@ unsafe extern "C" fn call_js(env: sys::napi_env, _cb: sys::napi_value, _ctx: *mu
     }
     let Item { channel, settle } = *item;
     settle(env);
-    if channel.pending.fetch_sub(1, Ordering::Relaxed) == 1
-        && let Some(Tsfn(t)) = *channel.tsfn.lock().unwrap_or_else(|p| p.into_inner())
-    {
-        // SAFETY: JS thread, live environment.
-        unsafe { sys::napi_unref_threadsafe_function(env, t) };
+    channel.settled(env);
+}
+
+impl Channel {
+    /// One promise settled (on the JS thread): the last one lets the loop go.
+    fn settled(&self, env: sys::napi_env) {
+        if self.pending.fetch_sub(1, Ordering::Relaxed) == 1
+            && let Some(Tsfn(t)) = *self.tsfn.lock().unwrap_or_else(|p| p.into_inner())
+        {
+            // SAFETY: JS thread, live environment.
+            unsafe { sys::napi_unref_threadsafe_function(env, t) };
+        }
     }
 }
 
@@ -161,6 +169,18 @@ impl<T: ToNapiValue + Send + 'static> Settler<T> {
     }
 }
 
+impl<T: ToNapiValue + Send + 'static> Settler<T> {
+    /// Settles the promise right here, on the JS thread inside a napi call.
+    fn settle_here(mut self, env: sys::napi_env, outcome: kvbox_core::Result<T>) {
+        let Some(deferred) = self.deferred.take() else {
+            return;
+        };
+        // SAFETY: the JS thread, inside the napi call that made the promise.
+        unsafe { finish(env, deferred.raw(), outcome) };
+        self.channel.settled(env);
+    }
+}
+
 impl<T> Settler<T> {
     fn send(&self, settle: Settlement) {
         let item = Box::into_raw(Box::new(Item { channel: self.channel.clone(), settle }));
@@ -189,6 +209,139 @@ impl<T> Drop for Settler<T> {
             }));
         }
     }
+}
+
+/// How long a JS thread waits, by default, for a brief call that is its only
+/// call in flight before returning the promise unsettled (see [`call`]).
+pub const DEFAULT_INLINE_WAIT_US: u64 = 30;
+
+/// The inline wait window, in nanoseconds (`KVBOX_INLINE_WAIT_US`; 0 with a
+/// single CPU, where a waiting JS thread would hold up the worker it waits for).
+fn inline_wait() -> &'static AtomicU64 {
+    static NS: OnceLock<AtomicU64> = OnceLock::new();
+    NS.get_or_init(|| {
+        let us = std::env::var("KVBOX_INLINE_WAIT_US").ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_INLINE_WAIT_US);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        AtomicU64::new(if cpus < 2 { 0 } else { us.saturating_mul(1000) })
+    })
+}
+
+/// Sets the inline wait window (µs; 0 = never wait). For benchmarks that
+/// compare both ways in one process; deployments use `KVBOX_INLINE_WAIT_US`.
+pub fn set_inline_wait_us(us: u64) {
+    inline_wait().store(us.saturating_mul(1000), Ordering::Relaxed);
+    INLINE_SKIP.set(0);
+    INLINE_BACKOFF.set(0);
+}
+
+/// The inline wait window in µs.
+pub fn inline_wait_us() -> u64 {
+    inline_wait().load(Ordering::Relaxed) / 1000
+}
+
+/// Most brief calls a JS thread lets pass without waiting after waits that
+/// timed out (the back-off doubles per timeout, up to this).
+const MAX_INLINE_BACKOFF: u32 = 8;
+
+thread_local! {
+    /// Brief calls still to pass without waiting, and the current back-off.
+    static INLINE_SKIP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static INLINE_BACKOFF: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+const WAITING: u8 = 0;
+const DONE: u8 = 1;
+const GAVE_UP: u8 = 2;
+
+/// A brief call's result, handed to a JS thread that waits for it — or, once
+/// that thread has given up, settled through the channel like any other.
+pub struct Handoff<T> {
+    state: AtomicU8,
+    result: Mutex<Option<kvbox_core::Result<T>>>,
+    /// Dropped unsettled (the call's job panicked and the JS thread gave up),
+    /// it rejects the promise like any settler.
+    settler: Mutex<Option<Settler<T>>>,
+}
+
+/// Where a call's worker sends its outcome.
+pub enum Reply<T> {
+    /// Through the channel: the JS thread is not waiting.
+    Channel(Settler<T>),
+    /// To the JS thread, if it is still waiting.
+    Handoff(Arc<Handoff<T>>),
+}
+
+impl<T: ToNapiValue + Send + 'static> Reply<T> {
+    /// Delivers the outcome (from any thread).
+    pub fn send(self, outcome: kvbox_core::Result<T>) {
+        match self {
+            Reply::Channel(settler) => settler.settle(outcome),
+            Reply::Handoff(h) => {
+                *lock(&h.result) = Some(outcome);
+                if h.state.compare_exchange(WAITING, DONE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    // The caller awaits its calls one by one: the next comes at once.
+                    crate::workers::spin_after_this_job();
+                } else {
+                    // The JS thread stopped waiting: the channel carries it.
+                    let (outcome, settler) = (lock(&h.result).take(), lock(&h.settler).take());
+                    if let (Some(outcome), Some(settler)) = (outcome, settler) {
+                        settler.settle(outcome);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A new promise, and `submit` given where to send its outcome. With `brief`
+/// (a call that usually takes a few µs: `exists`, `size`, `ping`), when it is
+/// this JS thread's only call in flight and the inline wait is on, the JS
+/// thread waits up to that window for the outcome and settles the promise
+/// before returning it: the worker then skips waking the event loop (an
+/// `eventfd` write that, on a VM, interrupts an idle vCPU), and the loop skips
+/// the wake-up. Past the window, or with other calls in flight, it settles
+/// through the channel as usual.
+pub fn call<'e, T, S>(env: &'e Env, brief: bool, submit: S) -> Result<Object<'e>>
+where
+    T: ToNapiValue + Send + 'static,
+    S: FnOnce(Reply<T>),
+{
+    let (settler, promise) = promise::<T>(env)?;
+    let window = inline_wait().load(Ordering::Relaxed);
+    let skip = INLINE_SKIP.get();
+    if !brief || window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 {
+        if brief && skip > 0 {
+            INLINE_SKIP.set(skip - 1);
+        }
+        submit(Reply::Channel(settler));
+        return Ok(promise);
+    }
+    let h = Arc::new(Handoff { state: AtomicU8::new(WAITING), result: Mutex::new(None), settler: Mutex::new(Some(settler)) });
+    submit(Reply::Handoff(h.clone()));
+    let (start, window) = (Instant::now(), Duration::from_nanos(window));
+    loop {
+        if h.state.load(Ordering::Acquire) == DONE {
+            let (outcome, settler) = (lock(&h.result).take(), lock(&h.settler).take());
+            if let (Some(outcome), Some(settler)) = (outcome, settler) {
+                settler.settle_here(env.raw(), outcome);
+            }
+            INLINE_BACKOFF.set(0);
+            break;
+        }
+        if start.elapsed() >= window && h.state.compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            // Too slow to wait for (a cold disk, a remote store): back off.
+            let backoff = (INLINE_BACKOFF.get() * 2).clamp(1, MAX_INLINE_BACKOFF);
+            INLINE_BACKOFF.set(backoff);
+            INLINE_SKIP.set(backoff);
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    Ok(promise)
+}
+
+fn lock<V>(m: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Settles `d` with `outcome` (on the JS thread).

@@ -6,21 +6,24 @@
 //! idle for [`KEEP_ALIVE`] go. Per tenant, calls are bounded by
 //! `quota.inFlight`, checked before anything is queued.
 //!
-//! **The spinning hand-off (opt-in).** Waking a parked thread costs a futex
-//! wake and a reschedule (≈ 8–10 µs on the VMs we measure on). With
-//! `KVBOX_WORKER_SPIN_US=N`, the worker that finishes a call stays awake for N
-//! µs watching the queue: a caller that sends its next call within the window
-//! hands it over with no system call. At most one worker spins at a time, so
-//! an idle process burns no more than one core for that window after its last
-//! call. Off by default ([`DEFAULT_SPIN_US`] = 0): in our interleaved runs it
-//! cut `ping`'s round trip 2–3× but did not shorten `exists`, and it costs
-//! CPU (`docs/benchmarks.md`).
+//! **The spinning hand-off.** Waking a parked thread costs a futex wake and a
+//! reschedule (≈ 8–10 µs on the VMs we measure on, far more when the wakee's
+//! vCPU is idle). A job whose JS thread waited for it inline (`settle::call`:
+//! a brief call that was the thread's only one in flight, i.e. a caller
+//! awaiting calls one by one) asks its worker to stay awake for
+//! `KVBOX_WORKER_SPIN_US` (default [`DEFAULT_SPIN_US`]) watching the queue,
+//! so the caller's next call is handed over with no system call. At most one
+//! worker spins at a time; spins that catch nothing back off (up to
+//! [`MAX_SPIN_BACKOFF`] jobs without one), and calls with others in flight
+//! never spin, since there the spinner would take a core from the workers and
+//! the JS thread (it cost 20–25 % of the `exists` rate at 32 in flight,
+//! `docs/benchmarks.md`).
 //!
 //! Every worker enters the tokio runtime that drives WASI streams (a guest's
 //! stdout and stderr run small tasks on the runtime of the calling thread).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -32,7 +35,10 @@ const KEEP_ALIVE: Duration = Duration::from_secs(30);
 /// Threads at most; past it, calls wait in the queue for a free worker.
 const MAX_THREADS: usize = 1024;
 /// The default spin window (µs) of the worker that just finished a call.
-pub const DEFAULT_SPIN_US: u64 = 0;
+pub const DEFAULT_SPIN_US: u64 = 50;
+/// Most finished jobs a worker lets pass without spinning after spins that
+/// caught nothing (the back-off doubles per empty spin, up to this).
+const MAX_SPIN_BACKOFF: u32 = 64;
 
 struct Pool {
     state: Mutex<State>,
@@ -43,6 +49,10 @@ struct Pool {
     spinning: AtomicBool,
     /// The spin window, in nanoseconds.
     spin_ns: AtomicU64,
+    /// Finished jobs still to pass without a spin, and the current back-off:
+    /// a spin that catches no job doubles it, one that catches a job clears it.
+    spin_skip: AtomicU32,
+    spin_backoff: AtomicU32,
 }
 
 #[derive(Default)]
@@ -59,12 +69,16 @@ fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| {
         let spin_us = std::env::var("KVBOX_WORKER_SPIN_US").ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_SPIN_US);
+        // With one CPU a spinning worker only delays the thread it waits for.
+        let spin_us = if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 { 0 } else { spin_us };
         Pool {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             queued: AtomicUsize::new(0),
             spinning: AtomicBool::new(false),
             spin_ns: AtomicU64::new(spin_us.saturating_mul(1000)),
+            spin_skip: AtomicU32::new(0),
+            spin_backoff: AtomicU32::new(0),
         }
     })
 }
@@ -85,7 +99,10 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 /// Sets the spin window (µs; 0 = park at once). For benchmarks that compare
 /// both ways in one process; deployments use `KVBOX_WORKER_SPIN_US`.
 pub fn set_spin_us(us: u64) {
-    pool().spin_ns.store(us.saturating_mul(1000), Ordering::Relaxed);
+    let pool = pool();
+    pool.spin_ns.store(us.saturating_mul(1000), Ordering::Relaxed);
+    pool.spin_skip.store(0, Ordering::Relaxed);
+    pool.spin_backoff.store(0, Ordering::Relaxed);
 }
 
 /// The spin window in µs.
@@ -152,7 +169,9 @@ fn work(pool: &'static Pool) {
             // A job settles its own promise; one that panics is rejected by
             // its settler's Drop, and the thread lives on.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            spin(pool);
+            if SPIN_AFTER.take() {
+                spin(pool);
+            }
             s = pool.lock();
             continue;
         }
@@ -176,10 +195,31 @@ fn work(pool: &'static Pool) {
     }
 }
 
-/// Watches the queue for the spin window, unless another worker already is.
+thread_local! {
+    /// The job just run asks its worker to spin for the next one.
+    static SPIN_AFTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called from a job: when it ends, its worker watches the queue for the spin
+/// window before parking. Jobs ask for it when their caller is likely to send
+/// the next call at once (a JS thread that waited for this one inline).
+pub fn spin_after_this_job() {
+    SPIN_AFTER.set(true);
+}
+
+/// Watches the queue for the spin window, unless another worker already is
+/// or recent spins caught nothing (then it backs off: calls that come one at
+/// a time, far apart, cost no spinning).
 fn spin(pool: &Pool) {
     let window = pool.spin_ns.load(Ordering::Relaxed);
-    if window == 0 || pool.spinning.swap(true, Ordering::SeqCst) {
+    if window == 0 {
+        return;
+    }
+    if pool.spin_skip.load(Ordering::Relaxed) > 0 {
+        let _ = pool.spin_skip.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        return;
+    }
+    if pool.spinning.swap(true, Ordering::SeqCst) {
         return;
     }
     let start = Instant::now();
@@ -189,7 +229,15 @@ fn spin(pool: &Pool) {
             std::hint::spin_loop();
         }
     }
+    let caught = pool.queued.load(Ordering::SeqCst) > 0;
     pool.spinning.store(false, Ordering::SeqCst);
+    if caught {
+        pool.spin_backoff.store(0, Ordering::Relaxed);
+    } else {
+        let backoff = (pool.spin_backoff.load(Ordering::Relaxed) * 2).clamp(1, MAX_SPIN_BACKOFF);
+        pool.spin_backoff.store(backoff, Ordering::Relaxed);
+        pool.spin_skip.store(backoff, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -205,7 +253,13 @@ mod tests {
             let mut got = Vec::new();
             for i in 0..2000 {
                 let tx = tx.clone();
-                run(Box::new(move || tx.send(i).unwrap()));
+                run(Box::new(move || {
+                    // Every other job asks for the spin, so both kinds meet the queue.
+                    if i % 2 == 0 {
+                        spin_after_this_job();
+                    }
+                    tx.send(i).unwrap()
+                }));
                 if i % 3 == 0 {
                     // One by one too: wait for this job before sending more.
                     while !got.contains(&i) {
@@ -228,7 +282,10 @@ mod tests {
         // Eight jobs that block until released...
         for _ in 0..8 {
             let r = release_rx.clone();
-            run(Box::new(move || drop(r.lock().unwrap().recv())));
+            run(Box::new(move || {
+                spin_after_this_job();
+                drop(r.lock().unwrap().recv())
+            }));
         }
         // ...do not stop a ninth from running.
         let (tx, rx) = mpsc::channel();
