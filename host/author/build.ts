@@ -13,6 +13,7 @@ import { binding } from '../binding.js';
 import { BuildError, native } from '../errors.js';
 import { kvboxVersion } from './package.js';
 import { type ProjectManifest, readProject } from './project.js';
+import { SDK_PATH } from './templates.js';
 import { builtWasm, cargoBuild, detectC, detectRust, findJco, findPackage, installHint, run, toComponent } from './toolchain.js';
 
 /** What a build made. */
@@ -80,6 +81,10 @@ async function compile(p: ProjectManifest, root: string, work: string, out: stri
   switch (p.lang) {
     case 'rust': {
       const tc = detectRust();
+      // A project made by `kvbox new` takes the SDK from its own node_modules: missing until npm install.
+      if (readFileSync(join(root, 'Cargo.toml'), 'utf8').includes(SDK_PATH) && !existsSync(join(root, SDK_PATH, 'Cargo.toml'))) {
+        throw new BuildError(`the Rust SDK is not in ${join(root, SDK_PATH)}: ${installHint(root, [`@kvbox/kvbox@^${kvboxVersion()}`])}`);
+      }
       // Needed after cargo unless rustup's wasm32-wasip2 makes the component itself: checked first.
       const jco = tc.kind === 'rustup-wasip2' ? '' : findJco(root);
       const targetDir = cargoTargetDir();

@@ -9,6 +9,9 @@ import { InvalidArgumentError } from '../errors.js';
 import { kvboxVersion, packageRoot } from './package.js';
 import { CONTRACTS, type Lang, LANGS, NAME } from './project.js';
 
+/** Where a Rust project finds the SDK (`kvbox-connector`): in its own node_modules, relative to its Cargo.toml. */
+export const SDK_PATH = 'node_modules/@kvbox/kvbox/crates/connector-sdk';
+
 /** What {@link newProject} made. */
 export interface NewProject {
   dir: string;
@@ -28,7 +31,8 @@ export function newProject(name: string, lang: string, dir = name): NewProject {
   const vars: Record<string, string> = {
     name,
     crate: name.replaceAll('-', '_'),
-    sdk: join(pkg, 'crates', 'connector-sdk'),
+    // Relative, so the project builds on any machine: the SDK of the kvbox its own `npm install` brings.
+    sdk: SDK_PATH,
     kvbox_version: kvboxVersion(),
     contract: CONTRACTS[0],
   };
