@@ -18,10 +18,10 @@ describe('fs-connector configuration', () => {
 
   it('rejects unknown keys, ill-typed keys and malformed JSON with InvalidConfigError naming the key', async () => {
     const cases: Array<[unknown, RegExp]> = [
-      [{ nmespace: 'x' }, /nmespace/],
-      [{ namespace: 7 }, /namespace|invalid type/],
-      [{ max_key_bytes: 'ten' }, /max_key_bytes|invalid type/],
-      [{ max_key_bytes: 0 }, /max_key_bytes/],
+      [{ nmespace: 'x' }, /`nmespace`: unknown field; the fs connector takes `namespace` and `max_key_bytes`/],
+      [{ namespace: 7 }, /`namespace`: expected a string, got a number/],
+      [{ max_key_bytes: 'ten' }, /`max_key_bytes`: expected an integer from 1 to 4294967295, got "ten"/],
+      [{ max_key_bytes: 0 }, /`max_key_bytes`: expected an integer from 1/],
       [{ namespace: '../up' }, /namespace/],
       [{ base_path: '/tmp' }, /base_path.*decided by the kvbox host/],
       ['{"namespace": ', /not valid JSON/],

@@ -11,16 +11,9 @@
 use crate::{Layout, LayoutError};
 use alloc::format;
 use alloc::string::String;
-use serde::Deserialize;
 
 const HOST_DECIDED: [&str; 4] = ["base_path", "use_odirect", "alignment", "tmp_subdir"];
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    namespace: Option<String>,
-    max_key_bytes: Option<u32>,
-}
+const KNOWN: [&str; 2] = ["namespace", "max_key_bytes"];
 
 /// A parsed configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +35,25 @@ impl FsConfig {
         if let Some(key) = map.keys().find(|k| HOST_DECIDED.contains(&k.as_str())) {
             return Err(format!("`{key}`: decided by the kvbox host (directory grant, O_DIRECT, alignment, temp files); remove it"));
         }
-        let raw: Raw = serde_json::from_value(value).map_err(|e| format!("config: {e}"))?;
-        if raw.max_key_bytes == Some(0) {
-            return Err(String::from("`max_key_bytes`: must be at least 1"));
+        if let Some(key) = map.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(format!("`{key}`: unknown field; the fs connector takes `namespace` and `max_key_bytes`"));
         }
-        let layout = Layout::new(raw.namespace.as_deref()).map_err(|e| match e {
+        // Each field checked by name, so the message says which one is wrong (null = absent).
+        let namespace = match map.get("namespace").filter(|v| !v.is_null()) {
+            None => None,
+            Some(v) => Some(v.as_str().ok_or_else(|| format!("`namespace`: expected a string, got {}", kind(v)))?),
+        };
+        let max_key_bytes = match map.get("max_key_bytes").filter(|v| !v.is_null()) {
+            None => None,
+            Some(v) => match v.as_u64().map(u32::try_from) {
+                Some(Ok(n)) if n >= 1 => Some(n),
+                _ => return Err(format!("`max_key_bytes`: expected an integer from 1 to {}, got {v}", u32::MAX)),
+            },
+        };
+        let layout = Layout::new(namespace).map_err(|e| match e {
             LayoutError::Namespace(m) | LayoutError::Key(m) => format!("`namespace`: {m}"),
         })?;
-        Ok(Self { layout, max_key_bytes: raw.max_key_bytes })
+        Ok(Self { layout, max_key_bytes })
     }
 
     /// The object path of `key`, applying `max_key_bytes`.
@@ -65,6 +69,18 @@ impl FsConfig {
     }
 }
 
+/// What a JSON value is, for messages.
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,14 +88,17 @@ mod tests {
     #[test]
     fn parses_and_rejects() {
         assert_eq!(FsConfig::parse("").unwrap().max_key_bytes, None);
+        assert_eq!(FsConfig::parse(r#"{"namespace":null,"max_key_bytes":null}"#).unwrap(), FsConfig::parse("{}").unwrap());
         let c = FsConfig::parse(r#"{"namespace":"m","max_key_bytes":4}"#).unwrap();
         assert_eq!(c.layout.root(), "m");
         assert!(c.path_of("abcd").is_ok());
         assert!(c.path_of("abcde").is_err());
         for (bad, needle) in [
-            (r#"{"nmespace":"x"}"#, "nmespace"),
-            (r#"{"namespace":7}"#, "invalid type"),
-            (r#"{"max_key_bytes":0}"#, "max_key_bytes"),
+            (r#"{"nmespace":"x"}"#, "`nmespace`: unknown field"),
+            (r#"{"namespace":7}"#, "`namespace`: expected a string, got a number"),
+            (r#"{"max_key_bytes":0}"#, "`max_key_bytes`: expected an integer from 1"),
+            (r#"{"max_key_bytes":"4"}"#, "`max_key_bytes`: expected an integer"),
+            (r#"{"max_key_bytes":5000000000}"#, "`max_key_bytes`: expected an integer"),
             (r#"{"base_path":"/x"}"#, "base_path"),
             ("[1]", "JSON object"),
             ("{", "not valid JSON"),
