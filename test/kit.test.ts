@@ -10,7 +10,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectC, detectRust, installHint } from '../host/author/toolchain.js';
-import { compileConnector, FS_CONNECTOR, LoadError, TrapError } from '../host/index.js';
+import { importVerdict, inspectComponent } from '../host/author/inspect.js';
+import { compileConnector, CONTRACT_VERSIONS, FS_CONNECTOR, LoadError, TrapError } from '../host/index.js';
 import { rejectsWith, scratch } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -49,6 +50,20 @@ describe('the SDK crate', () => {
   });
 });
 
+describe('kvbox inspect', () => {
+  it('flags a component built against a contract version this kvbox does not load', async () => {
+    const file = join(ROOT, 'guests', 'dist', 'hostile-contract-future-version.wasm');
+    const report = await inspectComponent(file);
+    expect(report.contractVersions.some((v) => !(CONTRACT_VERSIONS as readonly string[]).includes(v))).toBe(true);
+    // Its imports are WASI only; a contract interface imported at an unknown version is flagged missing.
+    expect(importVerdict('kvbox:connector/objects@0.9.0')).toMatchObject({ verdict: 'missing', note: expect.stringMatching(/contract 0\.9\.0 is not one this kvbox loads \(0\.1\.0, 0\.2\.0\)/) });
+    expect(importVerdict('kvbox:connector/objects@0.2.0')).toEqual({ name: 'kvbox:connector/objects@0.2.0', verdict: 'contract' });
+    const printed = kvbox(['inspect', file], base);
+    expect(printed.status).toBe(0);
+    expect(printed.out).toMatch(/contract +\S+ — not loadable by this kvbox, which loads 0\.1\.0, 0\.2\.0/);
+  });
+});
+
 describe('missing build tools', () => {
   it('say npm install when the project lists them, else the install line', () => {
     const listed = join(base, 'hint-listed');
@@ -75,7 +90,7 @@ describe('the author commands on bad input', () => {
       [['test', junk], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): /],
       [['test', join(base, 'missing.wasm')], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): cannot read connector .*missing\.wasm/],
       // A configuration the connector refuses is one error, not one failure per case.
-      [['test', FS_CONNECTOR, '--config', '{"bogus":1}'], /^kvbox: InvalidConfigError \(ERR_KVBOX_INVALID_CONFIG\): .*unknown field `bogus`/],
+      [['test', FS_CONNECTOR, '--config', '{"bogus":1}'], /^kvbox: InvalidConfigError \(ERR_KVBOX_INVALID_CONFIG\): .*`bogus`: unknown field/],
     ];
     for (const [args, line] of cases) {
       const r = kvbox(args, base);

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { binding } from '../binding.js';
 import { LoadError, native } from '../errors.js';
+import { CONTRACT_VERSIONS } from '../generated/contract.js';
 
 /** How the sandbox treats an import. */
 export type ImportVerdict = 'contract' | 'provided' | 'denied' | 'missing';
@@ -48,8 +49,15 @@ const WASI: Array<[RegExp, ImportVerdict, string?]> = [
   [/^wasi:(cli|clocks|io|random)\//, 'provided'],
 ];
 
-function verdict(name: string): ImportReport {
-  if (name.startsWith('kvbox:connector/')) return { name, verdict: 'contract' };
+/** How kvbox's sandbox treats import `name` (exported for tests). */
+export function importVerdict(name: string): ImportReport {
+  if (name.startsWith('kvbox:connector/')) {
+    const version = /@(.+)$/.exec(name)?.[1];
+    if (version !== undefined && !(CONTRACT_VERSIONS as readonly string[]).includes(version)) {
+      return { name, verdict: 'missing', note: `contract ${version} is not one this kvbox loads (${CONTRACT_VERSIONS.join(', ')}): loading this component fails` };
+    }
+    return { name, verdict: 'contract' };
+  }
   for (const [re, v, note] of WASI) if (re.test(name)) return { name, verdict: v, ...(note ? { note } : {}) };
   return { name, verdict: 'missing', note: 'not provided by kvbox: loading this component fails' + (name.startsWith('wasi:http') ? ' (componentize-js: disable the http and fetch-event features)' : '') };
 }
@@ -94,7 +102,7 @@ export async function inspectComponent(file: string): Promise<ComponentReport> {
     authors: opt(info.authors),
     contractVersions: [...versions].sort(),
     exports: info.exports,
-    imports: info.imports.map(verdict),
+    imports: info.imports.map(importVerdict),
     producers: info.producers,
     manifest,
   };

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { inspectComponent } from '../author/inspect.js';
+import { CONTRACT_VERSIONS } from '../generated/contract.js';
 import { formatBytes, printJson, printTable } from './output.js';
 
 /** Registers `kvbox inspect`. */
@@ -26,7 +27,7 @@ export function register(program: Command): void {
         ['description', r.description ?? '-'],
         ['license', r.licenses ?? '-'],
         ['authors', r.authors ?? '-'],
-        ['contract', r.contractVersions.join(', ') || 'none (not a kvbox connector)'],
+        ['contract', contractLine(r.contractVersions)],
         ['size', `${r.bytes} bytes (${formatBytes(r.bytes)})`],
         ['sha256', r.sha256],
         ['producers', r.producers.map((p) => `${p.field}: ${p.name}${p.version ? ` ${p.version}` : ''}`).join('; ') || '-'],
@@ -37,4 +38,11 @@ export function register(program: Command): void {
       console.log(`\nmanifest${r.manifest ? '' : ' (none: build with kvbox build to embed one)'}`);
       if (r.manifest) console.log(JSON.stringify(m, null, 2).replace(/^/gm, '  '));
     });
+}
+
+/** The contract version(s) a component targets, and whether this kvbox loads it. */
+function contractLine(versions: string[]): string {
+  if (versions.length === 0) return 'none (not a kvbox connector)';
+  const loadable = versions.filter((v) => (CONTRACT_VERSIONS as readonly string[]).includes(v));
+  return loadable.length > 0 ? versions.join(', ') : `${versions.join(', ')} — not loadable by this kvbox, which loads ${CONTRACT_VERSIONS.join(', ')}`;
 }
