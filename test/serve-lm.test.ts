@@ -68,14 +68,18 @@ describe('lm:// listener', () => {
     for (const c of [resp, beta, alpha]) c.close();
   });
 
-  it("closes a connection whose PUT is longer than the tenant accepts, without reading it", async () => {
-    const c = await LmClient.connect(lmPort('alpha'));
-    const h = Buffer.alloc(186, ' ');
-    h.writeInt32LE(PUT, 0);
-    h.writeInt32LE(1 << 30, 4);
-    h.write('huge', 36);
-    c.socket.write(h);
-    await c.closed();
+  it("closes a connection whose PUT is longer than the tenant accepts, or negative, without reading it", async () => {
+    for (const length of [1 << 30, -1]) {
+      const c = await LmClient.connect(lmPort('alpha'));
+      const h = Buffer.alloc(186, ' ');
+      h.writeInt32LE(PUT, 0);
+      h.writeInt32LE(length, 4);
+      h.write('huge', 36);
+      c.socket.write(h);
+      await c.closed();
+    }
+    const errors = await server.metrics.registry.getSingleMetricAsString('kvbox_protocol_errors_total');
+    expect(errors).toMatch(/kvbox_protocol_errors_total\{protocol="lm"\} 2/);
     const again = await LmClient.connect(lmPort('alpha'));
     again.request(HEALTH, '');
     expect((await again.reply(false)).code).toBe(200);

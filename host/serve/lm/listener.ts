@@ -89,7 +89,10 @@ async function serve(c: TrackedConnection, tenant: Tenant, context: LmContext, l
         let more: boolean;
         if (request.command === lm.LM_PUT) {
           const max = tenant.maxObjectBytes - lm.STORED_META_BYTES;
-          if (request.length < 0 || request.length > max) throw new ProtocolError(`lm:// PUT of ${request.length} bytes is over this tenant's limit of ${max}`);
+          if (request.length < 0) throw new ProtocolError(`lm:// PUT with a negative length (${request.length})`);
+          if (request.length > max) {
+            throw new ProtocolError(`lm:// PUT of ${request.length} bytes is over this tenant's limit of ${max} (limits.maxObjectBytes ${tenant.maxObjectBytes} less the ${lm.STORED_META_BYTES}-byte stored header)`);
+          }
           const value = pool.take(lm.STORED_META_BYTES + request.length);
           lm.writeStoredMeta(value, request.meta);
           if (request.length > 0) {
