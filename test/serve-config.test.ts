@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createServer, FS_CONNECTOR, hashSecret, PinMismatchError, ServeConfigError } from '../host/index.js';
 import { loadConfigFile } from '../host/serve/config.js';
@@ -68,6 +69,26 @@ describe('serve configuration', () => {
     const two = (b: string) => `[tenants.a]\nconnector = "fs"\nroot = "r1"\nauth = { username = "u", password = "env:KVBOX_CFG_PW" }\n[tenants.b]\nconnector = "fs"\n${b}`;
     expect(configError(two(`root = "r2"\nauth = { username = "u", password = "env:KVBOX_CFG_PW" }\n`)).message).toMatch(/tenant "b", field auth\.username: "u" is also tenant "a"/);
     expect(configError(two(`root = "r1"\nauth = { username = "v", password = "env:KVBOX_CFG_PW" }\n`)).message).toMatch(/tenant "b", field root: .* is also tenant "a"'s root/);
+  });
+
+  it('logs a start that fails (a root another server holds) before undoing it, and reports why', async () => {
+    const config = serveConfig({ held: tenant(base, 'held') });
+    const first = await createServer(config, { logger: createLogger('silent') });
+    const lines: Array<{ msg: string; err?: { code?: string } }> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { msg: string });
+        done();
+      },
+    });
+    try {
+      const err = await rejectsWith(createServer(config, { logger: createLogger('info', sink) }), ServeConfigError, 'ERR_KVBOX_INVALID_CONFIG');
+      expect(err.message).toMatch(/tenant "held".*cannot open the connector \(ERR_KVBOX_BUSY\)/);
+      expect(lines.map((l) => l.msg)).toEqual(['start failed; undoing what started', 'shutting down: finishing requests in flight', 'stopped']);
+      expect(lines[0]!.err?.code).toBe('ERR_KVBOX_INVALID_CONFIG');
+    } finally {
+      await first.close();
+    }
   });
 
   it('refuses tenant roots inside one another, through symbolic links too, and accepts siblings', () => {

@@ -84,6 +84,8 @@ export class KvboxServer {
       for (const t of this.#config.tenants.values()) if (t.lm) await this.#startLm(t.name, t.lm);
       if (admin) this.#admin = await listenAdmin(this, admin.host, admin.port);
     } catch (err) {
+      // Said before the shutdown lines, so a failed start does not read like a normal stop.
+      this.log.error({ err: { type: (err as Error).name, code: (err as { code?: string }).code, message: (err as Error).message } }, 'start failed; undoing what started');
       await this.close();
       throw err;
     }
