@@ -7,6 +7,7 @@
  * the loop alive only while promises are pending).
  */
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -99,6 +100,21 @@ describe('threads', () => {
       binding.inlineWaitMicros(wait);
       binding.workerSpinMicros(spin);
     }
+  });
+
+  it('runs its worker threads at a lower priority than the JS thread (nice 10 by default)', async () => {
+    await using c = await loadConnector(NATIVE_FS, { root: fresh(base, 'nice') });
+    await Promise.all(Array.from({ length: 8 }, (_, i) => c.put(`n${i}`, Buffer.alloc(100_000))));
+    // /proc/self/task/<tid>/stat: "tid (comm) state …", the nice value is field 19.
+    const threads = readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      return { comm, nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
+    });
+    const workers = threads.filter((t) => t.comm === 'kvbox-worker');
+    expect(workers.length).toBeGreaterThan(0);
+    const own = Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[16]);
+    for (const w of workers) expect(w.nice).toBe(Math.max(own, process.env.KVBOX_WORKER_NICE === undefined ? 10 : Number(process.env.KVBOX_WORKER_NICE)));
   });
 
   it('runs every call with the spinning hand-off on and off', async () => {
