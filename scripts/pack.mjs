@@ -86,9 +86,20 @@ function buildBinary(p) {
   return join(dest, `kvbox.${p.name}.node`);
 }
 
-/** The newest GLIBC_x.y symbol version the binary needs: the oldest glibc that loads it. */
+/**
+ * The newest GLIBC_x.y symbol version the binary needs: the oldest glibc that loads it. Fails on a strong
+ * undefined symbol with no version other than Node's own (napi_*, uv_*): linked against the glibc 2.17
+ * sysroot, a function newer than it (say `gettid`, 2.30) is left unversioned, and the addon would not load
+ * on an older glibc at all — a floor the version scan alone cannot see.
+ */
 function glibcFloor(binary) {
   const dump = execFileSync('objdump', ['-T', binary], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const unversioned = dump
+    .split('\n')
+    .filter((l) => l.includes('*UND*') && !l.includes('(') && !/^\S+\s+w\s/.test(l))
+    .map((l) => l.trim().split(/\s+/).pop())
+    .filter((name) => !/^(napi_|uv_|node_)/.test(name));
+  if (unversioned.length > 0) fail(`${binary} needs ${unversioned.join(', ')} with no symbol version: newer than the glibc it was linked against (use an older call)`);
   const versions = [...new Set(dump.match(/GLIBC_\d+(\.\d+)*/g) ?? [])].map((v) => v.slice(6));
   return versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop() ?? 'none';
 }

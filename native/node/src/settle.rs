@@ -222,16 +222,17 @@ fn inline_wait() -> &'static AtomicU64 {
     NS.get_or_init(|| {
         let us = std::env::var("KVBOX_INLINE_WAIT_US").ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_INLINE_WAIT_US);
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        AtomicU64::new(if cpus < 2 { 0 } else { us.saturating_mul(1000) })
+        AtomicU64::new(if cpus < 2 { 0 } else { us.min(MAX_INLINE_WAIT_US).saturating_mul(1000) })
     })
 }
 
 /// Sets the inline wait window (µs; 0 = never wait). For benchmarks that
 /// compare both ways in one process; deployments use `KVBOX_INLINE_WAIT_US`.
 pub fn set_inline_wait_us(us: u64) {
-    inline_wait().store(us.saturating_mul(1000), Ordering::Relaxed);
+    inline_wait().store(us.min(MAX_INLINE_WAIT_US).saturating_mul(1000), Ordering::Relaxed);
     INLINE_SKIP.set(0);
     INLINE_BACKOFF.set(0);
+    INLINE_STREAK.set(0);
 }
 
 /// The inline wait window in µs.
@@ -239,14 +240,26 @@ pub fn inline_wait_us() -> u64 {
     inline_wait().load(Ordering::Relaxed) / 1000
 }
 
+/// Longest inline wait a setting may ask for, in µs (the JS thread is busy meanwhile).
+const MAX_INLINE_WAIT_US: u64 = 1000;
+
 /// Most brief calls a JS thread lets pass without waiting after waits that
 /// timed out (the back-off doubles per timeout, up to this).
 const MAX_INLINE_BACKOFF: u32 = 8;
+
+/// Most brief calls in a row settled inline: the next goes through the
+/// channel. A promise settled inline is resolved before the call returns, so
+/// a loop awaiting such calls one by one runs on microtasks alone; the
+/// channel settlement makes it wait for a turn of the event loop, which runs
+/// timers, I/O and other work at least once per this many calls.
+const MAX_INLINE_STREAK: u32 = 64;
 
 thread_local! {
     /// Brief calls still to pass without waiting, and the current back-off.
     static INLINE_SKIP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static INLINE_BACKOFF: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Brief calls settled inline since the last one that went through the channel.
+    static INLINE_STREAK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 const WAITING: u8 = 0;
@@ -299,8 +312,9 @@ impl<T: ToNapiValue + Send + 'static> Reply<T> {
 /// thread waits up to that window for the outcome and settles the promise
 /// before returning it: the worker then skips waking the event loop (an
 /// `eventfd` write that, on a VM, interrupts an idle vCPU), and the loop skips
-/// the wake-up. Past the window, or with other calls in flight, it settles
-/// through the channel as usual.
+/// the wake-up. Past the window, or with other calls in flight, or after
+/// [`MAX_INLINE_STREAK`] inline settlements in a row, it settles through the
+/// channel as usual.
 pub fn call<'e, T, S>(env: &'e Env, brief: bool, submit: S) -> Result<Object<'e>>
 where
     T: ToNapiValue + Send + 'static,
@@ -309,9 +323,11 @@ where
     let (settler, promise) = promise::<T>(env)?;
     let window = inline_wait().load(Ordering::Relaxed);
     let skip = INLINE_SKIP.get();
-    if !brief || window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 {
-        if brief && skip > 0 {
-            INLINE_SKIP.set(skip - 1);
+    let streak = INLINE_STREAK.get();
+    if !brief || window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 || streak >= MAX_INLINE_STREAK {
+        if brief {
+            INLINE_SKIP.set(skip.saturating_sub(1));
+            INLINE_STREAK.set(0);
         }
         submit(Reply::Channel(settler));
         return Ok(promise);
@@ -326,6 +342,7 @@ where
                 settler.settle_here(env.raw(), outcome);
             }
             INLINE_BACKOFF.set(0);
+            INLINE_STREAK.set(streak + 1);
             break;
         }
         if start.elapsed() >= window && h.state.compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire).is_ok() {
@@ -333,6 +350,7 @@ where
             let backoff = (INLINE_BACKOFF.get() * 2).clamp(1, MAX_INLINE_BACKOFF);
             INLINE_BACKOFF.set(backoff);
             INLINE_SKIP.set(backoff);
+            INLINE_STREAK.set(0);
             break;
         }
         std::hint::spin_loop();

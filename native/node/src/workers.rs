@@ -37,13 +37,16 @@ const MAX_THREADS: usize = 1024;
 /// The default spin window (µs) of the worker that just finished a call.
 pub const DEFAULT_SPIN_US: u64 = 50;
 /// The default nice value of worker threads (`KVBOX_WORKER_NICE`, 0–19; a
-/// thread already lower keeps its own, 0 turns it off). Workers mostly wait on the device; when they do
-/// use the CPU (copies, checksums, guest code) on a machine with few cores,
-/// a lower priority lets the JS thread run first, which keeps the event loop
-/// responsive: on 2 vCPUs, 8 lanes of 4 MiB put + getInto gave an event-loop
-/// delay p99 of 2.05–2.33 ms at nice 0 and 1.91–1.97 ms at nice 10
-/// (`docs/benchmarks.md`).
-pub const DEFAULT_WORKER_NICE: i32 = 10;
+/// thread already lower keeps its own; 0, the default, leaves them alone).
+/// Workers mostly wait on the device; when they do use the CPU (copies,
+/// checksums, guest code) on a machine with few cores, a lower priority lets
+/// the JS thread run first, which keeps the event loop responsive: on 2
+/// vCPUs, 8 lanes of 4 MiB put + getInto gave an event-loop delay p99 of
+/// 2.05–2.70 ms at nice 0 and 1.90–2.33 ms at nice 10 (`docs/benchmarks.md`).
+/// Opt-in, because it also lowers kvbox against every other process, and
+/// threads a worker starts inherit it (the epoch ticker that enforces guest
+/// deadlines, an S3 tenant's runtime).
+pub const DEFAULT_WORKER_NICE: i32 = 0;
 
 /// Most finished jobs a worker lets pass without spinning after spins that
 /// caught nothing (the back-off doubles per empty spin, up to this).
@@ -177,6 +180,7 @@ pub fn run(job: Job) {
 /// A worker's loop: take a job, run it, spin for the next one, park.
 fn work(pool: &'static Pool) {
     let _runtime = runtime().enter();
+    IS_WORKER.set(true);
     lower_priority(pool.nice);
     let mut s = pool.lock();
     loop {
@@ -215,24 +219,29 @@ fn work(pool: &'static Pool) {
 thread_local! {
     /// The job just run asks its worker to spin for the next one.
     static SPIN_AFTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// This thread is a pool worker (a refusal settled on the JS thread asks for nothing).
+    static IS_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Called from a job: when it ends, its worker watches the queue for the spin
 /// window before parking. Jobs ask for it when their caller is likely to send
 /// the next call at once (a JS thread that waited for this one inline).
 pub fn spin_after_this_job() {
-    SPIN_AFTER.set(true);
+    if IS_WORKER.get() {
+        SPIN_AFTER.set(true);
+    }
 }
 
 /// Lowers the calling thread's priority to `nice` unless it is already that
 /// low (never raises it). Best effort: a thread may always lower its own
 /// priority, and Linux applies nice per thread.
 fn lower_priority(nice: i32) {
-    // SAFETY: plain syscalls about the calling thread.
+    // SAFETY: plain syscalls about the calling thread: on Linux, PRIO_PROCESS
+    // with `who` 0 is the calling thread (not `gettid`, a glibc 2.30 symbol,
+    // which the glibc 2.17 floor of the published binary does not have).
     unsafe {
-        let tid = libc::gettid() as libc::id_t;
-        if nice > libc::getpriority(libc::PRIO_PROCESS, tid) {
-            libc::setpriority(libc::PRIO_PROCESS, tid, nice);
+        if nice > libc::getpriority(libc::PRIO_PROCESS, 0) {
+            libc::setpriority(libc::PRIO_PROCESS, 0, nice);
         }
     }
 }
