@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReplyError } from '../host/serve/resp/reply.js';
-import { globMatcher, MATCH_BUDGET } from '../host/serve/resp/scan.js';
+import { globMatcher, MATCH_BUDGET, MAX_PATTERN_LENGTH } from '../host/serve/resp/scan.js';
 
 /** Redis glob → RegExp: the reference semantics (exponential on some patterns; small inputs only). */
 function oracle(pattern: string): (key: string) => boolean {
@@ -83,9 +83,9 @@ describe('SCAN MATCH globs', () => {
     const slow = { left: MATCH_BUDGET };
     expect(globMatcher('*a*a*a*a*a*az')(key, slow)).toBe(false);
     expect(MATCH_BUDGET - slow.left).toBeLessThan(20_000);
-    // 5 000 stars collapse into one.
+    // 4 000 stars collapse into one.
     const stars = { left: MATCH_BUDGET };
-    expect(globMatcher(`${'*'.repeat(5000)}z`)(key, stars)).toBe(false);
+    expect(globMatcher(`${'*'.repeat(4000)}z`)(key, stars)).toBe(false);
     expect(MATCH_BUDGET - stars.left).toBeLessThan(5_000);
     // The worst case, O(key × pattern): a long segment that almost matches everywhere, on a page of keys.
     const worst = globMatcher(`*${'a'.repeat(500)}b`);
@@ -94,5 +94,15 @@ describe('SCAN MATCH globs', () => {
       for (let i = 0; i < 1000; i++) worst(key, page);
     }).toThrow(ReplyError);
     expect(page.left).toBeLessThan(0);
+    // A set is charged its size, so one huge set cannot match for free.
+    const huge = globMatcher(`*[${'b'.repeat(4000)}]`);
+    const sets = { left: MATCH_BUDGET };
+    expect(() => {
+      for (let i = 0; i < 1000; i++) huge(key, sets);
+    }).toThrow(ReplyError);
+    // Compiling is linear: 4 096 unterminated brackets match themselves, at once.
+    expect(globMatcher('['.repeat(4096))('['.repeat(4096), budget())).toBe(true);
+    // And a pattern longer than any key is refused outright.
+    expect(() => globMatcher('a'.repeat(MAX_PATTERN_LENGTH + 1))).toThrow(/ERR MATCH pattern longer than 4096 characters/);
   });
 });

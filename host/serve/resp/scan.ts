@@ -39,6 +39,9 @@ export class ScanCursors {
 /** Most pattern steps one SCAN may spend matching its page: ≈ 0.12 s of the one JS thread at worst (measured), where `*foo*` over 1 000 keys of 1 KiB takes ≈ 1 million. */
 export const MATCH_BUDGET = 10_000_000;
 
+/** Longest MATCH pattern, in UTF-16 units (a key is at most a few KiB; a longer pattern is an attack). */
+export const MAX_PATTERN_LENGTH = 4096;
+
 /** One element of a compiled glob: `*` (runs collapsed), `?`, a code point, or a set of code-point ranges. */
 type Token = { t: 'star' } | { t: 'one' } | { t: 'char'; c: number } | { t: 'set'; negate: boolean; ranges: Array<[number, number]> };
 
@@ -48,12 +51,14 @@ export interface MatchBudget {
 }
 
 /**
- * A matcher for a Redis glob: `*`, `?`, `[abc]`, `[^a-z]`, `\x`. An unterminated `[` matches itself, as in
- * Redis. It runs in O(key × pattern) steps at worst — no backtracking regex, whose time a pattern like
+ * A matcher for a Redis glob: `*`, `?`, `[abc]`, `[^a-z]`, `\x`. Edge cases differ from Redis (kept from
+ * kvbox's first version): an unterminated `[` matches itself (Redis reads the rest as a set), `[]]` is the
+ * set `{]}`, and `?` matches one character (Redis: one byte). It runs in O(key × pattern) steps at worst — no backtracking regex, whose time a pattern like
  * `*a*a*a*a*az` makes exponential — and charges them to `budget`.
  * @throws {@link ReplyError} when a page would spend more than the budget (a pattern built to be slow).
  */
 export function globMatcher(pattern: string): (key: string, budget: MatchBudget) => boolean {
+  if (pattern.length > MAX_PATTERN_LENGTH) throw new ReplyError(`ERR MATCH pattern longer than ${MAX_PATTERN_LENGTH} characters`);
   const tokens = compileGlob(pattern);
   if (tokens.length === 1 && tokens[0]!.t === 'star') return () => true;
   return (key, budget) => matchTokens(tokens, Array.from(key, (ch) => ch.codePointAt(0)!), budget);
@@ -63,6 +68,9 @@ function compileGlob(pattern: string): Token[] {
   const chars = [...pattern];
   const tokens: Token[] = [];
   const cp = (c: string) => c.codePointAt(0)!;
+  // The first `]` at or after each position, found in one pass (a search per `[` would be quadratic).
+  const nextClose = new Array<number>(chars.length + 2).fill(-1);
+  for (let i = chars.length - 1; i >= 0; i--) nextClose[i] = chars[i] === ']' ? i : nextClose[i + 1]!;
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
     if (c === '*') {
@@ -70,7 +78,7 @@ function compileGlob(pattern: string): Token[] {
     } else if (c === '?') tokens.push({ t: 'one' });
     else if (c === '\\' && i + 1 < chars.length) tokens.push({ t: 'char', c: cp(chars[++i]!) });
     else if (c === '[') {
-      const close = chars.indexOf(']', i + 2);
+      const close = nextClose[i + 2]!;
       if (close < 0) {
         tokens.push({ t: 'char', c: cp(c) });
         continue;
@@ -118,6 +126,8 @@ function matchTokens(tokens: Token[], key: number[], budget: MatchBudget): boole
   while (k < key.length) {
     if (--budget.left < 0) throw new ReplyError('ERR MATCH pattern too costly for these keys: use fewer wildcards');
     const token = tokens[p];
+    // A set costs its size: a pattern of one huge set must not match for free.
+    if (token?.t === 'set') budget.left -= token.ranges.length;
     if (token !== undefined && token.t === 'star') {
       star = p++;
       starK = k;
