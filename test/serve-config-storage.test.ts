@@ -47,6 +47,8 @@ describe('serve configuration: storage', () => {
     );
     const whole = { ...s3, prefix: '' };
     expect(refused({ alpha: tenant({ storage: s3 }), beta: tenant({ storage: whole, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) })).toMatch(/tenant "beta", field storage: .* contains tenant "alpha"'s prefix/);
+    // The same endpoint written with a trailing slash is the same store.
+    expect(refused({ alpha: tenant({ storage: s3 }), beta: tenant({ storage: { ...s3, endpoint: 'http://127.0.0.1:8333/', prefix: 'alpha/x' }, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) })).toMatch(/is inside tenant "alpha"'s prefix/);
     // Another bucket, or a sibling prefix, is fine.
     expect(() => resolveConfig({ tenants: { alpha: tenant({ storage: s3 }), beta: tenant({ storage: { ...s3, prefix: 'alphabet' }, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) } })).not.toThrow();
     expect(() => resolveConfig({ tenants: { alpha: tenant({ storage: s3 }), beta: tenant({ storage: { ...s3, bucket: 'other' }, auth: { username: 'b', password: 'env:KVBOX_TEST_STORAGE_PW' } }) } })).not.toThrow();

@@ -64,6 +64,16 @@ function within(inner: string, outer: string): boolean {
   return inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
 }
 
+/** An endpoint URL as a comparable string: scheme and host lower-cased, default port and trailing `/` dropped. */
+function sameEndpoint(endpoint: string): string {
+  try {
+    const u = new URL(endpoint);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return endpoint;
+  }
+}
+
 /** `path` with symbolic links resolved in the part of it that exists (a root may not exist yet). */
 function canonicalPath(path: string): string {
   const missing: string[] = [];
@@ -105,7 +115,7 @@ export function resolveConfig(raw: unknown | ServeConfigInput, source = '<inline
     const where = t.storage;
     const fs = where.kind === 'fs';
     const prefix = where.kind === 'fs' ? '' : where.prefix.replace(/^\/+|\/+$/g, '');
-    const place = where.kind === 'fs' ? canonicalPath(root) : `s3:${where.endpoint}|${where.bucket}|/${prefix}`;
+    const place = where.kind === 'fs' ? canonicalPath(root) : `s3:${sameEndpoint(where.endpoint)}|${where.bucket}|/${prefix}`;
     const shown = where.kind === 'fs' ? root : `s3 ${where.endpoint}/${where.bucket}/${prefix}`;
     for (const [other, owner] of roots) {
       const relation = other === place ? 'is also' : within(place, other) ? 'is inside' : within(other, place) ? 'contains' : undefined;
