@@ -374,9 +374,11 @@ fn evict(dir: &Path, keep: &Path, cap: u64) -> std::io::Result<()> {
         if path.extension().is_none_or(|e| e != "cwasm") {
             continue;
         }
-        let meta = entry.metadata()?;
+        // Gone meanwhile (another process evicting too): not ours to count.
+        let Ok(meta) = entry.metadata() else { continue };
+        let Ok(modified) = meta.modified() else { continue };
         total += meta.len();
-        files.push((meta.modified()?, meta.len(), path));
+        files.push((modified, meta.len(), path));
     }
     files.sort();
     for (_, len, path) in files {
