@@ -79,12 +79,10 @@ describe('missing build tools', () => {
 });
 
 describe('the author commands on bad input', () => {
-  it('answer with one typed line and exit 1 (new, build, test, inspect)', () => {
+  it('answer with one typed line and exit 1 (build, test, inspect), or a usage line and exit 2 (new)', () => {
     const junk = join(base, 'junk.wasm');
     writeFileSync(junk, 'not wasm');
     const cases: Array<[string[], RegExp]> = [
-      [['new', 'Bad_Name'], /^kvbox: InvalidArgumentError \(ERR_KVBOX_INVALID_ARGUMENT\): connector name "Bad_Name": use lowercase/],
-      [['new', 'exists', '--dir', base], /^kvbox: InvalidArgumentError \(ERR_KVBOX_INVALID_ARGUMENT\): .* exists and is not empty$/],
       [['build', base], /^kvbox: BuildError \(ERR_KVBOX_BUILD\): no kvbox\.json in .*: run kvbox build in a project made by kvbox new/],
       [['inspect', junk], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): .*junk\.wasm: .*not a WebAssembly file/],
       [['test', junk], /^kvbox: LoadError \(ERR_KVBOX_LOAD\): /],
@@ -111,6 +109,15 @@ describe('the author commands on bad input', () => {
     const noCase = kvbox(['test', FS_CONNECTOR, '--grep', 'no such case'], base);
     expect(noCase.status, 'a --grep that matches no case is a usage error, not "conformance ok"').toBe(2);
     expect(noCase.out).toMatch(/^kvbox: no conformance case matches --grep "no such case"/);
+    // Usage errors of kvbox new exit 2 with one line, like a bad --lang.
+    for (const [args, line] of [
+      [['new', 'Bad_Name'], /^kvbox: connector name "Bad_Name": use lowercase/],
+      [['new', 'exists', '--dir', base], /^kvbox: .* exists and is not empty/],
+    ] as const) {
+      const r = kvbox([...args], base);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.out.trimEnd().split('\n')[0], args.join(' ')).toMatch(line);
+    }
     const badLang = kvbox(['new', 'x', '--lang', 'cobol'], base);
     expect(badLang.status).toBe(2);
     expect(badLang.out).toMatch(/argument 'cobol' is invalid. Allowed choices are rust, js, c/);
