@@ -124,6 +124,19 @@ describe('the author commands on bad input', () => {
   });
 });
 
+describe('a Rust project in an npm workspace', () => {
+  it.skipIf(missing('rust') !== undefined)('is told where the hoisted SDK is', () => {
+    const ws = join(base, 'ws');
+    rmSync(ws, { recursive: true, force: true });
+    mkdirSync(join(ws, 'node_modules', '@kvbox'), { recursive: true });
+    symlinkSync(ROOT, join(ws, 'node_modules', '@kvbox', 'kvbox'));
+    expect(kvbox(['new', 'ws-conn', '--dir', join(ws, 'packages', 'ws-conn')], base).status).toBe(0);
+    const built = kvbox(['build'], join(ws, 'packages', 'ws-conn'));
+    expect(built.status).toBe(1);
+    expect(built.out).toMatch(/kvbox is installed at .*ws\/node_modules\/@kvbox\/kvbox \(hoisted\): set kvbox-connector's path in Cargo\.toml to \.\.\/\.\.\/node_modules\/@kvbox\/kvbox\/crates\/connector-sdk/);
+  });
+});
+
 describe('kvbox new → build → test → inspect', () => {
   for (const lang of ['rust', 'c', 'js'] as const) {
     const why = missing(lang);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { binding } from '../binding.js';
 import { BuildError, native } from '../errors.js';
@@ -83,7 +83,14 @@ async function compile(p: ProjectManifest, root: string, work: string, out: stri
       const tc = detectRust();
       // A project made by `kvbox new` takes the SDK from its own node_modules: missing until npm install.
       if (readFileSync(join(root, 'Cargo.toml'), 'utf8').includes(SDK_PATH) && !existsSync(join(root, SDK_PATH, 'Cargo.toml'))) {
-        throw new BuildError(`the Rust SDK is not in ${join(root, SDK_PATH)}: ${installHint(root, [`@kvbox/kvbox@^${kvboxVersion()}`])}`);
+        // Installed higher up (an npm workspace hoists packages to its root): say where, for Cargo.toml.
+        const hoisted = (createRequire(join(root, 'package.json')).resolve.paths('@kvbox/kvbox') ?? [])
+          .map((dir) => join(dir, '@kvbox', 'kvbox'))
+          .find((dir) => existsSync(join(dir, 'package.json')));
+        const fix = hoisted && existsSync(join(hoisted, 'crates', 'connector-sdk', 'Cargo.toml'))
+          ? `kvbox is installed at ${hoisted} (hoisted): set kvbox-connector's path in Cargo.toml to ${relative(root, join(hoisted, 'crates', 'connector-sdk'))}`
+          : installHint(root, [`@kvbox/kvbox@^${kvboxVersion()}`]);
+        throw new BuildError(`the Rust SDK is not in ${join(root, SDK_PATH)}: ${fix}`);
       }
       // Needed after cargo unless rustup's wasm32-wasip2 makes the component itself: checked first.
       const jco = tc.kind === 'rustup-wasip2' ? '' : findJco(root);
