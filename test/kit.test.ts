@@ -69,7 +69,7 @@ describe('missing build tools', () => {
     const listed = join(base, 'hint-listed');
     const bare = join(base, 'hint-bare');
     for (const d of [listed, bare]) rmSync(d, { recursive: true, force: true });
-    execFileSync('mkdir', ['-p', listed, bare]);
+    for (const d of [listed, bare]) mkdirSync(d, { recursive: true });
     writeFileSync(join(listed, 'package.json'), JSON.stringify({ devDependencies: { '@bytecodealliance/jco': '1.35.0' } }));
     expect(installHint(listed, ['@bytecodealliance/jco@1.35.0'])).toBe(`run npm install in ${listed} (its package.json lists @bytecodealliance/jco)`);
     expect(installHint(bare, ['@bytecodealliance/jco@1.35.0'])).toBe('npm install --save-dev @bytecodealliance/jco@1.35.0');

@@ -84,9 +84,7 @@ async function compile(p: ProjectManifest, root: string, work: string, out: stri
       // A project made by `kvbox new` takes the SDK from its own node_modules: missing until npm install.
       if (readFileSync(join(root, 'Cargo.toml'), 'utf8').includes(SDK_PATH) && !existsSync(join(root, SDK_PATH, 'Cargo.toml'))) {
         // Installed higher up (an npm workspace hoists packages to its root): say where, for Cargo.toml.
-        const hoisted = (createRequire(join(root, 'package.json')).resolve.paths('@kvbox/kvbox') ?? [])
-          .map((dir) => join(dir, '@kvbox', 'kvbox'))
-          .find((dir) => existsSync(join(dir, 'package.json')));
+        const hoisted = findPackage('@kvbox/kvbox', root, false);
         const fix = hoisted && existsSync(join(hoisted, 'crates', 'connector-sdk', 'Cargo.toml'))
           ? `kvbox is installed at ${hoisted} (hoisted): set kvbox-connector's path in Cargo.toml to ${relative(root, join(hoisted, 'crates', 'connector-sdk'))}`
           : installHint(root, [`@kvbox/kvbox@^${kvboxVersion()}`]);

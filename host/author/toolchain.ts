@@ -129,11 +129,11 @@ export function installHint(root: string, specs: string[]): string {
 
 /**
  * The directory of npm package `name` as Node would find it from `from` (a
- * project directory), else from kvbox's own installation; packages whose
- * `exports` hide `package.json` are found too.
+ * project directory), else (unless `alsoKvboxOwn` is false) from kvbox's own
+ * installation; packages whose `exports` hide `package.json` are found too.
  */
-export function findPackage(name: string, from: string): string | undefined {
-  const bases = [join(from, 'package.json'), fileURLToPath(import.meta.url)];
+export function findPackage(name: string, from: string, alsoKvboxOwn = true): string | undefined {
+  const bases = [join(from, 'package.json'), ...(alsoKvboxOwn ? [fileURLToPath(import.meta.url)] : [])];
   for (const base of bases) {
     for (const dir of createRequire(base).resolve.paths(name) ?? []) {
       if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);

@@ -8,8 +8,19 @@ import { ListenError } from './errors.js';
 import type { ServeMetrics } from './metrics.js';
 import type { Tenant } from './tenants.js';
 
-/** How long a refused client's socket may take to receive its refusal before it is destroyed. */
-const REFUSAL_MS = 1000;
+/** How long a socket closed with a last line may take to send it before it is destroyed. */
+const LAST_LINE_MS = 1000;
+
+/**
+ * Sends `line` and closes: the socket is destroyed once the line is out, or after {@link LAST_LINE_MS} in
+ * any case — a client that stopped reading would otherwise keep it (and its descriptor) open for good,
+ * since `end` never finishes.
+ */
+export function sayAndClose(socket: Socket, line: string): void {
+  const timer = setTimeout(() => socket.destroy(), LAST_LINE_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.end(line, () => socket.destroy());
+}
 
 /** One client connection as its listener tracks it. */
 export interface TrackedConnection {
@@ -35,7 +46,7 @@ export interface ListenOptions {
 export class TcpListener {
   readonly #server: Server;
   readonly #connections = new Map<TrackedConnection, Promise<void>>();
-  /** Refused sockets still sending their refusal (destroyed at once, or after {@link REFUSAL_MS}). */
+  /** Refused sockets still sending their refusal ({@link sayAndClose}). */
   readonly #refused = new Set<Socket>();
   readonly #options: ListenOptions;
 
@@ -54,12 +65,8 @@ export class TcpListener {
         // does not keep one descriptor per refused client, nor a shutdown waiting on them.
         metrics.connectionsRefused.labels(protocol).inc();
         this.#refused.add(socket);
-        const timer = setTimeout(() => socket.destroy(), REFUSAL_MS).unref();
-        socket.once('close', () => {
-          clearTimeout(timer);
-          this.#refused.delete(socket);
-        });
-        socket.end(options.refusal ?? '', () => socket.destroy());
+        socket.once('close', () => this.#refused.delete(socket));
+        sayAndClose(socket, options.refusal ?? '');
         return;
       }
       gauge.inc();

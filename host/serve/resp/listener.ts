@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors.js';
-import { drained, type ListenOptions, TcpListener, type TrackedConnection } from '../tcp-listener.js';
+import { drained, type ListenOptions, sayAndClose, TcpListener, type TrackedConnection } from '../tcp-listener.js';
 import { commandLabel, dispatch } from './commands.js';
 import { RespParser } from './parser.js';
 import { errorReply, ReplyError, ReplyWriter } from './reply.js';
@@ -48,10 +48,7 @@ export function respListener(context: RespContext, options: Omit<ListenOptions, 
       if (session.tenant || socket.destroyed) return;
       context.metrics.authTimeouts.inc();
       log.info({ listener: 'resp', remote: socket.remoteAddress, ms: options.authTimeoutMs }, 'closing a connection that did not authenticate in time');
-      // Destroyed once the line is out, or after a second in any case: a client that stopped reading
-      // (its replies filling the buffers) must not keep the slot by never letting `end` finish.
-      socket.end('-ERR authentication timeout\r\n', () => socket.destroy());
-      setTimeout(() => socket.destroy(), 1000).unref();
+      sayAndClose(socket, '-ERR authentication timeout\r\n');
     }, options.authTimeoutMs).unref();
     return serve(connection, session, context, log).finally(() => clearTimeout(authDeadline));
   });
