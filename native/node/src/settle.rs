@@ -276,6 +276,13 @@ pub struct Handoff<T> {
     settler: Mutex<Option<Settler<T>>>,
 }
 
+impl<T> Handoff<T> {
+    /// The outcome and the settler, once: whichever side settles takes both.
+    fn take(&self) -> Option<(kvbox_core::Result<T>, Settler<T>)> {
+        Some((lock(&self.result).take()?, lock(&self.settler).take()?))
+    }
+}
+
 /// Where a call's worker sends its outcome.
 pub enum Reply<T> {
     /// Through the channel: the JS thread is not waiting.
@@ -296,8 +303,7 @@ impl<T: ToNapiValue + Send + 'static> Reply<T> {
                     crate::workers::spin_after_this_job();
                 } else {
                     // The JS thread stopped waiting: the channel carries it.
-                    let (outcome, settler) = (lock(&h.result).take(), lock(&h.settler).take());
-                    if let (Some(outcome), Some(settler)) = (outcome, settler) {
+                    if let Some((outcome, settler)) = h.take() {
                         settler.settle(outcome);
                     }
                 }
@@ -337,8 +343,7 @@ where
     let (start, window) = (Instant::now(), Duration::from_nanos(window));
     loop {
         if h.state.load(Ordering::Acquire) == DONE {
-            let (outcome, settler) = (lock(&h.result).take(), lock(&h.settler).take());
-            if let (Some(outcome), Some(settler)) = (outcome, settler) {
+            if let Some((outcome, settler)) = h.take() {
                 settler.settle_here(env.raw(), outcome);
             }
             INLINE_BACKOFF.set(0);
