@@ -8,7 +8,7 @@ import { register } from '../host/cli/serve.js';
 import { createServer } from '../host/index.js';
 import { createLogger } from '../host/serve/log.js';
 import { bytes, scratch } from './helpers.js';
-import { authed, serveConfig, tenant } from './serve/helpers.js';
+import { authed, password, serveConfig, tenant } from './serve/helpers.js';
 import { RespClient, text } from './serve/resp-client.js';
 
 const base = scratch('serve-hostile');
@@ -102,6 +102,46 @@ describe('hostile clients of a full RESP listener', () => {
       await Promise.all(more);
     } finally {
       if (!closed) await server.close();
+    }
+  });
+});
+
+describe('a tenant that opens too many RESP connections', () => {
+  it('is refused past auth.maxConnections (connection closed), counted, and never takes other tenants\' connections', async () => {
+    const server = await createServer(serveConfig({ greedy: tenant(base, 'greedy', { auth: { username: 'greedy', password: 'env:KVBOX_TEST_PW_GREEDY', maxConnections: 3 } }), calm: tenant(base, 'calm') }), {
+      logger: createLogger('silent'),
+    });
+    const clients: RespClient[] = [];
+    try {
+      const port = server.resp!.port;
+      const gauge = async (name: string) => Number(new RegExp(`kvbox_tenant_connections\\{tenant="${name}"\\} (\\d+)`).exec(await server.metrics.registry.metrics())?.[1]);
+      for (let i = 0; i < 3; i++) clients.push(await authed(port, 'greedy'));
+      // Authenticating again as the same tenant does not count twice.
+      expect(text(await clients[0]!.call('AUTH', 'greedy', password('greedy')))).toBe('OK');
+      expect(await gauge('greedy')).toBe(3);
+      const fourth = await RespClient.connect(port);
+      expect(text(await fourth.call('AUTH', 'greedy', password('greedy')))).toBe('-ERR max number of clients reached for this user (3)');
+      await fourth.closed();
+      // Another tenant is unaffected, and one of its connections switching to the full tenant is refused
+      // and closed — its slot with its own tenant is given back.
+      const calm = await authed(port, 'calm');
+      const switcher = await authed(port, 'calm');
+      expect(await gauge('calm')).toBe(2);
+      expect(text(await switcher.call('AUTH', 'greedy', password('greedy')))).toMatch(/^-ERR max number of clients reached for this user/);
+      await switcher.closed();
+      for (let i = 0; i < 50 && (await gauge('calm')) !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await gauge('calm')).toBe(1);
+      expect(text(await calm.call('SET', 'k', bytes(10)))).toBe('OK');
+      // A greedy connection that ends frees its slot.
+      clients.shift()!.close();
+      for (let i = 0; i < 50 && (await gauge('greedy')) !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+      clients.push(await authed(port, 'greedy'));
+      expect(await gauge('greedy')).toBe(3);
+      expect(await server.metrics.registry.metrics()).toMatch(/kvbox_tenant_connections_refused_total\{tenant="greedy"\} 2/);
+      calm.close();
+    } finally {
+      for (const c of clients) c.close();
+      await server.close();
     }
   });
 });

@@ -75,7 +75,12 @@ const tenant = z
     directIo: z.boolean().default(true),
     checksums: z.boolean().default(false),
     /** RESP credentials: `AUTH <username> <password>`; `AUTH <password>` means username `default`. */
-    auth: z.strictObject({ username: z.string().min(1).max(256).optional(), password: secret }),
+    auth: z.strictObject({
+      username: z.string().min(1).max(256).optional(),
+      password: secret,
+      /** Most RESP connections authenticated as this tenant at once; an AUTH past it is refused and its connection closed [no limit but resp.maxConnections]. */
+      maxConnections: z.number().int().min(1).max(1_000_000).optional(),
+    }),
     /** LMCache's `lm://` protocol for this tenant, on its own port (no credentials in that protocol). */
     lm: z.strictObject({ host, port }).optional(),
   })

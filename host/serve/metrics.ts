@@ -35,6 +35,7 @@ export class ServeMetrics {
   readonly authFailures: Counter;
   readonly protocolErrors: Counter<'protocol'>;
   readonly connectionsRefused: Counter<'protocol'>;
+  readonly tenantConnectionsRefused: Counter<'tenant'>;
   readonly authTimeouts: Counter;
   readonly reloads: Counter<'result'>;
   readonly #operations: Counter<'tenant' | 'op' | 'result'>;
@@ -61,6 +62,23 @@ export class ServeMetrics {
     });
     this.authFailures = new Counter({ name: 'kvbox_auth_failures_total', help: 'AUTH attempts with wrong credentials.', registers });
     this.connectionsRefused = new Counter({ name: 'kvbox_connections_refused_total', help: 'Connections refused because the listener was full.', labelNames: ['protocol'], registers });
+    this.tenantConnectionsRefused = new Counter({
+      name: 'kvbox_tenant_connections_refused_total',
+      help: "RESP logins refused because the tenant already had its auth.maxConnections connections (the connection is closed).",
+      labelNames: ['tenant'],
+      registers,
+    });
+    new Gauge({
+      name: 'kvbox_tenant_connections',
+      help: 'RESP connections authenticated as the tenant.',
+      labelNames: ['tenant'],
+      registers,
+      collect(this: Gauge<'tenant'>) {
+        this.reset();
+        const registry = tenants();
+        for (const t of registry?.all() ?? []) this.labels(t.name).set(registry!.respConnections(t.name));
+      },
+    });
     this.authTimeouts = new Counter({ name: 'kvbox_auth_timeouts_total', help: 'RESP connections closed for not authenticating in time.', registers });
     this.protocolErrors = new Counter({ name: 'kvbox_protocol_errors_total', help: 'Connections closed for a protocol error.', labelNames: ['protocol'], registers });
     this.reloads = new Counter({ name: 'kvbox_reloads_total', help: 'Configuration reloads.', labelNames: ['result'], registers });

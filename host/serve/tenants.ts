@@ -54,6 +54,31 @@ export interface ReloadReport {
 export class TenantRegistry {
   readonly #byName = new Map<string, Tenant>();
   readonly #byConnector = new WeakMap<Connector, Tenant>();
+  /**
+   * RESP connections authenticated as each tenant, by name: a reload that reopens a tenant makes a new
+   * {@link Tenant}, and its old connections (still draining) keep counting against the same limit.
+   */
+  readonly #respConnections = new Map<string, number>();
+
+  /** Counts a RESP connection as `t`'s; `false` (nothing counted) when it already has `auth.maxConnections`. */
+  claimConnection(t: Tenant): boolean {
+    const n = this.#respConnections.get(t.name) ?? 0;
+    if (n >= (t.config.auth.maxConnections ?? Infinity)) return false;
+    this.#respConnections.set(t.name, n + 1);
+    return true;
+  }
+
+  /** Ends a RESP connection counted by {@link claimConnection}. */
+  releaseConnection(t: Tenant): void {
+    const n = (this.#respConnections.get(t.name) ?? 0) - 1;
+    if (n > 0) this.#respConnections.set(t.name, n);
+    else this.#respConnections.delete(t.name);
+  }
+
+  /** RESP connections authenticated as the tenant of that name, now. */
+  respConnections(name: string): number {
+    return this.#respConnections.get(name) ?? 0;
+  }
 
   /** Opens every tenant of `config`; on a failure closes those already open. @throws {@link ServeConfigError}, {@link PinMismatchError} */
   static async open(config: LoadedConfig): Promise<TenantRegistry> {

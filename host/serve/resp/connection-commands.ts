@@ -13,6 +13,17 @@ async function authenticate(s: Session, user: Buffer, password: Buffer): Promise
     s.server.metrics.authFailures.inc();
     throw new ReplyError('WRONGPASS invalid username-password pair or user is disabled.');
   }
+  // A connection counts against one tenant's auth.maxConnections: the one it is authenticated as.
+  if (s.tenant?.name !== tenant.name) {
+    const { registry, metrics } = s.server;
+    if (!registry.claimConnection(tenant)) {
+      metrics.tenantConnectionsRefused.labels(tenant.name).inc();
+      // Closed, as for a full listener: it could do nothing else, and would hold a listener slot.
+      s.quit = true;
+      throw new ReplyError(`ERR max number of clients reached for this user (${tenant.config.auth.maxConnections})`);
+    }
+    if (s.tenant) registry.releaseConnection(s.tenant);
+  }
   s.tenant = tenant;
   s.cursors.clear();
 }

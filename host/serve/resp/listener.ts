@@ -50,7 +50,10 @@ export function respListener(context: RespContext, options: Omit<ListenOptions, 
       log.info({ listener: 'resp', remote: socket.remoteAddress, ms: options.authTimeoutMs }, 'closing a connection that did not authenticate in time');
       sayAndClose(socket, '-ERR authentication timeout\r\n');
     }, options.authTimeoutMs).unref();
-    return serve(connection, session, context, log).finally(() => clearTimeout(authDeadline));
+    return serve(connection, session, context, log).finally(() => {
+      clearTimeout(authDeadline);
+      if (session.tenant) context.registry.releaseConnection(session.tenant);
+    });
   });
   return listener;
 }
