@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectC, detectRust, installHint } from '../host/author/toolchain.js';
-import { importVerdict, inspectComponent } from '../host/author/inspect.js';
+import { contractVersionsOf, importVerdict, inspectComponent } from '../host/author/inspect.js';
 import { compileConnector, CONTRACT_VERSIONS, FS_CONNECTOR, LoadError, TrapError } from '../host/index.js';
 import { rejectsWith, scratch } from './helpers.js';
 
@@ -61,6 +61,14 @@ describe('kvbox inspect', () => {
     const printed = kvbox(['inspect', file], base);
     expect(printed.status).toBe(0);
     expect(printed.out).toMatch(/contract +\S+ — not loadable by this kvbox, which loads 0\.1\.0, 0\.2\.0/);
+  });
+});
+
+describe('contract versions of a component', () => {
+  it('are read from its kvbox:connector imports and exports (what kvbox build compares with kvbox.json)', async () => {
+    expect((await inspectComponent(FS_CONNECTOR)).contractVersions).toEqual(['0.2.0']);
+    expect((await inspectComponent(join(ROOT, 'guests', 'dist', 'fs-connector-contract-0-1.wasm'))).contractVersions).toEqual(['0.1.0']);
+    expect(contractVersionsOf(['wasi:io/streams@0.2.3', 'kvbox:connector/objects@0.2.0', 'kvbox:connector/store@0.2.0', 'kvbox:connector/store@0.1.0'])).toEqual(['0.1.0', '0.2.0']);
   });
 });
 
@@ -118,6 +126,20 @@ describe('the author commands on bad input', () => {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.out.trimEnd().split('\n')[0], args.join(' ')).toMatch(line);
     }
+    // kvbox.json's configSchema is compiled (Ajv, strict) before anything builds: a misspelt keyword would check nothing.
+    for (const [schema, reason] of [
+      [{ type: 'object', properties: { shards: { type: 'integr' } } }, /configSchema is not a valid JSON Schema: .*type/],
+      [{ type: 'object', propertiez: { shards: { type: 'integer' } } }, /configSchema is not a valid JSON Schema: strict mode: unknown keyword: "propertiez"/],
+      [[1, 2], /configSchema: Invalid input: expected record, received array/],
+    ] as const) {
+      const project = join(base, `bad-schema-${JSON.stringify(schema).length}`);
+      mkdirSync(project, { recursive: true });
+      writeFileSync(join(project, 'kvbox.json'), JSON.stringify({ name: 'bad-schema', version: '0.1.0', lang: 'c', contract: '0.2.0', configSchema: schema }));
+      const r = kvbox(['build'], project);
+      expect(r.status, JSON.stringify(schema)).toBe(1);
+      expect(r.out.trimEnd().split('\n')[0], JSON.stringify(schema)).toMatch(/^kvbox: BuildError \(ERR_KVBOX_BUILD\): .*kvbox\.json/);
+      expect(r.out, JSON.stringify(schema)).toMatch(reason);
+    }
     const badLang = kvbox(['new', 'x', '--lang', 'cobol'], base);
     expect(badLang.status).toBe(2);
     expect(badLang.out).toMatch(/argument 'cobol' is invalid. Allowed choices are rust, js, c/);
@@ -165,6 +187,15 @@ describe('kvbox new → build → test → inspect', () => {
       const tested = kvbox(['test', `dist/${name}.wasm`], dir);
       expect(tested.status, tested.out).toBe(0);
       expect(tested.out).toMatch(/conformance ok: \d+ passed, 0 failed/);
+      // A configuration is checked against the configSchema the component embeds (the template's: no fields
+      // but the Rust one's two), before any case runs.
+      const drifted = kvbox(['test', `dist/${name}.wasm`, '--config', lang === 'rust' ? '{"namespace":5,"shards":2}' : '{"shards":2}'], dir);
+      expect(drifted.status, drifted.out).toBe(1);
+      expect(drifted.out.trimEnd().split('\n')[0]).toMatch(
+        lang === 'rust'
+          ? /^kvbox: InvalidConfigError \(ERR_KVBOX_INVALID_CONFIG\): the configuration does not match the configSchema .* embeds: config must NOT have additional properties \(shards\); config\.namespace must be string$/
+          : /^kvbox: InvalidConfigError \(ERR_KVBOX_INVALID_CONFIG\): the configuration does not match the configSchema .* embeds: config must NOT have additional properties \(shards\)$/,
+      );
 
       const inspected = kvbox(['inspect', '--json', `dist/${name}.wasm`], dir);
       expect(inspected.status, inspected.out).toBe(0);

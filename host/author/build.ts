@@ -12,7 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { binding } from '../binding.js';
 import { BuildError, native } from '../errors.js';
 import { kvboxVersion } from './package.js';
-import { type ProjectManifest, readProject } from './project.js';
+import { compileConfigSchema } from './config-schema.js';
+import { contractVersionsOf } from './inspect.js';
+import { MANIFEST_FILE, type ProjectManifest, readProject } from './project.js';
 import { SDK_PATH } from './templates.js';
 import { builtWasm, cargoBuild, detectC, detectRust, findJco, findPackage, installHint, run, toComponent } from './toolchain.js';
 
@@ -52,11 +54,25 @@ export async function buildProject(dir: string, options: BuildOptions = {}): Pro
   const started = performance.now();
   const root = resolve(dir);
   const project = readProject(root);
+  if (project.configSchema !== undefined) {
+    try {
+      compileConfigSchema(project.configSchema, true);
+    } catch (err) {
+      throw new BuildError(`${join(root, MANIFEST_FILE)}: configSchema is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const work = join(root, 'target', 'kvbox');
   mkdirSync(work, { recursive: true });
   const component = join(work, `${project.name}.component.wasm`);
   const toolchain = await compile(project, root, work, component, options.stdio ?? 'inherit');
   const raw = readFileSync(component);
+  const info = await native('inspect the component', () => binding.inspectComponent(raw));
+  const targets = contractVersionsOf([...info.imports, ...info.exports]);
+  if (targets.join() !== project.contract) {
+    throw new BuildError(
+      `${join(root, MANIFEST_FILE)} says contract ${project.contract}, but the component built from ${root} targets ${targets.join(' and ') || 'no kvbox:connector interface'}: build it against wit/${project.contract} (the template's bindings, the Rust SDK's version) or correct "contract"`,
+    );
+  }
   const wasm = await native('embed manifest', () =>
     binding.embedManifest(raw, {
       name: project.name,

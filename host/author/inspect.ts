@@ -62,6 +62,16 @@ export function importVerdict(name: string): ImportReport {
   return { name, verdict: 'missing', note: 'not provided by kvbox: loading this component fails' + (name.startsWith('wasi:http') ? ' (componentize-js: disable the http and fetch-event features)' : '') };
 }
 
+/** The contract versions named by a component's `kvbox:connector/…@version` imports and exports, sorted. */
+export function contractVersionsOf(names: readonly string[]): string[] {
+  const versions = new Set<string>();
+  for (const n of names) {
+    const m = /^kvbox:connector\/[\w-]+@(.+)$/.exec(n);
+    if (m) versions.add(m[1]!);
+  }
+  return [...versions].sort();
+}
+
 /**
  * Inspects the component at `file`.
  * @throws {@link LoadError} when the file cannot be read or is not WebAssembly
@@ -76,11 +86,6 @@ export async function inspectComponent(file: string): Promise<ComponentReport> {
   const info = await native(`inspect ${file}`, () => binding.inspectComponent(wasm)).catch((err: Error) => {
     throw new LoadError(`${file}: ${err.message}`, { cause: err });
   });
-  const versions = new Set<string>();
-  for (const n of [...info.imports, ...info.exports]) {
-    const m = /^kvbox:connector\/[\w-]+@(.+)$/.exec(n);
-    if (m) versions.add(m[1]!);
-  }
   let manifest: Record<string, unknown> | undefined;
   if (info.manifest !== undefined && info.manifest !== null) {
     try {
@@ -100,7 +105,7 @@ export async function inspectComponent(file: string): Promise<ComponentReport> {
     description: opt(info.description),
     licenses: opt(info.licenses),
     authors: opt(info.authors),
-    contractVersions: [...versions].sort(),
+    contractVersions: contractVersionsOf([...info.imports, ...info.exports]),
     exports: info.exports,
     imports: info.imports.map(importVerdict),
     producers: info.producers,

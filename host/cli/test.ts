@@ -2,7 +2,10 @@
 import { type Command, Option } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { compileConfigSchema, type ConfigCheck } from '../author/config-schema.js';
+import { inspectComponent } from '../author/inspect.js';
 import { conformanceCases, runConformance } from '../conformance/index.js';
+import { InvalidConfigError, LoadError } from '../errors.js';
 import { testDir } from '../conformance/run.js';
 import { compileConnector, type ConnectorComponent } from '../load.js';
 import { printJson } from './output.js';
@@ -31,6 +34,7 @@ export function register(program: Command): void {
       try {
         component = await compileConnector(path, { cacheDir: globalsOf(self).cacheDir });
         compileMs = performance.now() - t;
+        await checkAgainstSchema(path, config);
         await probeOpen(component, config, flags.dir);
       } catch (err) {
         // A component that does not compile or a config it refuses: still a report under --json.
@@ -57,6 +61,24 @@ function errorFields(err: unknown): { name: string; code?: string; message: stri
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
   const code = (err as { code?: unknown }).code;
   return { name: err.name, ...(typeof code === 'string' ? { code } : {}), message: err.message };
+}
+
+/**
+ * Checks `config` against the `configSchema` the component embeds (`kvbox build` puts kvbox.json's there),
+ * if any, so a configuration that drifted from the schema the author publishes is named before any case runs.
+ * @throws {@link InvalidConfigError} naming every mismatch; {@link LoadError} when the embedded schema is not one
+ */
+async function checkAgainstSchema(path: string, config: Record<string, unknown>): Promise<void> {
+  const schema = (await inspectComponent(path)).manifest?.configSchema;
+  if (schema === undefined) return;
+  let check: ConfigCheck;
+  try {
+    check = compileConfigSchema(schema, false);
+  } catch (err) {
+    throw new LoadError(`${path}: its embedded configSchema is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
+  }
+  const wrong = check(config);
+  if (wrong !== undefined) throw new InvalidConfigError(`the configuration does not match the configSchema ${path} embeds: ${wrong}`);
 }
 
 /** Opens the component once with `config`, so a configuration it refuses is one error, not one failure per case. */
