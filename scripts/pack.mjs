@@ -4,8 +4,9 @@
 //    shipped native binary: the `dist` profile (stripped, LTO), linked
 //    against glibc 2.17 with napi-rs's cross toolchain from the npm registry;
 //  - one C-ABI package per platform (npm/cabi-<platform>/): libkvbox_connector.so
-//    built the same way, its header, and the sandboxed fs-connector.wasm with
-//    its sha256 — for C/C++/Python hosts, independent of Node;
+//    built the same way, its header, the sandboxed fs-connector.wasm with its
+//    sha256, and its reference (docs/c-abi.md, docs/security.md) — for
+//    C/C++/Python hosts, independent of Node;
 //  - the main package (package.json "files": the library, the CLI, the
 //    prebuilt fs-connector.wasm, the WIT contract, the docs, README,
 //    CHANGELOG, LICENSE), staged with a package.json that has no scripts or
@@ -201,6 +202,7 @@ for (const p of PLATFORMS) {
   place(library, cabi.stage, 'lib/libkvbox_connector.so');
   place(join(root, 'native', 'cabi', 'kvbox_connector.h'), cabi.stage, 'include/kvbox_connector.h');
   place(wasm, cabi.stage, 'share/kvbox/fs-connector.wasm');
+  for (const doc of ['c-abi.md', 'security.md']) place(join(root, 'docs', doc), cabi.stage, `share/doc/kvbox/${doc}`);
   writeFileSync(join(cabi.stage, 'share', 'kvbox', 'fs-connector.wasm.sha256'), createHash('sha256').update(readFileSync(wasm)).digest('hex') + '\n');
   cabiExports(library);
   report.packages.push({ ...npmPack(cabi.stage), platform: p.name, kind: 'cabi', binaryBytes: readFileSync(library).length, glibcFloor: glibcFloor(library) });

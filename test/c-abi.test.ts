@@ -60,6 +60,22 @@ describe('libkvbox_connector.so from a C host', () => {
     expect(r.stderr).toMatch(/kvbox_connector: get "big": \[ERR_KVBOX_TOO_LARGE\] object of 5000 bytes does not fit the 4999-byte buffer; nothing was copied, \*out_len = 5000/);
     expect(r.stderr).toMatch(/kvbox_connector: list_keys: \[ERR_KVBOX_TOO_LARGE\] the key list needs \d+ bytes/);
     expect(r.stderr).toMatch(/is not a live handle/);
+    // Lines come whole even from 8 threads at once (one write each), and the size queries (cap 0) say nothing.
+    for (const line of r.stderr.trimEnd().split("\n")) expect(line).toMatch(/^kvbox_connector: ([a-z_]+[ :]|\d+ more error lines were not written)/);
+    expect(r.stderr).not.toMatch(/the buffer has 0|the 0-byte buffer/);
+    expect(r.stderr).toMatch(/kvbox_connector: put "line\\nbreak": \[ERR_KVBOX_INVALID_KEY\] key contains a newline/);
+  });
+
+  it('writes at most 100 lines a second, then says how many it left out; KVBOX_CONNECTOR_LOG=off silences it', () => {
+    const r = run(HARNESS, [LIB, 'flood', config('builtin:fs')]);
+    expectPassed(r, 'harness: all passed');
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => l.includes('does not fit the 1-byte buffer'))).toHaveLength(101);
+    expect(lines.at(-2)).toBe('kvbox_connector: 900 more error lines were not written (at most 100 a second)');
+    expect(lines).toHaveLength(102); // destroy(NULL) is silent, like free(NULL)
+    const quiet = spawnSync(HARNESS, [LIB, 'flood', config('builtin:fs')], { encoding: 'utf8', env: { ...process.env, KVBOX_CONNECTOR_LOG: 'off' } });
+    expect(quiet.stdout).toContain('harness: all passed');
+    expect(quiet.stderr).toBe('');
   });
 
   it.each([
@@ -67,7 +83,9 @@ describe('libkvbox_connector.so from a C host', () => {
     ['an unknown field', JSON.stringify({ connector: 'builtin:fs', root: '/tmp/x', limit: {} }), 'unknown field `limit`'],
     ['a misspelt limit', JSON.stringify({ connector: 'builtin:fs', root: '/tmp/x', limits: { memory: 1 } }), 'limits.memory is not known'],
     ['a relative root', JSON.stringify({ connector: 'builtin:fs', root: 'data' }), 'not an absolute path'],
-    ['an unknown connector name', JSON.stringify({ connector: 'fs', root: '/tmp/x' }), 'is not "builtin:fs"'],
+    ['an unknown connector name', JSON.stringify({ connector: 'fs', root: '/tmp/x' }), '"fs" is not a connector kvbox knows; expected "builtin:fs" or {"wasm"'],
+    ['a connector of the wrong shape', JSON.stringify({ connector: { wasm: FS_CONNECTOR }, root: '/tmp/x' }), '`connector`: missing field `sha256`'],
+    ['root and base_path both', JSON.stringify({ connector: 'builtin:fs', root: '/tmp/x', base_path: '/tmp/x' }), '`root` and `base_path` are one field'],
     ['a wasm file whose sha256 differs', JSON.stringify({ connector: { wasm: FS_CONNECTOR, sha256: '0'.repeat(64) }, root: '/tmp/x' }), 'not the configured'],
     ['a connector config the connector refuses', JSON.stringify({ connector: 'builtin:fs', root: '/tmp/x', config: { nmespace: 'x' } }), 'ERR_KVBOX_INVALID_CONFIG'],
     ['a file that is not a component', JSON.stringify({ connector: { wasm: HARNESS, sha256: sha256(readFileSync(HARNESS)) }, root: '/tmp/x' }), 'ERR_KVBOX_LOAD'],

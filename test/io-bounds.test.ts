@@ -53,9 +53,9 @@ describe.each(CONNECTOR_KINDS)('a quota below the usage (%s)', (_, open) => {
     await c.put('k0', bytes(1000));
     await c.put('k1', bytes(10));
     const more = await rejectsWith(c.put('k9', bytes(1)), QuotaExceededError, 'ERR_KVBOX_QUOTA');
-    expect(more.message).toMatch(/the tenant holds 5 objects, quota\.objects is 3/);
+    expect(more.message).toMatch(/a new object would make 6 objects, over the quota of 3 \(quota\.objects\); nothing was written \(the tenant holds 5 objects\)$/);
     const grow = await rejectsWith(c.put('k2', bytes(1001)), QuotaExceededError, 'ERR_KVBOX_QUOTA');
-    expect(grow.message).toMatch(/the tenant holds 4010 bytes, quota\.bytes is 2000/);
+    expect(grow.message).toMatch(/over the quota of 2000 \(quota\.bytes\); nothing was written \(the tenant holds 4010 bytes\)$/);
     expect(await c.remove('k3')).toBe(true);
     expect(c.stats()).toMatchObject({ objects: 4, bytesStored: 3010, quotaRejections: 2 });
   });
@@ -89,7 +89,7 @@ describe.each(CONNECTOR_KINDS)('quota.directories (%s)', (_, open) => {
         await c.put(`key-${i}`, bytes(3));
       } catch (err) {
         expect(err).toBeInstanceOf(QuotaExceededError);
-        expect((err as Error).message).toMatch(/quota\.directories is 1/);
+        expect((err as Error).message).toMatch(/a put needing 1 new directory would make 2 directories, over the quota of 1 \(quota\.directories\); nothing was written \(the tenant holds 1 directory\)/);
         refused++;
       }
     }

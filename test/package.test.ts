@@ -190,11 +190,13 @@ describe('the C-ABI package', () => {
     lib = join(dir, 'lib', 'libkvbox_connector.so');
   }, INSTALL_TIMEOUT);
 
-  it('holds the library, its header, and fs-connector.wasm with its sha256', () => {
+  it('holds the library (with its SONAME), its header, fs-connector.wasm with its sha256, and its reference', () => {
     expect(readdirSync(dir).sort()).toEqual(['LICENSE', 'README.md', 'include', 'lib', 'package.json', 'share']);
     const wasm = readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm'));
     expect(readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm.sha256'), 'utf8')).toBe(createHash('sha256').update(wasm).digest('hex') + '\n');
     expect(readFileSync(join(dir, 'include', 'kvbox_connector.h'), 'utf8')).toBe(readFileSync(join(repo, 'native', 'cabi', 'kvbox_connector.h'), 'utf8'));
+    for (const doc of ['c-abi.md', 'security.md']) expect(readFileSync(join(dir, 'share', 'doc', 'kvbox', doc), 'utf8')).toBe(readFileSync(join(repo, 'docs', doc), 'utf8'));
+    expect(execFileSync('readelf', ['-d', lib], { encoding: 'utf8' })).toMatch(/SONAME.*\[libkvbox_connector\.so\]/);
   });
 
   const shipped = () => ({ wasm: join(dir, 'share', 'kvbox', 'fs-connector.wasm'), sha256: readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm.sha256'), 'utf8').trim() });

@@ -13,7 +13,9 @@
  *    *out_len to the size needed.
  *  - connector_list_keys returns the keys as they were put, and fails with -1
  *    (setting *out_len to the size needed) rather than cutting the list short.
- *  - Why a call failed is written to stderr, one line prefixed "kvbox_connector:".
+ *  - Why a call failed is written to stderr, one line prefixed "kvbox_connector:",
+ *    written whole, at most 100 a second; KVBOX_CONNECTOR_LOG=off silences them.
+ *    The size queries (get or list_keys with out_cap 0) write nothing.
  *  - connector_destroy waits for the calls in flight on that handle; a call made
  *    with a handle already destroyed fails (-1; 0 for exists) instead of touching
  *    freed memory.
@@ -39,7 +41,10 @@ typedef void *ConnectorHandle;
  *   {"connector": {"wasm": "/opt/fs-connector.wasm", "sha256": "<64 hex>"},
  *    "root": "/var/lib/kvcache/tenant-a", "config": {"namespace": "llama"},
  *    "limits": {"call_timeout_ms": 2000}, "quota": {"bytes": 1073741824}}
- * or {"connector": "builtin:fs", "base_path": "/var/lib/kvcache/tenant-a"}.
+ * or {"connector": "builtin:fs", "root": "/var/lib/kvcache/tenant-a"}
+ * ("base_path", LMCache's name, is accepted for "root"; setting names may be
+ * snake_case or camelCase). One connector per root at a time, across
+ * processes: a second create on an open root is refused.
  * Unknown fields are refused. Returns NULL when refused (reason on stderr).
  */
 ConnectorHandle connector_create(const char *config_json, size_t config_json_len);
@@ -52,7 +57,8 @@ void connector_destroy(ConnectorHandle handle);
 int32_t connector_exists(ConnectorHandle handle, const char *key);
 
 /* Stores `data_len` bytes under `key`, atomically replacing any previous
- * object. 0 on success, -1 on failure. */
+ * object. 0 on success, -1 on failure. A key containing '\n' is refused
+ * (-1): connector_list_keys could not return it. */
 int32_t connector_put(ConnectorHandle handle, const char *key, const uint8_t *data, size_t data_len);
 
 /* Reads `key` into `out_buf` (capacity `out_cap`). 0: `*out_len` = the
@@ -68,9 +74,9 @@ int32_t connector_file_size(ConnectorHandle handle, const char *key, uint64_t *o
 
 /* Every key as put, separated by '\n' (no trailing newline; a NUL follows
  * when the buffer has room, not counted). 0: `*out_len` = bytes written.
- * -1: error — including a list longer than `out_cap`, in which case
- * `*out_len` = the bytes needed (pass out_cap 0 to ask), or a stored key
- * containing '\n'. */
+ * -1: error (`*out_len` = 0) — or a list longer than `out_cap`, in which
+ * case `*out_len` = the bytes needed (pass out_cap 0 to ask). A key
+ * containing '\n' (stored through kvbox's other interfaces) fails the list. */
 int32_t connector_list_keys(ConnectorHandle handle, char *out_buf, size_t out_cap, size_t *out_len);
 
 #ifdef __cplusplus

@@ -8,6 +8,7 @@
  *   harness <lib.so> hostile '<config json>'   a put of "attack" fails (-1) and the
  *                                              same handle keeps working
  *   harness <lib.so> refuse  '<config json>'   connector_create returns NULL
+ *   harness <lib.so> flood   '<config json>'   1000 failing calls at once, then one more a second later
  *
  * Prints "ok <check>" per check; on the first failure prints "FAIL …" and exits 1.
  */
@@ -124,6 +125,12 @@ static void listing(ConnectorHandle h) {
     CHECK(found, "key %s listed as put, in: %s", keys[i], buf);
   }
   for (size_t i = 0; i < n; i++) c.remove(h, keys[i]);
+  // A key list_keys could not frame is refused at put, so the listing keeps working.
+  CHECK(c.put(h, "line\nbreak", (const uint8_t *)"v", 1) == -1, "a key with a newline is refused");
+  CHECK(c.exists(h, "line\nbreak") == 0, "and not stored");
+  free(buf);
+  buf = malloc(1 << 20);
+  CHECK(c.list_keys(h, buf, 1 << 20, &got) == 0, "the list still works");
   free(buf);
   printf("ok list_keys returns the keys as put, and fails rather than cut\n");
 }
@@ -259,7 +266,7 @@ static void hostile(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) return fprintf(stderr, "usage: harness <lib.so> suite|hostile|refuse <config json>\n"), 2;
+  if (argc != 4) return fprintf(stderr, "usage: harness <lib.so> suite|hostile|refuse|flood <config json>\n"), 2;
   void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   CHECK(lib != NULL, "dlopen: %s", dlerror());
 #define SYM(f) CHECK((*(void **)&c.f = dlsym(lib, "connector_" #f)) != NULL, "missing connector_" #f)
@@ -277,6 +284,18 @@ int main(int argc, char **argv) {
     printf("ok refused\n");
   } else if (strcmp(argv[2], "hostile") == 0) {
     hostile();
+  } else if (strcmp(argv[2], "flood") == 0) {
+    ConnectorHandle h = open_handle();
+    uint8_t small[1];
+    size_t got;
+    CHECK(c.put(h, "big", (const uint8_t *)"0123456789", 10) == 0, "put");
+    for (int i = 0; i < 1000; i++) CHECK(c.get(h, "big", small, sizeof small, &got) == -1, "a too-small buffer fails");
+    struct timespec second = {1, 100000000};
+    nanosleep(&second, NULL);
+    CHECK(c.get(h, "big", small, sizeof small, &got) == -1, "a too-small buffer fails");
+    c.destroy(NULL); /* like free(NULL): nothing to say */
+    c.destroy(h);
+    printf("ok flood\n");
   } else {
     ConnectorHandle h = open_handle();
     round_trips(h);

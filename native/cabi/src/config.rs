@@ -41,13 +41,6 @@ pub struct CreateConfig {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum RawSource {
-    Named(String),
-    Wasm(RawWasm),
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWasm {
     wasm: PathBuf,
@@ -57,7 +50,8 @@ struct RawWasm {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
-    connector: RawSource,
+    /// A name or `{wasm, sha256}`: read by [`source_of`], so a wrong shape gets a message naming both forms.
+    connector: serde_json::Value,
     #[serde(alias = "base_path")]
     root: PathBuf,
     #[serde(default)]
@@ -78,21 +72,16 @@ pub const BUILTIN_FS: &str = "builtin:fs";
 impl CreateConfig {
     /// Parses and validates `connector_create`'s bytes; the error says which field is wrong.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| Error::InvalidConfig(format!("connector_create config: {e}")))?;
-        let source = match raw.connector {
-            RawSource::Named(name) if name == BUILTIN_FS => Source::BuiltinFs,
-            RawSource::Named(name) => {
-                return Err(Error::InvalidConfig(format!(
-                    "`connector`: {name:?} is not {BUILTIN_FS:?}; name a sandboxed one as {{\"wasm\": path, \"sha256\": hex}}"
-                )));
-            }
-            RawSource::Wasm(w) => {
-                if w.sha256.len() != 64 || !w.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(Error::InvalidConfig("`connector.sha256`: expected 64 hex digits".into()));
-                }
-                Source::Wasm { path: w.wasm, sha256: w.sha256.to_ascii_lowercase() }
-            }
+        let bad = |m: String| Error::InvalidConfig(format!("connector_create config: {m}"));
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        let Some(fields) = value.as_object() else {
+            return Err(bad(format!("expected a JSON object, got {}", kind(&value))));
         };
+        if fields.contains_key("root") && fields.contains_key("base_path") {
+            return Err(Error::InvalidConfig("`root` and `base_path` are one field (base_path is LMCache's name for it): give one".into()));
+        }
+        let raw: Raw = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        let source = source_of(&raw.connector)?;
         if !raw.root.is_absolute() {
             return Err(Error::InvalidConfig(format!("`root`: {} is not an absolute path", raw.root.display())));
         }
@@ -102,12 +91,17 @@ impl CreateConfig {
             Some(_) => return Err(Error::InvalidConfig("`config`: the connector's configuration must be a JSON object".into())),
         };
         let mut limits = Limits::default();
+        // Limits::set / Quota::set say why a name or value is refused (the one place that knows): as a config error.
+        let refused = |e: Error| match e {
+            Error::InvalidArgument(m) => Error::InvalidConfig(m),
+            e => e,
+        };
         for (name, value) in &raw.limits {
-            limits.set(&camel_case(name), number("limits", name, value)?)?;
+            limits.set(&camel_case(name), number("limits", name, value)?).map_err(refused)?;
         }
         let mut quota = Quota::default();
         for (name, value) in &raw.quota {
-            quota.set(&camel_case(name), number("quota", name, value)?)?;
+            quota.set(&camel_case(name), number("quota", name, value)?).map_err(refused)?;
         }
         let mut options = OpenOptions::new(raw.root);
         options.config_json = config_json;
@@ -117,6 +111,38 @@ impl CreateConfig {
         options.direct_io = raw.direct_io.unwrap_or(true);
         options.checksums = raw.checksums.unwrap_or(false);
         Ok(Self { source, options, cache_dir: raw.cache_dir })
+    }
+}
+
+/// The `connector` field: `"builtin:fs"`, or `{"wasm": path, "sha256": hex}`.
+fn source_of(connector: &serde_json::Value) -> Result<Source> {
+    const FORMS: &str = "\"builtin:fs\" or {\"wasm\": \"/path/to/connector.wasm\", \"sha256\": \"<its 64 hex digits>\"}";
+    match connector {
+        serde_json::Value::String(name) if name == BUILTIN_FS => Ok(Source::BuiltinFs),
+        serde_json::Value::String(name) => {
+            Err(Error::InvalidConfig(format!("`connector`: {name:?} is not a connector kvbox knows; expected {FORMS}")))
+        }
+        serde_json::Value::Object(_) => {
+            let w: RawWasm = serde_json::from_value(connector.clone())
+                .map_err(|e| Error::InvalidConfig(format!("`connector`: {e}; expected {FORMS}")))?;
+            if w.sha256.len() != 64 || !w.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::InvalidConfig("`connector.sha256`: expected 64 hex digits".into()));
+            }
+            Ok(Source::Wasm { path: w.wasm, sha256: w.sha256.to_ascii_lowercase() })
+        }
+        other => Err(Error::InvalidConfig(format!("`connector`: expected {FORMS}, got {}", kind(other)))),
+    }
+}
+
+/// A JSON value's kind, for messages.
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -191,7 +217,14 @@ mod tests {
             ("not json", "expected"),
             (r#"{"root":"/r"}"#, "missing field `connector`"),
             (r#"{"connector":"builtin:fs"}"#, "missing field `root`"),
-            (r#"{"connector":"other","root":"/r"}"#, "is not \"builtin:fs\""),
+            (r#"{"connector":"other","root":"/r"}"#, "\"other\" is not a connector kvbox knows; expected \"builtin:fs\" or {\"wasm\""),
+            (r#"{"connector":{"wasm":"/x.wasm"},"root":"/r"}"#, "`connector`: missing field `sha256`; expected \"builtin:fs\" or"),
+            (
+                r#"{"connector":7,"root":"/r"}"#,
+                "`connector`: expected \"builtin:fs\" or {\"wasm\": \"/path/to/connector.wasm\", \"sha256\": \"<its 64 hex digits>\"}, got a number",
+            ),
+            ("[1,2]", "expected a JSON object, got an array"),
+            (r#"{"connector":"builtin:fs","root":"/r","base_path":"/r"}"#, "`root` and `base_path` are one field"),
             (r#"{"connector":{"wasm":"/x","sha256":"zz"},"root":"/r"}"#, "64 hex digits"),
             (r#"{"connector":"builtin:fs","root":"rel"}"#, "not an absolute path"),
             (r#"{"connector":"builtin:fs","root":"/r","limits":{"memory_byte":1}}"#, "limits.memoryByte is not known"),
@@ -201,8 +234,9 @@ mod tests {
             (r#"{"connector":"builtin:fs","root":"/r","config":[1]}"#, "must be a JSON object"),
             (r#"{"connector":"builtin:fs","root":"/r","extra":1}"#, "unknown field `extra`"),
         ] {
-            let err = parse(text).unwrap_err().to_string();
-            assert!(err.contains(why), "{text}: {err}");
+            let err = parse(text).unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig(_)), "{text}: {err:?} is not an InvalidConfig");
+            assert!(err.to_string().contains(why), "{text}: {err}");
         }
     }
 }

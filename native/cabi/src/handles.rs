@@ -39,6 +39,9 @@ fn lookup(handle: *mut c_void) -> Result<Arc<Tenant>> {
 /// Unregisters `handle` so no new call can start, waits for the calls in
 /// flight to finish, then closes the tenant. Unknown handles are ignored.
 pub fn destroy(handle: *mut c_void) {
+    if handle.is_null() {
+        return; // like free(NULL)
+    }
     let taken = table().write().unwrap_or_else(|p| p.into_inner()).remove(&(handle as usize));
     let Some(tenant) = taken else {
         complain("destroy", None, &Error::InvalidArgument(format!("{handle:p} is not a live handle; ignored")));
@@ -49,12 +52,69 @@ pub fn destroy(handle: *mut c_void) {
     tenant.wait_closed();
 }
 
-/// Writes why a call failed to stderr: the ABI's integer codes cannot say it.
+/// Most lines [`complain`] writes in one second; the rest are counted and
+/// reported in one line when the next second's first line is written.
+const LINES_PER_SECOND: u32 = 100;
+
+/// Longest key quoted whole in a line; longer ones are cut, with their length.
+const KEY_SHOWN_BYTES: usize = 96;
+
+/// Writes why a call failed to stderr, one line per failure: the ABI's integer
+/// codes cannot say it. Each line goes out in one `write`, so it is never
+/// interleaved with the host's output; at most [`LINES_PER_SECOND`] a second
+/// (a burst of failures does not flood the host's log); none at all with
+/// `KVBOX_CONNECTOR_LOG=off`.
 pub fn complain(op: &str, key: Option<&str>, err: &Error) {
-    match key {
-        Some(k) => eprintln!("kvbox_connector: {op} {k:?}: [{}] {err}", err.code()),
-        None => eprintln!("kvbox_connector: {op}: [{}] {err}", err.code()),
+    static QUIET: OnceLock<bool> = OnceLock::new();
+    if *QUIET.get_or_init(|| std::env::var("KVBOX_CONNECTOR_LOG").is_ok_and(|v| v.trim().eq_ignore_ascii_case("off"))) {
+        return;
     }
+    let Some(suppressed) = admit_line() else { return };
+    let mut text = String::new();
+    if suppressed > 0 {
+        text.push_str(&format!("kvbox_connector: {suppressed} more error lines were not written (at most {LINES_PER_SECOND} a second)\n"));
+    }
+    match key {
+        Some(k) => text.push_str(&format!("kvbox_connector: {op} {}: [{}] {err}\n", shown_key(k), err.code())),
+        None => text.push_str(&format!("kvbox_connector: {op}: [{}] {err}\n", err.code())),
+    }
+    use std::io::Write;
+    // One write_all of the whole text: stderr is unbuffered, so a formatted eprintln! is several writes.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Whether a line may be written now: `Some(lines suppressed since the last
+/// one written)` (0 usually), or `None` past this second's allowance.
+fn admit_line() -> Option<u64> {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static WINDOW: Mutex<Option<(Instant, u32, u64)>> = Mutex::new(None);
+    let mut w = WINDOW.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    let (start, written, suppressed) = w.get_or_insert((now, 0, 0));
+    if now.duration_since(*start) >= Duration::from_secs(1) {
+        let before = *suppressed;
+        *w = Some((now, 1, 0));
+        return Some(before);
+    }
+    if *written < LINES_PER_SECOND {
+        *written += 1;
+        return Some(0);
+    }
+    *suppressed += 1;
+    None
+}
+
+/// A key as quoted in a line: whole up to [`KEY_SHOWN_BYTES`], else its start and its length.
+fn shown_key(key: &str) -> String {
+    if key.len() <= KEY_SHOWN_BYTES {
+        return format!("{key:?}");
+    }
+    let mut cut = KEY_SHOWN_BYTES;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{:?}… ({} bytes)", &key[..cut], key.len())
 }
 
 /// The runtime WASI output streams of sandboxed connectors run their small

@@ -105,6 +105,12 @@ pub unsafe extern "C" fn connector_exists(handle: *mut c_void, key: *const c_cha
 pub unsafe extern "C" fn connector_put(handle: *mut c_void, key: *const c_char, data: *const u8, len: usize) -> i32 {
     with_key("put", key, -1, |k| {
         call("put", handle, Some(k), -1, |t| {
+            if k.contains('\n') {
+                // Stored, it would make every later list_keys fail: its list is `\n`-separated.
+                return Err(Error::InvalidKey(
+                    "key contains a newline, which list_keys could not return (its keys are \\n-separated); nothing was written".into(),
+                ));
+            }
             let data = if len == 0 {
                 &[][..]
             } else if data.is_null() {
@@ -152,6 +158,9 @@ pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, 
                 Err(Error::TooLarge(_)) => {
                     let needed = t.admit_wait("get", &Cancel::never())?.size(k, &Cancel::never())?.unwrap_or(0);
                     set(needed);
+                    if cap == 0 {
+                        return Ok(-1); // the documented size query: nothing to report
+                    }
                     Err(Error::TooLarge(format!(
                         "object of {needed} bytes does not fit the {cap}-byte buffer; nothing was copied, *out_len = {needed}"
                     )))
@@ -210,9 +219,14 @@ pub unsafe extern "C" fn connector_list_keys(handle: *mut c_void, out: *mut c_ch
         if out_len.is_null() || (out.is_null() && cap > 0) {
             return Err(Error::InvalidArgument("out_len is NULL, or out is NULL with a non-zero cap".into()));
         }
+        // SAFETY: checked non-null above. 0 until the list is known, so a failure never leaves it stale.
+        unsafe { *out_len = 0 };
         let text = all_keys(t)?;
         // SAFETY: checked non-null above.
         unsafe { *out_len = text.len() };
+        if text.len() > cap && cap == 0 {
+            return Ok(-1); // the documented size query: nothing to report
+        }
         if text.len() > cap {
             return Err(Error::TooLarge(format!(
                 "the key list needs {} bytes, the buffer has {cap}; nothing was cut, *out_len = {}",
@@ -222,7 +236,9 @@ pub unsafe extern "C" fn connector_list_keys(handle: *mut c_void, out: *mut c_ch
         }
         // SAFETY: `cap` writable bytes lent for this call, and text.len() (+1 for the NUL when room) ≤ cap.
         unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), out.cast::<u8>(), text.len());
+            if !text.is_empty() {
+                std::ptr::copy_nonoverlapping(text.as_ptr(), out.cast::<u8>(), text.len());
+            }
             if text.len() < cap {
                 *out.add(text.len()) = 0;
             }

@@ -32,7 +32,7 @@ impl ObjectDir {
             }
             have += 1;
         }
-        let mut reserved = self.accounts.reserve_dirs(rel, (segments.len() - have) as u64)?;
+        let mut reserved = self.accounts.reserve_dirs((segments.len() - have) as u64)?;
         for seg in &segments[have..] {
             match rustix::fs::mkdirat(&cur, *seg, Mode::from_raw_mode(0o755)) {
                 Ok(()) => {
@@ -95,7 +95,10 @@ mod tests {
         let few_dirs = DirOptions { max_dirs: Some(3), ..DirOptions::default() };
         let d = ObjectDir::open_with(tmp.path(), &few_dirs).unwrap();
         let e = d.write("a/b/c/d/o", b"x").unwrap_err();
-        assert!(matches!(&e, Error::Quota(m) if m.contains("holds 0 directories, quota.directories is 3")), "{e}");
+        assert!(
+            matches!(&e, Error::Quota(m) if m.contains("a put needing 4 new directories would make 4 directories, over the quota of 3 (quota.directories); nothing was written (the tenant holds 0 directories)")),
+            "{e}"
+        );
         assert_eq!(dirs_under(tmp.path()), 0, "a refused put leaves no directory");
         d.write("a/b/o", b"x").unwrap();
         d.write("a/c/o", b"x").unwrap();

@@ -195,7 +195,7 @@ impl ObjectDir {
             Some(dir) => regular_size_at(dir, name)?,
             None => None,
         };
-        let reservation = self.accounts.reserve(path, old, data.len() as u64)?;
+        let reservation = self.accounts.reserve(old, data.len() as u64)?;
         let dir = match existing {
             Some(dir) => dir,
             None => self.root.remember(parent, self.make_dirs(parent)?),

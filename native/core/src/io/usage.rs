@@ -13,7 +13,7 @@
 use super::checksum::guard;
 use super::options::DirOptions;
 use super::path_lock::{PathGuard, PathLocks};
-use super::root::{RESERVED_PREFIX, Shown, TenantRoot};
+use super::root::{RESERVED_PREFIX, TenantRoot};
 use super::walk::{Entry, Walk};
 use crate::{Error, Result};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -81,8 +81,14 @@ impl Accounts {
         self.rejections.fetch_add(1, Ordering::Relaxed);
         let max = max.unwrap_or(u64::MAX);
         let total = if unit == "bytes" { "bytes stored" } else { unit };
+        // "holds 1 directory", "holds 2 directories"
+        let held = match (now, unit) {
+            (1, "directories") => "directory",
+            (1, u) => u.trim_end_matches('s'),
+            (_, u) => u,
+        };
         Error::Quota(format!(
-            "{put} would make {} {total}, over the quota of {max} ({quota}); nothing was written (the tenant holds {now} {unit}, {quota} is {max})",
+            "{put} would make {} {total}, over the quota of {max} ({quota}); nothing was written (the tenant holds {now} {held})",
             now.saturating_add(n)
         ))
     }
@@ -90,31 +96,31 @@ impl Accounts {
     /// Reserves room for replacing an object of `old` bytes (`None`: new
     /// object) with one of `new` bytes, or refuses with `Quota`. The
     /// reservation is undone on drop unless [`Reservation::commit`]ted.
-    pub fn reserve(&self, path: &str, old: Option<u64>, new: u64) -> Result<Reservation<'_>> {
+    pub fn reserve(&self, old: Option<u64>, new: u64) -> Result<Reservation<'_>> {
         let add_objects = u64::from(old.is_none());
         let grow = new.saturating_sub(old.unwrap_or(0));
         let shrink = old.unwrap_or(0).saturating_sub(new);
         if let Err(now) = bounded_add(&self.objects, add_objects, self.max_objects) {
-            return Err(self.refuse(format!("put of {:?}", Shown(path)), add_objects, now, self.max_objects, ("quota.objects", "objects")));
+            return Err(self.refuse("a new object".into(), add_objects, now, self.max_objects, ("quota.objects", "objects")));
         }
         if let Err(now) = bounded_add(&self.bytes, grow, self.max_bytes) {
             self.objects.fetch_sub(add_objects, Ordering::AcqRel);
-            return Err(self.refuse(
-                format!("put of {:?} ({new} bytes)", Shown(path)),
-                grow,
-                now,
-                self.max_bytes,
-                ("quota.bytes", "bytes"),
-            ));
+            return Err(self.refuse(format!("a put of {new} bytes"), grow, now, self.max_bytes, ("quota.bytes", "bytes")));
         }
         Ok(Reservation { accounts: self, add_objects, grow, shrink, committed: false })
     }
 
-    /// Reserves `n` new directories for making `rel`, or refuses with
+    /// Reserves `n` new directories (for one object's path), or refuses with
     /// `Quota`; what is not [`DirReservation::made_one`] is given back on drop.
-    pub fn reserve_dirs(&self, rel: &str, n: u64) -> Result<DirReservation<'_>> {
+    pub fn reserve_dirs(&self, n: u64) -> Result<DirReservation<'_>> {
         if let Err(now) = bounded_add(&self.directories, n, self.max_dirs) {
-            return Err(self.refuse(format!("put into {:?}", Shown(rel)), n, now, self.max_dirs, ("quota.directories", "directories")));
+            return Err(self.refuse(
+                format!("a put needing {n} new director{}", if n == 1 { "y" } else { "ies" }),
+                n,
+                now,
+                self.max_dirs,
+                ("quota.directories", "directories"),
+            ));
         }
         Ok(DirReservation { accounts: self, unused: n })
     }
@@ -267,15 +273,15 @@ mod tests {
     fn quotas_refuse_exactly_and_reservations_undo() {
         let quotas = DirOptions { max_bytes: Some(100), max_objects: Some(3), ..DirOptions::default() };
         let a = Accounts::new(Usage { bytes: 90, objects: 2, directories: 0 }, &quotas);
-        assert!(matches!(a.reserve("x", None, 11), Err(Error::Quota(_))), "101 bytes > 100");
-        let r = a.reserve("x", None, 10).unwrap();
+        assert!(matches!(a.reserve(None, 11), Err(Error::Quota(_))), "101 bytes > 100");
+        let r = a.reserve(None, 10).unwrap();
         assert_eq!(a.usage(), Usage { bytes: 100, objects: 3, directories: 0 });
-        assert!(matches!(a.reserve("y", None, 0), Err(Error::Quota(_))), "4 objects > 3");
+        assert!(matches!(a.reserve(None, 0), Err(Error::Quota(_))), "4 objects > 3");
         drop(r);
         assert_eq!(a.usage(), Usage { bytes: 90, objects: 2, directories: 0 }, "an uncommitted reservation is undone");
-        a.reserve("x", Some(40), 45).unwrap().commit();
+        a.reserve(Some(40), 45).unwrap().commit();
         assert_eq!(a.usage(), Usage { bytes: 95, objects: 2, directories: 0 }, "an overwrite counts the difference");
-        a.reserve("x", Some(45), 5).unwrap().commit();
+        a.reserve(Some(45), 5).unwrap().commit();
         assert_eq!(a.usage(), Usage { bytes: 55, objects: 2, directories: 0 });
         a.removed(5);
         assert_eq!(a.usage(), Usage { bytes: 50, objects: 1, directories: 0 });
@@ -333,9 +339,15 @@ mod tests {
         d.write("a/0", &pattern(100)).expect("a same-size overwrite");
         d.write("a/1", &pattern(10)).expect("a shrinking overwrite");
         let e = d.write("a/9", &pattern(1)).unwrap_err();
-        assert!(matches!(&e, Error::Quota(m) if m.contains("the tenant holds 5 objects, quota.objects is 3")), "{e}");
+        assert!(
+            matches!(&e, Error::Quota(m) if m.contains("a new object would make 6 objects, over the quota of 3 (quota.objects); nothing was written (the tenant holds 5 objects)")),
+            "{e}"
+        );
         let e = d.write("a/2", &pattern(101)).unwrap_err();
-        assert!(matches!(&e, Error::Quota(m) if m.contains("the tenant holds 410 bytes, quota.bytes is 200")), "{e}");
+        assert!(
+            matches!(&e, Error::Quota(m) if m.contains("a put of 101 bytes would make 411 bytes stored, over the quota of 200 (quota.bytes); nothing was written (the tenant holds 410 bytes)")),
+            "{e}"
+        );
         assert!(d.remove("a/3").unwrap());
         assert_eq!(d.usage(), Usage { bytes: 310, objects: 4, directories: 1 });
         assert_eq!(d.quota_rejections(), 2);

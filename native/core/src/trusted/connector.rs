@@ -154,7 +154,7 @@ impl ObjectConnector for TrustedConnector {
         let k = Self::framed(key)?;
         let _serial = self.accounts.lock_path(key);
         let old = self.stored_size(&k)?;
-        let reservation = self.accounts.reserve(key, old, (data.len() + SEAL_BYTES) as u64)?;
+        let reservation = self.accounts.reserve(old, (data.len() + SEAL_BYTES) as u64)?;
         let mut stored = recycle::take(data.len() + SEAL_BYTES);
         stored.extend_from_slice(data);
         stored.extend_from_slice(&seal(key, data.len()));

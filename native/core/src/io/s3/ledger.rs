@@ -18,7 +18,6 @@
 
 use super::super::Usage;
 use super::super::path_lock::{PathGuard, PathLocks};
-use super::super::root::Shown;
 use crate::{Error, Result};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,7 +95,7 @@ impl Ledger {
     /// Reserves room for replacing an object of `old` bytes (`None`: a new
     /// object) with `new` bytes, or refuses with `Quota` (counted in
     /// [`Self::rejections`] when `count`: a tentative refusal is not).
-    pub fn reserve(&self, path: &str, old: Option<u64>, new: u64, count: bool) -> Result<Reservation<'_>> {
+    pub fn reserve(&self, old: Option<u64>, new: u64, count: bool) -> Result<Reservation<'_>> {
         let add_objects = u64::from(old.is_none());
         let grow = new.saturating_sub(old.unwrap_or(0));
         let mut st = self.state();
@@ -114,9 +113,8 @@ impl Ledger {
                 self.rejections.fetch_add(1, Ordering::Relaxed);
             }
             return Err(Error::Quota(format!(
-                "put of {:?} ({new} bytes) would make {} {unit}, over the quota of {} ({quota}); nothing was written \
+                "a put of {new} bytes would make {} {unit}, over the quota of {} ({quota}); nothing was written \
                  (the tenant holds about {now} {unit} across all nodes, as of this node's last listing)",
-                Shown(path),
                 now.saturating_add(n),
                 max.unwrap_or(u64::MAX)
             )));
@@ -189,13 +187,13 @@ mod tests {
     #[test]
     fn exact_for_one_node_and_refuses_over_quota() {
         let l = Ledger::new(usage(100, 1), Some(1000), Some(3));
-        l.reserve("a", None, 400, true).unwrap().commit();
+        l.reserve(None, 400, true).unwrap().commit();
         assert_eq!(l.usage(), usage(500, 2));
-        l.reserve("a", Some(400), 100, true).unwrap().commit(); // replace, shrink
+        l.reserve(Some(400), 100, true).unwrap().commit(); // replace, shrink
         assert_eq!(l.usage(), usage(200, 2));
-        assert!(matches!(l.reserve("b", None, 801, true), Err(Error::Quota(_))));
-        l.reserve("b", None, 800, true).unwrap().commit();
-        assert!(matches!(l.reserve("c", None, 0, true), Err(Error::Quota(m)) if m.contains("quota.objects")));
+        assert!(matches!(l.reserve(None, 801, true), Err(Error::Quota(_))));
+        l.reserve(None, 800, true).unwrap().commit();
+        assert!(matches!(l.reserve(None, 0, true), Err(Error::Quota(m)) if m.contains("quota.objects")));
         assert_eq!(l.rejections(), 2);
         l.removed(800);
         assert_eq!(l.usage(), usage(200, 2));
@@ -204,19 +202,19 @@ mod tests {
     #[test]
     fn an_uncommitted_reservation_is_given_back_and_in_flight_ones_count() {
         let l = Ledger::new(usage(0, 0), Some(100), None);
-        let held = l.reserve("a", None, 60, true).unwrap();
-        assert!(matches!(l.reserve("b", None, 60, true), Err(Error::Quota(_))), "in flight counts");
+        let held = l.reserve(None, 60, true).unwrap();
+        assert!(matches!(l.reserve(None, 60, true), Err(Error::Quota(_))), "in flight counts");
         drop(held);
         assert_eq!(l.usage(), usage(0, 0));
-        l.reserve("b", None, 60, true).unwrap().commit();
+        l.reserve(None, 60, true).unwrap().commit();
     }
 
     #[test]
     fn a_listing_replaces_what_it_covers_and_keeps_later_changes() {
         let l = Ledger::new(usage(0, 0), None, None);
-        l.reserve("a", None, 10, true).unwrap().commit();
+        l.reserve(None, 10, true).unwrap().commit();
         let mark = l.mark();
-        l.reserve("b", None, 5, true).unwrap().commit(); // during the listing
+        l.reserve(None, 5, true).unwrap().commit(); // during the listing
         // The listing saw "a", another node's 1000 bytes, and not "b".
         l.listed(mark, usage(1010, 3));
         assert_eq!(l.usage(), usage(1015, 4));

@@ -183,7 +183,7 @@ impl ObjectStorage for S3Objects {
         // Most puts store a new key (KV-cache keys are content-addressed):
         // one conditional PUT (`If-None-Match: *`) both stores it and says
         // it is new, so usage stays exact in one request.
-        match self.ledger.reserve(path, None, len, false) {
+        match self.ledger.reserve(None, len, false) {
             Ok(reservation) => match put(PutMode::Create) {
                 Ok(_) => {
                     reservation.commit();
@@ -197,7 +197,7 @@ impl ObjectStorage for S3Objects {
         }
         // A replacement: learn the size it replaces, then overwrite.
         let old = self.head(&key, path)?;
-        let reservation = self.ledger.reserve(path, old, len, true)?;
+        let reservation = self.ledger.reserve(old, len, true)?;
         put(PutMode::Overwrite).map_err(|e| client::error(&self.what("writing", path), e))?;
         reservation.commit();
         Ok(())
