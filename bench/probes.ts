@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { allocBuffer, type ConnectorComponent } from '../host/index.js';
@@ -127,9 +127,14 @@ export async function alignment(component: ConnectorComponent, base: string, rou
   return { plain: of('plain'), aligned: of('aligned') };
 }
 
-/** JS-visible time (µs) to open a connector from an already compiled component. */
-export async function instantiation(component: ConnectorComponent, base: string, n: number): Promise<number[]> {
+/**
+ * JS-visible time (µs) to open a connector from an already compiled component: at new directories (the
+ * target's measure, which includes the filesystem's `mkdir`), or with `existing` at directories made
+ * beforehand (what reopening a tenant costs, and kvbox's own share of the first).
+ */
+export async function instantiation(component: ConnectorComponent, base: string, n: number, existing = false): Promise<number[]> {
   const us: number[] = [];
+  if (existing) for (let i = 0; i < n; i++) mkdirSync(join(base, `inst-${i}`), { recursive: true });
   for (let i = 0; i < n; i++) {
     const root = join(base, `inst-${i}`);
     const t = process.hrtime.bigint();

@@ -117,10 +117,12 @@ const cell = (s: string, op: string, size: number, c: number) => cells.find((x) 
 process.stderr.write('small ops, instantiation, first load, event-loop lag, tenants…\n');
 const small: Record<string, Awaited<ReturnType<typeof smallOps>>[]> = { wasm: [], native: [] };
 const inst: Record<string, number[]> = { wasm: [], native: [] };
+const reopen: Record<string, number[]> = { wasm: [], native: [] };
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, comp] of round % 2 ? [['native', nativeComponent], ['wasm', wasmComponent]] as const : [['wasm', wasmComponent], ['native', nativeComponent]] as const) {
     small[name]!.push(await smallOps(comp, join(work, `small-${name}-${round}`), values.quick ? 1000 : 4000));
     inst[name]!.push(...(await instantiation(comp, join(work, `inst-${name}-${round}`), 100)));
+    reopen[name]!.push(...(await instantiation(comp, join(work, `reopen-${name}-${round}`), 100, true)));
   }
 }
 const smallMedian = (name: string) => {
@@ -217,6 +219,7 @@ console.log('\nsmall ops on 1 KiB objects (sequential latency; rate with 32 in f
 const sm = { wasm: wasmSmall, native: smallMedian('native') };
 console.log(table([['system', 'ping p50 µs', 'exists p50 µs', 'p99 µs', 'size p50 µs', 'p99 µs', 'exists/s', 'size/s'], ...Object.entries(sm).map(([n, s]) => [n, s.pingP50Us.toFixed(1), s.existsP50Us.toFixed(1), s.existsP99Us.toFixed(1), s.sizeP50Us.toFixed(1), s.sizeP99Us.toFixed(1), s.existsPerSec.toFixed(0), s.sizePerSec.toFixed(0)])]));
 console.log(`\nopen a tenant from a compiled component (µs): wasm p50 ${median(inst.wasm!).toFixed(0)} p99 ${quantile(inst.wasm!, 0.99).toFixed(0)}; native p50 ${median(inst.native!).toFixed(0)} p99 ${quantile(inst.native!, 0.99).toFixed(0)}`);
+console.log(`open at an existing directory (µs): wasm p50 ${median(reopen.wasm!).toFixed(0)}; native p50 ${median(reopen.native!).toFixed(0)}`);
 console.log(`first load in a new process (ms): cold compile ${median(firstLoad.coldCompileMs).toFixed(1)}, from disk cache ${median(firstLoad.diskCacheMs).toFixed(2)}`);
 console.log(`event-loop delay p99 (ms): idle ${lag.idleP99Ms.toFixed(2)}, during 8×(4 MiB put+get) through wasm ${lag.busyP99Ms.toFixed(2)}, with getInto ${lagInto.busyP99Ms.toFixed(2)}`);
 console.log(`1 MiB puts, native, concurrency 1 (GB/s): durable ${durableModes.durable.toFixed(2)}, durable: false ${durableModes.cache.toFixed(2)}`);
@@ -234,6 +237,7 @@ mkdirSync(OUT, { recursive: true });
 const result = {
   date: new Date().toISOString(), machine, throughput: cells, ratios, smallOps: sm,
   instantiationUs: { wasm: { p50: median(inst.wasm!), p99: quantile(inst.wasm!, 0.99) }, native: { p50: median(inst.native!), p99: quantile(inst.native!, 0.99) } },
+  reopenUs: { wasm: { p50: median(reopen.wasm!), p99: quantile(reopen.wasm!, 0.99) }, native: { p50: median(reopen.native!), p99: quantile(reopen.native!, 0.99) } },
   firstLoad: { coldCompileMs: median(firstLoad.coldCompileMs), diskCacheMs: median(firstLoad.diskCacheMs) },
   eventLoopLag: { ...lag, busyGetIntoP99Ms: lagInto.busyP99Ms }, durabilityGbPerSec: durableModes, bufferAlignmentUs: aligned, idleTenantBytes: { wasm: tenants.wasm.bytesPerTenant, native: tenants.native.bytesPerTenant },
   batch,
@@ -266,6 +270,7 @@ const generated = [
     ['`size` round trip p50 / p99', `${sm.wasm.sizeP50Us.toFixed(1)} / ${sm.wasm.sizeP99Us.toFixed(1)} µs`, `${sm.native.sizeP50Us.toFixed(1)} / ${sm.native.sizeP99Us.toFixed(1)} µs`],
     ['`exists` / `size` rate, 32 in flight', `${sm.wasm.existsPerSec.toFixed(0)} / ${sm.wasm.sizePerSec.toFixed(0)} per s`, `${sm.native.existsPerSec.toFixed(0)} / ${sm.native.sizePerSec.toFixed(0)} per s`],
     ['open a tenant (new directory) from a compiled component, p50 / p99', `${median(inst.wasm!).toFixed(0)} / ${quantile(inst.wasm!, 0.99).toFixed(0)} µs`, `${median(inst.native!).toFixed(0)} / ${quantile(inst.native!, 0.99).toFixed(0)} µs`],
+    ['the same at an existing directory (a reopen: no `mkdir`), p50 / p99', `${median(reopen.wasm!).toFixed(0)} / ${quantile(reopen.wasm!, 0.99).toFixed(0)} µs`, `${median(reopen.native!).toFixed(0)} / ${quantile(reopen.native!, 0.99).toFixed(0)} µs`],
     ['first load in a new process: cold compile / from the disk cache', `${median(firstLoad.coldCompileMs).toFixed(1)} / ${median(firstLoad.diskCacheMs).toFixed(2)} ms`, '—'],
     ['event-loop delay p99: idle / 8 × (4 MiB put + get) / with getInto', `${lag.idleP99Ms.toFixed(2)} / ${lag.busyP99Ms.toFixed(2)} / ${lagInto.busyP99Ms.toFixed(2)} ms`, '—'],
     ['1 MiB puts, concurrency 1: `durable` (default) / `durable: false` (pure caches)', '—', `${durableModes.durable.toFixed(2)} / ${durableModes.cache.toFixed(2)} GB/s`],
