@@ -2,7 +2,8 @@
 // Produces what npm publishes, as tarballs in --out [pack/]:
 //  - one package per platform (npm/<platform>/package.json) holding the
 //    shipped native binary: the `dist` profile (stripped, LTO), linked
-//    against glibc 2.17 with napi-rs's cross toolchain from the npm registry;
+//    against glibc 2.17 with napi-rs's cross toolchain from the npm registry,
+//    and the notices of the crates linked into it (scripts/third-party.mjs);
 //  - one C-ABI package per platform (npm/cabi-<platform>/): libkvbox_connector.so
 //    built the same way, its header, the sandboxed fs-connector.wasm with its
 //    sha256, and its reference (docs/c-abi.md, docs/security.md) — for
@@ -25,6 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { targetDir } from './target-dir.mjs';
+import { thirdPartyNotices, WORKSPACES } from './third-party.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({ options: { out: { type: 'string', default: join(root, 'pack') }, binary: { type: 'string' }, cabi: { type: 'string' } } });
@@ -38,6 +40,9 @@ const pkg = readJson(join(root, 'package.json'));
 const PLATFORMS = [
   { name: 'linux-x64-gnu', triple: 'x86_64-unknown-linux-gnu', toolchain: '@napi-rs/cross-toolchain-x64-target-x86_64@1.0.0' },
 ];
+
+/** What goes into guests/dist/fs-connector.wasm, for the notices of the packages that ship it. */
+const FS_CONNECTOR_NOTICES = { binary: 'fs-connector.wasm', crate: 'fs-connector', manifest: WORKSPACES.guests, triple: 'wasm32-wasip1' };
 
 function readJson(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
@@ -160,6 +165,8 @@ function stageMain() {
   }
   const { scripts: _scripts, devDependencies: _dev, overrides: _overrides, ...published } = pkg;
   writeFileSync(join(stage, 'package.json'), JSON.stringify(published, null, 2) + '\n');
+  // The prebuilt fs-connector.wasm has Rust crates in it (its JS dependencies are installed as packages, with their own).
+  writeFileSync(join(stage, 'THIRD_PARTY_LICENSES.md'), thirdPartyNotices([FS_CONNECTOR_NOTICES]));
   return stage;
 }
 
@@ -193,6 +200,7 @@ for (const p of PLATFORMS) {
   const binary = opts.binary ? resolve(opts.binary) : join(buildShipped(p, 'node', 'the Node addon'), `kvbox.${p.name}.node`);
   const addon = stagePlatform(p.name, `${pkg.name}-${p.name}`, { engines: pkg.engines });
   copyFileSync(binary, join(addon.stage, addon.manifest.main));
+  writeFileSync(join(addon.stage, 'THIRD_PARTY_LICENSES.md'), thirdPartyNotices([{ binary: `kvbox.${p.name}.node`, crate: 'kvbox-node', manifest: WORKSPACES.native, triple: p.triple }]));
   report.packages.push({ ...npmPack(addon.stage), platform: p.name, kind: 'addon', binaryBytes: readFileSync(binary).length, glibcFloor: glibcFloor(binary) });
 
   const library = opts.cabi ? resolve(opts.cabi) : join(buildShipped(p, 'cabi', 'libkvbox_connector.so'), 'kvbox.node');
@@ -204,6 +212,7 @@ for (const p of PLATFORMS) {
   place(wasm, cabi.stage, 'share/kvbox/fs-connector.wasm');
   for (const doc of ['c-abi.md', 'security.md']) place(join(root, 'docs', doc), cabi.stage, `share/doc/kvbox/${doc}`);
   writeFileSync(join(cabi.stage, 'share', 'kvbox', 'fs-connector.wasm.sha256'), createHash('sha256').update(readFileSync(wasm)).digest('hex') + '\n');
+  writeFileSync(join(cabi.stage, 'THIRD_PARTY_LICENSES.md'), thirdPartyNotices([{ binary: 'lib/libkvbox_connector.so', crate: 'kvbox-cabi', manifest: WORKSPACES.native, triple: p.triple }, FS_CONNECTOR_NOTICES]));
   cabiExports(library);
   report.packages.push({ ...npmPack(cabi.stage), platform: p.name, kind: 'cabi', binaryBytes: readFileSync(library).length, glibcFloor: glibcFloor(library) });
 }

@@ -102,12 +102,25 @@ describe('the packed package', () => {
     const files = (function walk(d: string, rel = ''): string[] {
       return readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n), `${rel}${n}/`) : [`${rel}${n}`]));
     })(installed);
-    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'docs/writing-a-connector.md', 'docs/security.md', 'docs/examples/serve.toml', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) expect(files).toContain(f);
+    for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'THIRD_PARTY_LICENSES.md', 'docs/writing-a-connector.md', 'docs/security.md', 'docs/examples/serve.toml', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/bin.js', 'guests/dist/fs-connector.wasm', 'native/binding.d.cts']) expect(files).toContain(f);
     // The author kit: the conformance module, the templates, the SDK's sources with the WIT it targets.
     for (const f of ['dist/conformance/index.js', 'guests/templates/rust/Cargo.toml', 'guests/templates/js/src/connector.js', 'guests/templates/c/bindings/connector.h', 'crates/connector-sdk/src/lib.rs', 'crates/connector-sdk/wit/store.wit', 'crates/layout/src/lib.rs']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /hostile|\.map$|\.node$|^host\/|^native\/(core|node)|^test\/|^bench\/|^scripts\/|^docs\/bench\//.test(f))).toEqual([]);
+  });
+
+  it('ships the notices of the Rust crates built into the addon and fs-connector.wasm', () => {
+    const notices = (name: string) => readFileSync(join(app, 'node_modules', ...name.split('/'), 'THIRD_PARTY_LICENSES.md'), 'utf8');
+    const addon = notices(report.packages.find((q) => q.kind === 'addon')!.name);
+    expect(addon).toMatch(/^## In kvbox\.linux-x64-gnu\.node \(\d{3} crates\)$/m);
+    expect(addon).toMatch(/^\| wasmtime \| [\d.]+ \| Apache-2\.0 WITH LLVM-exception \|$/m);
+    expect(addon).toMatch(/^### LICENSE[^\n]* — .*\btokio \d/m);
+    expect(addon).toMatch(/no license file of their own .*\bnapi \d/);
+    const main = notices(pkg.name);
+    expect(main).toMatch(/^## In fs-connector\.wasm \(\d+ crates\)$/m);
+    expect(main).toMatch(/^\| wit-bindgen \| /m);
+    expect(main, 'proc macros run by the compiler are not listed').not.toMatch(/^\| (wit-bindgen-rust-macro|serde_derive|syn) \|/m);
   });
 
   it('type-checks a TypeScript consumer against the shipped declarations (skipLibCheck off)', () => {
@@ -191,10 +204,13 @@ describe('the C-ABI package', () => {
   }, INSTALL_TIMEOUT);
 
   it('holds the library (with its SONAME), its header, fs-connector.wasm with its sha256, and its reference', () => {
-    expect(readdirSync(dir).sort()).toEqual(['LICENSE', 'README.md', 'include', 'lib', 'package.json', 'share']);
+    expect(readdirSync(dir).sort()).toEqual(['LICENSE', 'README.md', 'THIRD_PARTY_LICENSES.md', 'include', 'lib', 'package.json', 'share']);
     const wasm = readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm'));
     expect(readFileSync(join(dir, 'share', 'kvbox', 'fs-connector.wasm.sha256'), 'utf8')).toBe(createHash('sha256').update(wasm).digest('hex') + '\n');
     expect(readFileSync(join(dir, 'include', 'kvbox_connector.h'), 'utf8')).toBe(readFileSync(join(repo, 'native', 'cabi', 'kvbox_connector.h'), 'utf8'));
+    const notices = readFileSync(join(dir, 'THIRD_PARTY_LICENSES.md'), 'utf8');
+    expect(notices).toMatch(/^## In lib\/libkvbox_connector\.so \(\d{3} crates\)$/m);
+    expect(notices).toMatch(/^## In fs-connector\.wasm \(\d+ crates\)$/m);
     for (const doc of ['c-abi.md', 'security.md']) expect(readFileSync(join(dir, 'share', 'doc', 'kvbox', doc), 'utf8')).toBe(readFileSync(join(repo, 'docs', doc), 'utf8'));
     expect(execFileSync('readelf', ['-d', lib], { encoding: 'utf8' })).toMatch(/SONAME.*\[libkvbox_connector\.so\]/);
   });
