@@ -16,7 +16,8 @@
 // and the binary's glibc floor.
 //
 //   node scripts/pack.mjs [--out <dir>] [--binary <file.node>] [--cabi <file.so>]
-// --binary / --cabi package those binaries instead of building the shipped ones.
+// --binary / --cabi package those binaries instead of building the shipped ones
+// (they must still load on glibc 2.17: the pack checks every binary's floor).
 // Needs a finished `npm run build` (dist/ and guests/dist/).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -42,7 +43,13 @@ const PLATFORMS = [
 ];
 
 /** What goes into guests/dist/fs-connector.wasm, for the notices of the packages that ship it. */
-const FS_CONNECTOR_NOTICES = { binary: 'fs-connector.wasm', crate: 'fs-connector', manifest: WORKSPACES.guests, triple: 'wasm32-wasip1' };
+const FS_CONNECTOR_NOTICES = {
+  binary: 'fs-connector.wasm',
+  crate: 'fs-connector',
+  manifest: WORKSPACES.guests,
+  triple: 'wasm32-wasip1',
+  also: "Where the toolchain that built it targets wasm32-wasip1 (host/author/toolchain.ts), it also holds jco's WASI preview 1 component adapter (`wasi_snapshot_preview1`, from the Bytecode Alliance's wasmtime project, Apache-2.0 WITH LLVM-exception: https://github.com/bytecodealliance/wasmtime/blob/main/LICENSE).",
+};
 
 function readJson(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
@@ -116,7 +123,7 @@ function cabiExports(library) {
   const names = execFileSync('nm', ['-D', '--defined-only', library], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length === 3 && /^[TtWi]$/.test(f[1]))
+    .filter((f) => f.length === 3 && /^[TtWiDdBbRrVv]$/.test(f[1]))
     .map((f) => f[2]);
   const abi = ['connector_create', 'connector_destroy', 'connector_exists', 'connector_file_size', 'connector_get', 'connector_list_keys', 'connector_put', 'connector_remove'];
   const missing = abi.filter((n) => !names.includes(n));
@@ -201,7 +208,9 @@ for (const p of PLATFORMS) {
   const addon = stagePlatform(p.name, `${pkg.name}-${p.name}`, { engines: pkg.engines });
   copyFileSync(binary, join(addon.stage, addon.manifest.main));
   writeFileSync(join(addon.stage, 'THIRD_PARTY_LICENSES.md'), thirdPartyNotices([{ binary: `kvbox.${p.name}.node`, crate: 'kvbox-node', manifest: WORKSPACES.native, triple: p.triple }]));
-  report.packages.push({ ...npmPack(addon.stage), platform: p.name, kind: 'addon', binaryBytes: readFileSync(binary).length, glibcFloor: glibcFloor(binary) });
+  const addonFloor = glibcFloor(binary);
+  if (addonFloor.localeCompare('2.17', 'en', { numeric: true }) > 0) fail(`${binary} needs glibc ${addonFloor}, newer than the 2.17 the package promises`);
+  report.packages.push({ ...npmPack(addon.stage), platform: p.name, kind: 'addon', binaryBytes: readFileSync(binary).length, glibcFloor: addonFloor });
 
   const library = opts.cabi ? resolve(opts.cabi) : join(buildShipped(p, 'cabi', 'libkvbox_connector.so'), 'kvbox.node');
   const scope = pkg.name.split('/')[0];
@@ -214,7 +223,9 @@ for (const p of PLATFORMS) {
   writeFileSync(join(cabi.stage, 'share', 'kvbox', 'fs-connector.wasm.sha256'), createHash('sha256').update(readFileSync(wasm)).digest('hex') + '\n');
   writeFileSync(join(cabi.stage, 'THIRD_PARTY_LICENSES.md'), thirdPartyNotices([{ binary: 'lib/libkvbox_connector.so', crate: 'kvbox-cabi', manifest: WORKSPACES.native, triple: p.triple }, FS_CONNECTOR_NOTICES]));
   cabiExports(library);
-  report.packages.push({ ...npmPack(cabi.stage), platform: p.name, kind: 'cabi', binaryBytes: readFileSync(library).length, glibcFloor: glibcFloor(library) });
+  const floor = glibcFloor(library);
+  if (floor.localeCompare('2.17', 'en', { numeric: true }) > 0) fail(`${library} needs glibc ${floor}, newer than the 2.17 the package promises`);
+  report.packages.push({ ...npmPack(cabi.stage), platform: p.name, kind: 'cabi', binaryBytes: readFileSync(library).length, glibcFloor: floor });
 }
 report.packages.unshift(npmPack(stageMain()));
 writeFileSync(join(out, 'pack.json'), JSON.stringify(report, null, 2) + '\n');

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectC, detectRust, installHint } from '../host/author/toolchain.js';
+import { compileConfigSchema } from '../host/author/config-schema.js';
 import { contractVersionsOf, importVerdict, inspectComponent } from '../host/author/inspect.js';
 import { compileConnector, CONTRACT_VERSIONS, FS_CONNECTOR, LoadError, TrapError } from '../host/index.js';
 import { rejectsWith, scratch } from './helpers.js';
@@ -61,6 +62,21 @@ describe('kvbox inspect', () => {
     const printed = kvbox(['inspect', file], base);
     expect(printed.status).toBe(0);
     expect(printed.out).toMatch(/contract +\S+ — not loadable by this kvbox, which loads 0\.1\.0, 0\.2\.0/);
+  });
+});
+
+describe('a configSchema', () => {
+  it('is refused for a misspelt keyword or an unknown draft, not for valid schemas Ajv calls unidiomatic', () => {
+    // Valid JSON Schemas that Ajv's full strict mode would refuse: properties without a type, required fields it does not list.
+    for (const schema of [{ properties: { a: { type: 'string' } } }, { type: 'object', required: ['x'] }, { $schema: 'https://json-schema.org/draft/2019-09/schema', type: 'object' }, { $schema: 'http://json-schema.org/draft-06/schema#', type: 'object' }, { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { xs: { type: 'array', prefixItems: [{ type: 'string' }] } } }]) {
+      expect(() => compileConfigSchema(schema, true), JSON.stringify(schema)).not.toThrow();
+    }
+    expect(() => compileConfigSchema({ type: 'object', propertiez: {} }, true)).toThrow(/strict mode: unknown keyword: "propertiez"/);
+    expect(() => compileConfigSchema({ type: 'object', propertiez: {} }, false)).not.toThrow(); // someone else's component: lenient
+    expect(() => compileConfigSchema({ $schema: 'http://json-schema.org/draft-04/schema#' }, false)).toThrow(/is not a draft kvbox checks \(draft-06, draft-07, 2019-09, 2020-12\)/);
+    const check = compileConfigSchema({ type: 'object', additionalProperties: false, properties: { namespace: { type: 'string' }, mode: { enum: ['a', 'b'] } } }, true);
+    expect(check({ namespace: 'x', mode: 'a' })).toBeUndefined();
+    expect(check({ namespace: 1, mode: 'c', extra: true })).toBe('config must NOT have additional properties (extra); config.namespace must be string; config.mode must be equal to one of the allowed values (["a","b"])');
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { Command, CommanderError } from 'commander';
@@ -138,6 +139,21 @@ describe('a tenant that opens too many RESP connections', () => {
       clients.push(await authed(port, 'greedy'));
       expect(await gauge('greedy')).toBe(3);
       expect(await server.metrics.registry.metrics()).toMatch(/kvbox_tenant_connections_refused_total\{tenant="greedy"\} 2/);
+      // A reload lowering the cap keeps the connections open (they still work) and refuses new ones until
+      // enough of them end; one that reopens the tenant (another root) drops them and starts the count afresh.
+      const cfg = (auth: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+        serveConfig({ greedy: tenant(base, 'greedy', { auth: { username: 'greedy', password: 'env:KVBOX_TEST_PW_GREEDY', ...auth }, ...extra }), calm: tenant(base, 'calm') });
+      expect(await server.reload(cfg({ maxConnections: 1 }))).toMatchObject({ updated: ['greedy'] });
+      expect(text(await clients[0]!.call('SET', 'k', bytes(10)))).toBe('OK');
+      const late = await RespClient.connect(port);
+      expect(text(await late.call('AUTH', 'greedy', password('greedy')))).toBe('-ERR max number of clients reached for this user (1)');
+      await late.closed();
+      expect(await server.reload(cfg({ maxConnections: 1 }, { root: join(base, 'greedy-2') }))).toMatchObject({ reopened: ['greedy'] });
+      for (const c of clients) await c.closed();
+      for (let i = 0; i < 50 && (await gauge('greedy')) !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await gauge('greedy')).toBe(0);
+      clients.push(await authed(port, 'greedy'));
+      expect(text(await clients.at(-1)!.call('SET', 'k', bytes(10)))).toBe('OK');
       calm.close();
     } finally {
       for (const c of clients) c.close();

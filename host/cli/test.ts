@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { compileConfigSchema, type ConfigCheck } from '../author/config-schema.js';
 import { inspectComponent } from '../author/inspect.js';
 import { conformanceCases, runConformance } from '../conformance/index.js';
-import { InvalidConfigError, LoadError } from '../errors.js';
+import { InvalidConfigError } from '../errors.js';
 import { testDir } from '../conformance/run.js';
 import { compileConnector, type ConnectorComponent } from '../load.js';
 import { printJson } from './output.js';
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       try {
         component = await compileConnector(path, { cacheDir: globalsOf(self).cacheDir });
         compileMs = performance.now() - t;
-        await checkAgainstSchema(path, config);
+        if (flags.config !== undefined) await checkAgainstSchema(path, config);
         await probeOpen(component, config, flags.dir);
       } catch (err) {
         // A component that does not compile or a config it refuses: still a report under --json.
@@ -64,9 +64,11 @@ function errorFields(err: unknown): { name: string; code?: string; message: stri
 }
 
 /**
- * Checks `config` against the `configSchema` the component embeds (`kvbox build` puts kvbox.json's there),
+ * Checks `--config` against the `configSchema` the component embeds (`kvbox build` puts kvbox.json's there),
  * if any, so a configuration that drifted from the schema the author publishes is named before any case runs.
- * @throws {@link InvalidConfigError} naming every mismatch; {@link LoadError} when the embedded schema is not one
+ * An embedded schema kvbox cannot use (another draft, an invalid one) is a warning: the connector itself
+ * still judges the configuration.
+ * @throws {@link InvalidConfigError} naming every mismatch
  */
 async function checkAgainstSchema(path: string, config: Record<string, unknown>): Promise<void> {
   const schema = (await inspectComponent(path)).manifest?.configSchema;
@@ -75,7 +77,8 @@ async function checkAgainstSchema(path: string, config: Record<string, unknown>)
   try {
     check = compileConfigSchema(schema, false);
   } catch (err) {
-    throw new LoadError(`${path}: its embedded configSchema is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
+    console.error(`kvbox: warning: the configSchema ${path} embeds cannot be used (${(err as Error).message}); --config is not checked against it`);
+    return;
   }
   const wrong = check(config);
   if (wrong !== undefined) throw new InvalidConfigError(`the configuration does not match the configSchema ${path} embeds: ${wrong}`);

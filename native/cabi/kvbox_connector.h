@@ -14,7 +14,8 @@
  *  - connector_list_keys returns the keys as they were put, and fails with -1
  *    (setting *out_len to the size needed) rather than cutting the list short.
  *  - Why a call failed is written to stderr, one line prefixed "kvbox_connector:",
- *    written whole, at most 100 a second; KVBOX_CONNECTOR_LOG=off silences them.
+ *    written whole, at most 100 a second (how many were left out is said with
+ *    the next line written); KVBOX_CONNECTOR_LOG=off silences them.
  *    The size queries (get or list_keys with out_cap 0) write nothing.
  *  - connector_destroy waits for the calls in flight on that handle; a call made
  *    with a handle already destroyed fails (-1; 0 for exists) instead of touching
@@ -42,8 +43,9 @@ typedef void *ConnectorHandle;
  *    "root": "/var/lib/kvcache/tenant-a", "config": {"namespace": "llama"},
  *    "limits": {"call_timeout_ms": 2000}, "quota": {"bytes": 1073741824}}
  * or {"connector": "builtin:fs", "root": "/var/lib/kvcache/tenant-a"}
- * ("base_path", LMCache's name, is accepted for "root"; setting names may be
- * snake_case or camelCase). One connector per root at a time, across
+ * ("base_path", LMCache's name, is accepted for "root"; the names inside
+ * "limits" and "quota" may be snake_case or camelCase, top-level ones are
+ * snake_case). One connector per root at a time, across
  * processes: a second create on an open root is refused.
  * Unknown fields are refused. Returns NULL when refused (reason on stderr).
  */

@@ -8,7 +8,9 @@
  *   harness <lib.so> hostile '<config json>'   a put of "attack" fails (-1) and the
  *                                              same handle keeps working
  *   harness <lib.so> refuse  '<config json>'   connector_create returns NULL
- *   harness <lib.so> flood   '<config json>'   1000 failing calls at once, then one more a second later
+ *   harness <lib.so> flood   '<config json>'   300 failing calls at once, then one more a second later
+ *   harness <lib.so> interleave '<config json>'  4 threads failing calls while this one writes
+ *                                              its own stderr lines ("host line N")
  *
  * Prints "ok <check>" per check; on the first failure prints "FAIL …" and exits 1.
  */
@@ -247,6 +249,8 @@ static void cycles(void) {
     CHECK(c.put(h, "cycle", b, 3) == 0 && c.get(h, "cycle", out, 3, &got) == 0 && out[2] == i, "cycle %d", i);
     c.destroy(h);
     CHECK(c.exists(h, "cycle") == 0 && c.get(h, "cycle", out, 3, &got) == -1, "a destroyed handle is refused, not used");
+    size_t listed = 12345;
+    CHECK(c.list_keys(h, NULL, 0, &listed) == -1 && listed == 0, "list_keys on a destroyed handle: -1, *out_len = 0 (got %zu)", listed);
   }
   printf("ok 20 create/destroy cycles; destroyed handles are refused\n");
 }
@@ -265,8 +269,16 @@ static void hostile(void) {
   printf("ok hostile connector: -1, then the library keeps working\n");
 }
 
+/* 20 gets into a too-small buffer: 20 lines on stderr, from this thread. */
+static void *fail_gets(void *h) {
+  uint8_t small[1];
+  size_t got;
+  for (int i = 0; i < 20; i++) c.get(h, "big", small, sizeof small, &got);
+  return NULL;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 4) return fprintf(stderr, "usage: harness <lib.so> suite|hostile|refuse|flood <config json>\n"), 2;
+  if (argc != 4) return fprintf(stderr, "usage: harness <lib.so> suite|hostile|refuse|flood|interleave <config json>\n"), 2;
   void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   CHECK(lib != NULL, "dlopen: %s", dlerror());
 #define SYM(f) CHECK((*(void **)&c.f = dlsym(lib, "connector_" #f)) != NULL, "missing connector_" #f)
@@ -284,12 +296,21 @@ int main(int argc, char **argv) {
     printf("ok refused\n");
   } else if (strcmp(argv[2], "hostile") == 0) {
     hostile();
+  } else if (strcmp(argv[2], "interleave") == 0) {
+    ConnectorHandle h = open_handle();
+    CHECK(c.put(h, "big", (const uint8_t *)"0123456789", 10) == 0, "put");
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, fail_gets, h) == 0, "thread");
+    for (int i = 0; i < 400; i++) fprintf(stderr, "host line %d\n", i);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    c.destroy(h);
+    printf("ok interleave\n");
   } else if (strcmp(argv[2], "flood") == 0) {
     ConnectorHandle h = open_handle();
     uint8_t small[1];
     size_t got;
     CHECK(c.put(h, "big", (const uint8_t *)"0123456789", 10) == 0, "put");
-    for (int i = 0; i < 1000; i++) CHECK(c.get(h, "big", small, sizeof small, &got) == -1, "a too-small buffer fails");
+    for (int i = 0; i < 300; i++) CHECK(c.get(h, "big", small, sizeof small, &got) == -1, "a too-small buffer fails");
     struct timespec second = {1, 100000000};
     nanosleep(&second, NULL);
     CHECK(c.get(h, "big", small, sizeof small, &got) == -1, "a too-small buffer fails");

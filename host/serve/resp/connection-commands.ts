@@ -8,7 +8,10 @@ import { ReplyError } from './reply.js';
 import type { CommandSpec, Session } from './session.js';
 
 async function authenticate(s: Session, user: Buffer, password: Buffer): Promise<void> {
-  const tenant = await s.server.registry.authenticate(user.toString('utf8'), password);
+  let tenant = await s.server.registry.authenticate(user.toString('utf8'), password);
+  // A reload that reopened the tenant while the password was checked: check against the new one (its
+  // connections were dropped already, so this one would hold a slot of the new tenant yet be refused).
+  if (tenant?.closed) tenant = await s.server.registry.authenticate(user.toString('utf8'), password);
   if (!tenant) {
     s.server.metrics.authFailures.inc();
     throw new ReplyError('WRONGPASS invalid username-password pair or user is disabled.');

@@ -96,6 +96,8 @@ impl CreateConfig {
             Error::InvalidArgument(m) => Error::InvalidConfig(m),
             e => e,
         };
+        unique("limits", &raw.limits)?;
+        unique("quota", &raw.quota)?;
         for (name, value) in &raw.limits {
             limits.set(&camel_case(name), number("limits", name, value)?).map_err(refused)?;
         }
@@ -164,6 +166,17 @@ fn camel_case(name: &str) -> String {
     out
 }
 
+/// Refuses one setting given twice under its two spellings (`call_timeout_ms` and `callTimeoutMs`).
+fn unique(group: &str, settings: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for name in settings.keys() {
+        if let Some(other) = seen.insert(camel_case(name), name) {
+            return Err(Error::InvalidConfig(format!("`{group}.{other}` and `{group}.{name}` are one setting: give one")));
+        }
+    }
+    Ok(())
+}
+
 fn number(group: &str, name: &str, value: &serde_json::Value) -> Result<f64> {
     value.as_f64().ok_or_else(|| Error::InvalidConfig(format!("`{group}.{name}`: expected a number, got {value}")))
 }
@@ -225,6 +238,7 @@ mod tests {
             ),
             ("[1,2]", "expected a JSON object, got an array"),
             (r#"{"connector":"builtin:fs","root":"/r","base_path":"/r"}"#, "`root` and `base_path` are one field"),
+            (r#"{"connector":"builtin:fs","root":"/r","limits":{"call_timeout_ms":1,"callTimeoutMs":2}}"#, "are one setting: give one"),
             (r#"{"connector":{"wasm":"/x","sha256":"zz"},"root":"/r"}"#, "64 hex digits"),
             (r#"{"connector":"builtin:fs","root":"rel"}"#, "not an absolute path"),
             (r#"{"connector":"builtin:fs","root":"/r","limits":{"memory_byte":1}}"#, "limits.memoryByte is not known"),

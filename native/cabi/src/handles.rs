@@ -53,8 +53,12 @@ pub fn destroy(handle: *mut c_void) {
 }
 
 /// Most lines [`complain`] writes in one second; the rest are counted and
-/// reported in one line when the next second's first line is written.
+/// reported in one line, written with the next line that is.
 const LINES_PER_SECOND: u32 = 100;
+
+/// Longest line written: an error whose text quotes a long key again is cut
+/// there, so each line stays one atomic `write` even to a pipe (`PIPE_BUF`, 4 KiB).
+const MAX_LINE_BYTES: usize = 2048;
 
 /// Longest key quoted whole in a line; longer ones are cut, with their length.
 const KEY_SHOWN_BYTES: usize = 96;
@@ -74,10 +78,19 @@ pub fn complain(op: &str, key: Option<&str>, err: &Error) {
     if suppressed > 0 {
         text.push_str(&format!("kvbox_connector: {suppressed} more error lines were not written (at most {LINES_PER_SECOND} a second)\n"));
     }
-    match key {
-        Some(k) => text.push_str(&format!("kvbox_connector: {op} {}: [{}] {err}\n", shown_key(k), err.code())),
-        None => text.push_str(&format!("kvbox_connector: {op}: [{}] {err}\n", err.code())),
+    let mut line = match key {
+        Some(k) => format!("kvbox_connector: {op} {}: [{}] {err}", shown_key(k), err.code()),
+        None => format!("kvbox_connector: {op}: [{}] {err}", err.code()),
+    };
+    if line.len() > MAX_LINE_BYTES {
+        let mut cut = MAX_LINE_BYTES - 16;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line = format!("{}… (cut)", &line[..cut]);
     }
+    text.push_str(&line);
+    text.push('\n');
     use std::io::Write;
     // One write_all of the whole text: stderr is unbuffered, so a formatted eprintln! is several writes.
     let _ = std::io::stderr().lock().write_all(text.as_bytes());

@@ -155,8 +155,14 @@ pub unsafe extern "C" fn connector_get(handle: *mut c_void, key: *const c_char, 
                     Ok(0)
                 }
                 Ok(None) => Ok(1),
-                Err(Error::TooLarge(_)) => {
-                    let needed = t.admit_wait("get", &Cancel::never())?.size(k, &Cancel::never())?.unwrap_or(0);
+                Err(Error::TooLarge(why)) => {
+                    // Too large for the buffer, or for limits.maxObjectBytes (then a bigger buffer would not help).
+                    let Some(needed) = t.admit_wait("get", &Cancel::never())?.size(k, &Cancel::never())? else {
+                        return Ok(1); // removed meanwhile
+                    };
+                    if needed <= cap as u64 {
+                        return Err(Error::TooLarge(why));
+                    }
                     set(needed);
                     if cap == 0 {
                         return Ok(-1); // the documented size query: nothing to report
@@ -215,12 +221,15 @@ pub unsafe extern "C" fn connector_file_size(handle: *mut c_void, key: *const c_
 /// `out` points to `cap` writable bytes (or is NULL with `cap` 0); `out_len` is writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connector_list_keys(handle: *mut c_void, out: *mut c_char, cap: usize, out_len: *mut usize) -> i32 {
+    if !out_len.is_null() {
+        // SAFETY: non-null, writable per the ABI. 0 until the list is known, so no failure — a dead
+        // handle included — leaves it stale.
+        unsafe { *out_len = 0 };
+    }
     call("list_keys", handle, None, -1, |t| {
         if out_len.is_null() || (out.is_null() && cap > 0) {
             return Err(Error::InvalidArgument("out_len is NULL, or out is NULL with a non-zero cap".into()));
         }
-        // SAFETY: checked non-null above. 0 until the list is known, so a failure never leaves it stale.
-        unsafe { *out_len = 0 };
         let text = all_keys(t)?;
         // SAFETY: checked non-null above.
         unsafe { *out_len = text.len() };
