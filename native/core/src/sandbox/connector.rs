@@ -199,6 +199,13 @@ impl WasmConnector {
         // leads; the trap's kind follows. The wasm backtrace of a stripped
         // release build names no function, so it stays in the host's log record.
         let output = store.data().output.text();
+        if let Some(thrown) = uncaught_js_exception(&output) {
+            return Error::Trap(format!(
+                "the connector threw `{thrown}` during {during}, which is not an error of the contract: a JavaScript connector \
+                 reports a failure by throwing a value whose `payload` is the contract's `error` variant (the template's \
+                 `new StoreError(tag, message)`), and any other exception traps; the instance was discarded"
+            ));
+        }
         match (output.is_empty(), e.downcast_ref::<wasmtime::Trap>()) {
             (false, Some(trap)) => {
                 Error::Trap(format!("the connector trapped during {during}: {output}; the instance was discarded ({trap})"))
@@ -405,5 +412,29 @@ impl ObjectConnector for WasmConnector {
 
     fn direct_alignment(&self) -> Option<usize> {
         self.io.direct_alignment()
+    }
+}
+
+/// The exception a componentize-js connector let escape from a call that
+/// returns a `result`: its bindings trap with "invalid variant tag value
+/// `undefined` (received `<the exception>`) specified for `Error`", which
+/// reads as a bindings bug; `None` for any other output.
+fn uncaught_js_exception(output: &str) -> Option<&str> {
+    let start =
+        output.find("invalid variant tag value `undefined` (received `")? + "invalid variant tag value `undefined` (received `".len();
+    let len = output[start..].find("`) specified for `")?;
+    Some(&output[start..start + len])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_js_exception_that_escapes_is_named() {
+        let output = "invalid variant tag value `undefined` (received `SyntaxError: JSON.parse: expected property name or '}' at line 1 column 2 of the JSON data`) specified for `Error`\nStack:\n  export@initializer.js:2758:17";
+        assert_eq!(
+            super::uncaught_js_exception(output),
+            Some("SyntaxError: JSON.parse: expected property name or '}' at line 1 column 2 of the JSON data")
+        );
+        assert_eq!(super::uncaught_js_exception("panicked at src/lib.rs:3: boom"), None);
     }
 }
