@@ -30,8 +30,8 @@ const view = { objects: (root: string) => store.keys(prefixOf(root)), local: fal
 
 conformance('sandboxed fs connector on S3', (root, limits) => loadConnector(FS_CONNECTOR, { storage: store.storage(prefixOf(root)), limits, cacheDir: false }), view);
 conformance('native fs fast path on S3', (root, limits) => loadConnector(NATIVE_FS, { storage: store.storage(prefixOf(root)), limits }), view);
-batchConformance('sandboxed fs connector on S3', (root, limits) => loadConnector(FS_CONNECTOR, { storage: store.storage(prefixOf(root)), limits, cacheDir: false }));
-batchConformance('native fs fast path on S3', (root, limits) => loadConnector(NATIVE_FS, { storage: store.storage(prefixOf(root)), limits }));
+batchConformance('sandboxed fs connector on S3', (root, limits) => loadConnector(FS_CONNECTOR, { storage: store.storage(prefixOf(root)), limits, cacheDir: false }), 180_000);
+batchConformance('native fs fast path on S3', (root, limits) => loadConnector(NATIVE_FS, { storage: store.storage(prefixOf(root)), limits }), 180_000);
 
 let n = 0;
 const prefix = () => `s3-extra/${process.pid}/t${++n}`;
