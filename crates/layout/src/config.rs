@@ -41,7 +41,7 @@ impl FsConfig {
         // Each field checked by name, so the message says which one is wrong (null = absent).
         let namespace = match map.get("namespace").filter(|v| !v.is_null()) {
             None => None,
-            Some(v) => Some(v.as_str().ok_or_else(|| format!("`namespace`: expected a string, got {}", kind(v)))?),
+            Some(v) => Some(v.as_str().ok_or_else(|| format!("`namespace`: expected a string, got {}", json_kind(v)))?),
         };
         let max_key_bytes = match map.get("max_key_bytes").filter(|v| !v.is_null()) {
             None => None,
@@ -69,8 +69,8 @@ impl FsConfig {
     }
 }
 
-/// What a JSON value is, for messages.
-fn kind(v: &serde_json::Value) -> &'static str {
+/// What a JSON value is, for messages ("a string", "an array", …).
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",

@@ -25,7 +25,7 @@ extern crate alloc;
 
 mod config;
 
-pub use config::FsConfig;
+pub use config::{FsConfig, json_kind};
 
 use alloc::string::String;
 use alloc::vec::Vec;

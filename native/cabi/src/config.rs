@@ -16,6 +16,7 @@
 //! reference connector used.
 
 use kvbox_core::{Error, Limits, OpenOptions, Quota, Result};
+use kvbox_layout::json_kind;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -75,7 +76,7 @@ impl CreateConfig {
         let bad = |m: String| Error::InvalidConfig(format!("connector_create config: {m}"));
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         let Some(fields) = value.as_object() else {
-            return Err(bad(format!("expected a JSON object, got {}", kind(&value))));
+            return Err(bad(format!("expected a JSON object, got {}", json_kind(&value))));
         };
         if fields.contains_key("root") && fields.contains_key("base_path") {
             return Err(Error::InvalidConfig("`root` and `base_path` are one field (base_path is LMCache's name for it): give one".into()));
@@ -132,19 +133,7 @@ fn source_of(connector: &serde_json::Value) -> Result<Source> {
             }
             Ok(Source::Wasm { path: w.wasm, sha256: w.sha256.to_ascii_lowercase() })
         }
-        other => Err(Error::InvalidConfig(format!("`connector`: expected {FORMS}, got {}", kind(other)))),
-    }
-}
-
-/// A JSON value's kind, for messages.
-fn kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
+        other => Err(Error::InvalidConfig(format!("`connector`: expected {FORMS}, got {}", json_kind(other)))),
     }
 }
 

@@ -7,6 +7,7 @@
 //! fails with -1, instead of reading freed memory. Each call holds its own
 //! admission on the handle's tenant, whose end `connector_destroy` waits for.
 
+use kvbox_core::io::root::Shown;
 use kvbox_core::{Error, Result, Tenant};
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -60,9 +61,6 @@ const LINES_PER_SECOND: u32 = 100;
 /// there, so each line stays one atomic `write` even to a pipe (`PIPE_BUF`, 4 KiB).
 const MAX_LINE_BYTES: usize = 2048;
 
-/// Longest key quoted whole in a line; longer ones are cut, with their length.
-const KEY_SHOWN_BYTES: usize = 96;
-
 /// Writes why a call failed to stderr, one line per failure: the ABI's integer
 /// codes cannot say it. Each line goes out in one `write`, so it is never
 /// interleaved with the host's output; at most [`LINES_PER_SECOND`] a second
@@ -79,7 +77,7 @@ pub fn complain(op: &str, key: Option<&str>, err: &Error) {
         text.push_str(&format!("kvbox_connector: {suppressed} more error lines were not written (at most {LINES_PER_SECOND} a second)\n"));
     }
     let mut line = match key {
-        Some(k) => format!("kvbox_connector: {op} {}: [{}] {err}", shown_key(k), err.code()),
+        Some(k) => format!("kvbox_connector: {op} {:?}: [{}] {err}", Shown(k), err.code()),
         None => format!("kvbox_connector: {op}: [{}] {err}", err.code()),
     };
     if line.len() > MAX_LINE_BYTES {
@@ -116,18 +114,6 @@ fn admit_line() -> Option<u64> {
     }
     *suppressed += 1;
     None
-}
-
-/// A key as quoted in a line: whole up to [`KEY_SHOWN_BYTES`], else its start and its length.
-fn shown_key(key: &str) -> String {
-    if key.len() <= KEY_SHOWN_BYTES {
-        return format!("{key:?}");
-    }
-    let mut cut = KEY_SHOWN_BYTES;
-    while !key.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{:?}… ({} bytes)", &key[..cut], key.len())
 }
 
 /// The runtime WASI output streams of sandboxed connectors run their small
