@@ -131,11 +131,15 @@ function cabiExports(library) {
   if (missing.length > 0 || stray.length > 0) fail(`${library} must export ${abi.join(', ')} (and crc-fast's crc_fast_*); missing: ${missing.join(', ') || 'none'}; unexpected: ${stray.join(', ') || 'none'}`);
 }
 
+/** The oldest glibc the platform packages load on (their descriptions, READMEs and docs say so). */
+const GLIBC_PROMISED = '2.17';
+
 /**
- * The newest GLIBC_x.y symbol version the binary needs: the oldest glibc that loads it. Fails on a strong
- * undefined symbol with no version other than Node's own (napi_*, uv_*): linked against the glibc 2.17
- * sysroot, a function newer than it (say `gettid`, 2.30) is left unversioned, and the addon would not load
- * on an older glibc at all — a floor the version scan alone cannot see.
+ * The newest GLIBC_x.y symbol version the binary needs: the oldest glibc that loads it; fails past
+ * {@link GLIBC_PROMISED}. Also fails on a strong undefined symbol with no version other than Node's own
+ * (napi_*, uv_*): linked against the glibc 2.17 sysroot, a function newer than it (say `gettid`, 2.30) is
+ * left unversioned, and the binary would not load on an older glibc at all — a floor the version scan
+ * alone cannot see.
  */
 function glibcFloor(binary) {
   const dump = execFileSync('objdump', ['-T', binary], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -146,7 +150,9 @@ function glibcFloor(binary) {
     .filter((name) => !/^(napi_|uv_|node_)/.test(name));
   if (unversioned.length > 0) fail(`${binary} needs ${unversioned.join(', ')} with no symbol version: newer than the glibc it was linked against (use an older call)`);
   const versions = [...new Set(dump.match(/GLIBC_\d+(\.\d+)*/g) ?? [])].map((v) => v.slice(6));
-  return versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop() ?? 'none';
+  const floor = versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop() ?? 'none';
+  if (floor !== 'none' && floor.localeCompare(GLIBC_PROMISED, 'en', { numeric: true }) > 0) fail(`${binary} needs glibc ${floor}, newer than the ${GLIBC_PROMISED} the packages promise`);
+  return floor;
 }
 
 /** `npm pack` of `dir` into `out`; returns what npm reports. */
@@ -208,9 +214,7 @@ for (const p of PLATFORMS) {
   const addon = stagePlatform(p.name, `${pkg.name}-${p.name}`, { engines: pkg.engines });
   copyFileSync(binary, join(addon.stage, addon.manifest.main));
   writeFileSync(join(addon.stage, 'THIRD_PARTY_LICENSES.md'), thirdPartyNotices([{ binary: `kvbox.${p.name}.node`, crate: 'kvbox-node', manifest: WORKSPACES.native, triple: p.triple }]));
-  const addonFloor = glibcFloor(binary);
-  if (addonFloor.localeCompare('2.17', 'en', { numeric: true }) > 0) fail(`${binary} needs glibc ${addonFloor}, newer than the 2.17 the package promises`);
-  report.packages.push({ ...npmPack(addon.stage), platform: p.name, kind: 'addon', binaryBytes: readFileSync(binary).length, glibcFloor: addonFloor });
+  report.packages.push({ ...npmPack(addon.stage), platform: p.name, kind: 'addon', binaryBytes: readFileSync(binary).length, glibcFloor: glibcFloor(binary) });
 
   const library = opts.cabi ? resolve(opts.cabi) : join(buildShipped(p, 'cabi', 'libkvbox_connector.so'), 'kvbox.node');
   const scope = pkg.name.split('/')[0];
@@ -223,9 +227,7 @@ for (const p of PLATFORMS) {
   writeFileSync(join(cabi.stage, 'share', 'kvbox', 'fs-connector.wasm.sha256'), createHash('sha256').update(readFileSync(wasm)).digest('hex') + '\n');
   writeFileSync(join(cabi.stage, 'THIRD_PARTY_LICENSES.md'), thirdPartyNotices([{ binary: 'lib/libkvbox_connector.so', crate: 'kvbox-cabi', manifest: WORKSPACES.native, triple: p.triple }, FS_CONNECTOR_NOTICES]));
   cabiExports(library);
-  const floor = glibcFloor(library);
-  if (floor.localeCompare('2.17', 'en', { numeric: true }) > 0) fail(`${library} needs glibc ${floor}, newer than the 2.17 the package promises`);
-  report.packages.push({ ...npmPack(cabi.stage), platform: p.name, kind: 'cabi', binaryBytes: readFileSync(library).length, glibcFloor: floor });
+  report.packages.push({ ...npmPack(cabi.stage), platform: p.name, kind: 'cabi', binaryBytes: readFileSync(library).length, glibcFloor: glibcFloor(library) });
 }
 report.packages.unshift(npmPack(stageMain()));
 writeFileSync(join(out, 'pack.json'), JSON.stringify(report, null, 2) + '\n');

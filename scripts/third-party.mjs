@@ -19,15 +19,24 @@ const LICENSE_FILE = /^(licen[cs]e|copying|notice|unlicense)([-._].*)?$/i;
 /** Native binaries are built from native/, the sandboxed connectors from guests/. */
 export const WORKSPACES = { native: join(root, 'native', 'Cargo.toml'), guests: join(root, 'guests', 'Cargo.toml') };
 
+const metadataCache = new Map();
+/** `cargo metadata` of one workspace for one target, once per process (the pack asks twice per workspace). */
+function metadata(manifest, triple) {
+  const key = `${manifest}|${triple}`;
+  if (!metadataCache.has(key)) {
+    const args = ['metadata', '--format-version', '1', '--offline', '--filter-platform', triple, '--manifest-path', manifest];
+    metadataCache.set(key, JSON.parse(execFileSync('cargo', args, { encoding: 'utf8', maxBuffer: 256 << 20 })));
+  }
+  return metadataCache.get(key);
+}
+
 /**
  * The third-party crates linked into the binary built from workspace crate `crate` for `triple`: its
  * normal-dependency closure, without kvbox's own crates and without proc macros (run by the compiler,
  * not linked) or what only they use.
  */
 function linkedCrates(manifest, crate, triple) {
-  const meta = JSON.parse(
-    execFileSync('cargo', ['metadata', '--format-version', '1', '--offline', '--filter-platform', triple, '--manifest-path', manifest], { encoding: 'utf8', maxBuffer: 256 << 20 }),
-  );
+  const meta = metadata(manifest, triple);
   const packages = new Map(meta.packages.map((p) => [p.id, p]));
   const nodes = new Map(meta.resolve.nodes.map((n) => [n.id, n]));
   const start = meta.packages.find((p) => p.name === crate && p.source === null);
