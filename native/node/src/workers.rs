@@ -323,7 +323,7 @@ mod tests {
             let r = release_rx.clone();
             run(Box::new(move || {
                 spin_after_this_job();
-                drop(r.lock().unwrap().recv())
+                let _ = r.lock().unwrap().recv();
             }));
         }
         // ...do not stop a ninth from running.

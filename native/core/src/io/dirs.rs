@@ -22,7 +22,9 @@ impl ObjectDir {
     pub(super) fn make_dirs(&self, rel: &str) -> Result<OwnedFd> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY;
         let segments: Vec<&str> = rel.split('/').collect();
-        let mut cur = rustix::io::dup(self.root().fd())?;
+        // Close-on-exec like every descriptor kvbox holds: this one shares the
+        // root's open file description, and with it the tenant's lock.
+        let mut cur = rustix::io::fcntl_dupfd_cloexec(self.root().fd(), 0)?;
         let mut have = 0;
         for seg in &segments {
             match openat2_beneath(cur.as_fd(), seg, flags, Mode::empty()) {

@@ -50,9 +50,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// How a tenant directory is written and read.
 #[derive(Debug)]
 pub struct ObjectDir {
+    /// Its descriptor holds the tenant's exclusive `flock` for as long as this lives.
     root: TenantRoot,
-    /// The descriptor holding the exclusive lock, for as long as this lives.
-    _lock: OwnedFd,
     /// O_DIRECT alignment (memory and offset), or `None` for buffered I/O.
     direct_align: Option<usize>,
     pub(super) durable: bool,
@@ -82,8 +81,8 @@ impl ObjectDir {
     /// otherwise buffered I/O.
     pub fn open_with(path: &Path, options: &DirOptions) -> Result<Self> {
         let root = TenantRoot::open(path)?;
-        let lock = rustix::fs::openat(root.fd(), ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        match rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+        // On the root's own open file description: released when it closes.
+        match rustix::fs::flock(root.fd(), FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(Errno::WOULDBLOCK) => {
                 return Err(Error::Busy(format!(
@@ -102,7 +101,6 @@ impl ObjectDir {
         let direct_align = if options.direct_io { dio_alignment_cached(&root) } else { None };
         Ok(Self {
             root,
-            _lock: lock,
             direct_align,
             durable: options.durable,
             checksums: options.checksums,

@@ -101,11 +101,18 @@ pub struct TenantRoot {
 }
 
 impl TenantRoot {
-    /// Opens (creating if needed) the directory at `path`.
+    /// Opens (creating if needed) the directory at `path`. An existing one,
+    /// the usual case, costs one `open`; `mkdir` only follows its absence.
     pub fn open(path: &Path) -> Result<Self> {
-        std::fs::create_dir_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
-        let dir = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::os(&format!("opening root {}", path.display()), e.into()))?;
+        let open = || rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+        let dir = match open() {
+            Err(Errno::NOENT) => {
+                std::fs::create_dir_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(|e| Error::os(&format!("opening root {}", path.display()), e.into()))?;
         Ok(Self { dir, dirs: Default::default() })
     }
 

@@ -12,16 +12,23 @@
 //! they are walked without re-opening: time linear in the entries, one
 //! `openat2` per directory. A deeper tree (made behind kvbox's back) costs
 //! at most one resolution of depth *d* per re-opened directory at depth *d*.
+//! Entries are read with `getdents64` straight from the descriptor the walk
+//! holds, into one buffer per walk ([`READ_BUFFER`]), with no second
+//! descriptor per directory.
 
 use super::root::{Shown, TenantRoot, openat2_beneath};
 use crate::{Error, Result};
-use rustix::fs::{Dir, FileType, Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags, RawDir};
 use rustix::io::Errno;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// Most directory descriptors a walk keeps open at once (plus one
 /// transient descriptor while a directory is read).
 pub const MAX_HELD: usize = 48;
+
+/// Bytes of directory entries read per `getdents64` (≈ 700 names of 20 bytes).
+const READ_BUFFER: usize = 32 << 10;
 
 /// One directory entry, as the caller's reader kept it.
 #[derive(Debug)]
@@ -60,6 +67,8 @@ pub struct Walk<'a, R> {
     held: usize,
     /// Most descriptors held at once so far.
     peak: usize,
+    /// Where `getdents64` writes (not initialised: the kernel fills what it reports).
+    buf: Vec<MaybeUninit<u8>>,
 }
 
 impl<'a, R> Walk<'a, R>
@@ -74,7 +83,7 @@ where
         let Some(fd) = root.open_dir(start)? else {
             return Ok(None);
         };
-        let mut walk = Walk { root, after, read, levels: Vec::new(), held: 0, peak: 0 };
+        let mut walk = Walk { root, after, read, levels: Vec::new(), held: 0, peak: 0, buf: Vec::new() };
         let cursor = (!after.is_empty()).then_some(0);
         walk.enter(start.to_string(), fd, cursor)?;
         Ok(Some(walk))
@@ -151,7 +160,13 @@ where
     fn enter(&mut self, path: String, fd: OwnedFd, cursor: Option<usize>) -> Result<()> {
         let mut rest = Vec::new();
         let what = || format!("reading directory {:?}", Shown(&path));
-        for entry in Dir::read_from(&fd).map_err(|e| Error::os(&what(), e.into()))? {
+        if self.buf.is_empty() {
+            self.buf = Vec::with_capacity(READ_BUFFER);
+            self.buf.resize(READ_BUFFER, MaybeUninit::uninit());
+        }
+        // `fd` was opened for this walk, so it reads from its first entry.
+        let mut entries = RawDir::new(fd.as_fd(), &mut self.buf);
+        while let Some(entry) = entries.next() {
             let entry = entry.map_err(|e| Error::os(&what(), e.into()))?;
             let Ok(name) = entry.file_name().to_str() else {
                 continue; // not UTF-8: no object path can name it
