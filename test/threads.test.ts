@@ -7,13 +7,14 @@
  * the loop alive only while promises are pending).
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../host/binding.js';
-import { FS_CONNECTOR, loadConnector, NATIVE_FS } from '../host/index.js';
+import { BusyError, compileConnector, FS_CONNECTOR, loadConnector, NATIVE_FS } from '../host/index.js';
 import { fresh, scratch } from './helpers.js';
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -116,6 +117,64 @@ describe('threads', () => {
     } finally {
       binding.inlineWaitMicros(wait);
       binding.workerSpinMicros(spin);
+    }
+  });
+
+  it('opens and closes local tenants the same whether the JS thread waits for them or not', async () => {
+    const wait = binding.inlineWaitMicros();
+    const notDir = join(base, 'not-a-directory');
+    writeFileSync(notDir, 'x');
+    try {
+      for (const [store, kind] of [
+        [NATIVE_FS, 'native'],
+        [FS_CONNECTOR, 'wasm'],
+      ] as const) {
+        const at = fresh(base, `open-${kind}`);
+        // 0: never wait; 1 µs (5 µs for an open): nearly every wait gives up; 100 000 µs: capped at 1 ms.
+        for (const w of [0, 1, 100_000]) {
+          binding.inlineWaitMicros(w);
+          const c = await loadConnector(store, { root: at });
+          // The tenant's lock is held from the open to the close, however they were settled.
+          await expect(loadConnector(store, { root: at }), `${kind} ${w}`).rejects.toBeInstanceOf(BusyError);
+          await c.put(`k${w}`, Buffer.from(`v${w}`));
+          await c.close();
+          await expect(c.exists('k0'), `${kind} ${w}`).rejects.toMatchObject({ code: 'ERR_KVBOX_CLOSED' });
+          await using again = await loadConnector(store, { root: at });
+          expect((await again.get(`k${w}`))?.toString(), `${kind} ${w}`).toBe(`v${w}`);
+          // A refused open still rejects, typed: the root is a file.
+          await expect(loadConnector(store, { root: notDir }), `${kind} ${w}`).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_KVBOX_/) });
+        }
+        // Settled before the call returned: most opens and closes of a local tenant, alone in flight,
+        // resolve before the loop turns once (see the brief calls above for why not all).
+        // (Opened from the compiled component: `loadConnector` also looks the component up, asynchronously.)
+        binding.inlineWaitMicros(100_000);
+        const component = await compileConnector(store);
+        let inline = 0;
+        for (let i = 0; i < 20; i++) {
+          const turn = new Promise((resolve) => setImmediate(() => resolve('a loop turn')));
+          const opened = component.open({ root: fresh(base, `open-inline-${kind}`) });
+          if ((await Promise.race([opened.then(() => 'settled'), turn])) === 'settled') inline++;
+          await turn;
+          const c = await opened;
+          const closeTurn = new Promise((resolve) => setImmediate(() => resolve('a loop turn')));
+          if ((await Promise.race([c.close().then(() => 'settled'), closeTurn])) === 'settled') inline++;
+          await closeTurn;
+        }
+        expect(inline, `${kind}: opens and closes settled before a loop turn, of 40`).toBeGreaterThanOrEqual(24);
+        // A loop of opens and closes still lets the event loop turn.
+        let turns = 0;
+        let counting = true;
+        const count = () => {
+          turns++;
+          if (counting) setImmediate(count);
+        };
+        setImmediate(count);
+        for (let i = 0; i < 300; i++) await (await component.open({ root: at })).close();
+        counting = false;
+        expect(turns, `${kind}: loop turns during 300 sequential opens and closes`).toBeGreaterThanOrEqual(4);
+      }
+    } finally {
+      binding.inlineWaitMicros(wait);
     }
   });
 

@@ -24,6 +24,7 @@ mod settle;
 mod trusted;
 mod workers;
 use recycled::RecycledBuffer;
+use settle::Wait;
 
 /// A kvbox error as a JS `Error` with `code` set to its stable code.
 fn js_error(env: &Env, e: &kvbox_core::Error) -> Error {
@@ -275,7 +276,13 @@ impl NativeComponent {
     pub fn open<'e>(&self, env: &'e Env, options: NativeOpenOptions) -> Result<Object<'e>> {
         let options = options.into_core().map_err(|e| js_error(env, &e))?;
         let kind = self.kind.clone();
-        spawn(env, move || Ok(NativeConnector { inner: Arc::new(Tenant::open(kind, &options)?) }))
+        // A local tenant opens and closes in tens of µs: worth waiting for
+        // (see `settle::call`). A remote store's or a trusted library's may take any time.
+        let local = options.storage == kvbox_core::Storage::Fs && !matches!(kind, ConnectorKind::Trusted(_));
+        let wait = if local { Wait::OpenClose } else { Wait::Never };
+        settle::call(env, wait, |reply| {
+            workers::run(Box::new(move || reply.send(Tenant::open(kind, &options).map(|t| NativeConnector { inner: Arc::new(t), wait }))))
+        })
     }
 }
 
@@ -321,6 +328,8 @@ pub struct NativeKeyPage {
 #[napi]
 pub struct NativeConnector {
     inner: Arc<Tenant>,
+    /// How `close` may be waited for (as `open` was).
+    wait: Wait,
 }
 
 #[napi]
@@ -334,8 +343,8 @@ impl NativeConnector {
         F: FnOnce(Call) -> kvbox_core::Result<T> + Send + 'static,
     {
         // Calls that usually take a few µs may be waited for on the JS thread (see `settle::call`).
-        let brief = matches!(op, "ping" | "exists" | "size");
-        settle::call(env, brief, |reply| {
+        let wait = if matches!(op, "ping" | "exists" | "size") { Wait::Brief } else { Wait::Never };
+        settle::call(env, wait, |reply| {
             self.inner.submit(op, &cancel, move |admitted| match admitted {
                 Ok(call) => workers::run(Box::new(move || reply.send(f(call)))),
                 Err(e) => reply.send(Err(e)),
@@ -462,9 +471,11 @@ impl NativeConnector {
     pub fn close<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
         self.inner.close();
         let tenant = self.inner.clone();
-        spawn(env, move || {
-            tenant.wait_closed();
-            Ok(())
+        settle::call(env, self.wait, |reply| {
+            workers::run(Box::new(move || {
+                tenant.wait_closed();
+                reply.send(Ok(()))
+            }))
         })
     }
 

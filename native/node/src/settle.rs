@@ -312,26 +312,49 @@ impl<T: ToNapiValue + Send + 'static> Reply<T> {
     }
 }
 
-/// A new promise, and `submit` given where to send its outcome. With `brief`
-/// (a call that usually takes a few µs: `exists`, `size`, `ping`), when it is
-/// this JS thread's only call in flight and the inline wait is on, the JS
-/// thread waits up to that window for the outcome and settles the promise
-/// before returning it: the worker then skips waking the event loop (an
-/// `eventfd` write that, on a VM, interrupts an idle vCPU), and the loop skips
-/// the wake-up. Past the window, or with other calls in flight, or after
+/// Whether the JS thread may wait for a call's outcome instead of letting
+/// the channel carry it (see [`call`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wait {
+    /// Never: the outcome comes through the channel.
+    Never,
+    /// A call that usually takes a few µs (`exists`, `size`, `ping`): up to
+    /// the inline window.
+    Brief,
+    /// Opening or closing a tenant on the local filesystem (a few
+    /// directory syscalls and, sandboxed, an instance: tens of µs): up to
+    /// [`OPEN_WAIT_FACTOR`] times the inline window (at most 1 ms too).
+    OpenClose,
+}
+
+/// How many inline windows an open or close of a local tenant may be waited for.
+pub const OPEN_WAIT_FACTOR: u64 = 5;
+
+/// A new promise, and `submit` given where to send its outcome. With `wait`
+/// other than [`Wait::Never`], when the call is this JS thread's only call
+/// in flight and the inline wait is on, the JS thread waits up to that
+/// kind's window for the outcome and settles the promise before returning
+/// it: the worker then skips waking the event loop (an `eventfd` write
+/// that, on a VM, interrupts an idle vCPU), and the loop skips the wake-up.
+/// Past the window, or with other calls in flight, or after
 /// [`MAX_INLINE_STREAK`] inline settlements in a row, it settles through the
-/// channel as usual.
-pub fn call<'e, T, S>(env: &'e Env, brief: bool, submit: S) -> Result<Object<'e>>
+/// channel as usual; a wait that timed out makes the next calls of either
+/// kind skip theirs (the back-off).
+pub fn call<'e, T, S>(env: &'e Env, wait: Wait, submit: S) -> Result<Object<'e>>
 where
     T: ToNapiValue + Send + 'static,
     S: FnOnce(Reply<T>),
 {
     let (settler, promise) = promise::<T>(env)?;
-    let window = inline_wait().load(Ordering::Relaxed);
+    let window = match wait {
+        Wait::Never => 0,
+        Wait::Brief => inline_wait().load(Ordering::Relaxed),
+        Wait::OpenClose => (inline_wait().load(Ordering::Relaxed) * OPEN_WAIT_FACTOR).min(MAX_INLINE_WAIT_US * 1000),
+    };
     let skip = INLINE_SKIP.get();
     let streak = INLINE_STREAK.get();
-    if !brief || window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 || streak >= MAX_INLINE_STREAK {
-        if brief {
+    if window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 || streak >= MAX_INLINE_STREAK {
+        if wait != Wait::Never {
             INLINE_SKIP.set(skip.saturating_sub(1));
             INLINE_STREAK.set(0);
         }
