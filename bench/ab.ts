@@ -3,7 +3,8 @@
  * built checkout of kvbox (its `dist/` and addon), the same kvbox systems
  * as `npm run bench` (sandboxed and native; put, get, getInto; 256 KiB, 1
  * and 4 MiB; 1 and 4 in flight) plus the per-call floor — sequential `ping`,
- * `exists`, and opening a tenant at a new directory, in µs — interleaved
+ * `exists`, opening a tenant at a new directory, closing it and reopening it
+ * (the directory exists), in µs — interleaved
  * round by round in one process. This tree also runs a third time with the
  * inline wait for brief calls off (`after, no wait`; settle.rs `call`), so
  * its own effect shows in the same run; `--spin <µs>` sets the worker spin
@@ -73,15 +74,31 @@ for (let r = 0; r < Number(values.rounds); r++) {
     set();
     for (const [kind, source] of [['wasm', lib.FS_CONNECTOR], ['native', lib.NATIVE_FS]] as const) {
       const component = await lib.compileConnector(source, { cacheDir: false });
+      const dirs = Array.from({ length: 200 }, () => join(work, `o${seq++}`));
       const opened = [];
       const opens: number[] = [];
-      for (let i = 0; i < 200; i++) {
+      for (const root of dirs) {
         const t = process.hrtime.bigint();
-        opened.push(await component.open({ root: join(work, `o${seq++}`) }));
+        opened.push(await component.open({ root }));
         opens.push(µs(t, 1));
       }
       add(`${name} ${kind}|open µs (p50)|0|1`, median(opens));
-      for (const c of opened) await c.close();
+      const closes: number[] = [];
+      for (const c of opened) {
+        const t = process.hrtime.bigint();
+        await c.close();
+        closes.push(µs(t, 1));
+      }
+      add(`${name} ${kind}|close µs (p50)|0|1`, median(closes));
+      // The same directories again: a tenant reopened (the usual case for a server or a restarted job).
+      const reopens: number[] = [];
+      for (const root of dirs) {
+        const t = process.hrtime.bigint();
+        const c = await component.open({ root });
+        reopens.push(µs(t, 1));
+        await c.close();
+      }
+      add(`${name} ${kind}|reopen µs (p50)|0|1`, median(reopens));
       await using store = await component.open({ root: join(work, `e${seq++}`) });
       for (const [op, call] of [['ping', () => store.ping()], ['exists', () => store.exists('k')]] as const) {
         const each: number[] = [];
