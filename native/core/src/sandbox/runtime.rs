@@ -549,7 +549,7 @@ mod tests {
     fn instances_past_the_pool_come_from_the_spare_engine() {
         use crate::{Cancel, ConnectorKind, OpenOptions, Tenant};
         let rt = Runtime::global().unwrap();
-        // About four descriptors per open tenant (root, lock, cached shard
+        // About four descriptors per open tenant (the root, which holds the lock; cached shard
         // directories): raise the soft limit as Node does at start-up.
         let need = 8 * u64::from(POOL_INSTANCES + 3);
         let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
