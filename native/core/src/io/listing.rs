@@ -108,6 +108,27 @@ mod tests {
     }
 
     #[test]
+    fn directories_larger_than_one_read_are_scanned_and_listed_whole() {
+        // 3 000 names of 24 bytes: about 130 KiB of `getdents64` records, four
+        // fills of the walk's buffer, in one directory and beside a subdirectory.
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("big/sub")).unwrap();
+        let mut expected: Vec<String> = (0..3_000).map(|i| format!("big/object-{i:017}")).collect();
+        for p in &expected {
+            std::fs::write(tmp.path().join(p), b"12").unwrap();
+        }
+        std::fs::write(tmp.path().join("big/sub/last"), b"1").unwrap();
+        expected.push("big/sub/last".into());
+        expected.sort();
+        let d = ObjectDir::open(tmp.path(), false, false).unwrap();
+        assert_eq!((d.usage().objects, d.usage().bytes, d.usage().directories), (3_001, 6_001, 2));
+        for limit in [7, 1_000, 5_000] {
+            let got: Vec<String> = pages(&d, "", limit).into_iter().flatten().collect();
+            assert_eq!(got, expected, "limit {limit}");
+        }
+    }
+
+    #[test]
     fn skips_temporaries_and_symlinks() {
         let tmp = tempfile::tempdir().unwrap();
         let d = ObjectDir::open(tmp.path(), false, false).unwrap();

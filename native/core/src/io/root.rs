@@ -112,7 +112,11 @@ impl TenantRoot {
             }
             other => other,
         }
-        .map_err(|e| Error::os(&format!("opening root {}", path.display()), e.into()))?;
+        .map_err(|e| match e {
+            // The root's own path may hold links (only paths beneath it may not): a loop is an I/O error.
+            Errno::LOOP => Error::Io(format!("opening root {}: too many levels of symbolic links", path.display())),
+            e => Error::os(&format!("opening root {}", path.display()), e.into()),
+        })?;
         Ok(Self { dir, dirs: Default::default() })
     }
 
@@ -238,5 +242,25 @@ mod tests {
         // Lexical escapes never reach the kernel, but the kernel refuses them too.
         assert_eq!(root.open_beneath("../x", OFlags::RDONLY, Mode::empty()).unwrap_err(), Errno::XDEV);
         assert!(root.open_beneath("/etc/passwd", OFlags::RDONLY, Mode::empty()).is_err());
+    }
+
+    #[test]
+    fn roots_are_made_when_absent_and_may_be_reached_through_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Absent, with absent parents: made.
+        let deep = tmp.path().join("a/b/tenant");
+        TenantRoot::open(&deep).unwrap();
+        assert!(deep.is_dir());
+        // The root's own path may go through a link (only paths beneath it may not).
+        std::os::unix::fs::symlink(&deep, tmp.path().join("via")).unwrap();
+        std::fs::write(deep.join("f"), b"1").unwrap();
+        let linked = TenantRoot::open(&tmp.path().join("via")).unwrap();
+        assert!(linked.open_beneath("f", OFlags::RDONLY, Mode::empty()).is_ok());
+        // A loop, or a file, is an error with the path, not "a link beneath the root".
+        std::os::unix::fs::symlink("loop", tmp.path().join("loop")).unwrap();
+        let e = TenantRoot::open(&tmp.path().join("loop")).unwrap_err();
+        assert!(matches!(&e, Error::Io(m) if m.contains("symbolic links") && m.contains("loop")), "{e:?}");
+        let e = TenantRoot::open(&deep.join("f")).unwrap_err();
+        assert!(matches!(&e, Error::Io(m) if m.contains("opening root")), "{e:?}");
     }
 }

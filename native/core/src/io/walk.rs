@@ -167,7 +167,14 @@ where
         // `fd` was opened for this walk, so it reads from its first entry.
         let mut entries = RawDir::new(fd.as_fd(), &mut self.buf);
         while let Some(entry) = entries.next() {
-            let entry = entry.map_err(|e| Error::os(&what(), e.into()))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                // Removed (from outside) since it was opened: as if it were empty, like a
+                // directory gone before its open. An interrupted read is retried.
+                Err(Errno::NOENT) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(Error::os(&what(), e.into())),
+            };
             let Ok(name) = entry.file_name().to_str() else {
                 continue; // not UTF-8: no object path can name it
             };
