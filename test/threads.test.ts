@@ -18,6 +18,23 @@ import { BusyError, compileConnector, FS_CONNECTOR, loadConnector, NATIVE_FS } f
 import { fresh, scratch } from './helpers.js';
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+/** Awaits `call(0)` … `call(n - 1)` one by one; returns the most that completed between two turns of the event loop. */
+async function mostCallsBetweenTurns(n: number, call: (i: number) => Promise<unknown>): Promise<number> {
+  let [done, atTurn, most, counting] = [0, 0, 0, true];
+  const turn = () => {
+    most = Math.max(most, done - atTurn);
+    atTurn = done;
+    if (counting) setImmediate(turn);
+  };
+  setImmediate(turn);
+  for (let i = 0; i < n; i++) {
+    await call(i);
+    done++;
+  }
+  counting = false;
+  return Math.max(most, done - atTurn);
+}
 const base = scratch('threads');
 
 describe('threads', () => {
@@ -82,27 +99,26 @@ describe('threads', () => {
             // Settled before the call returned: its promise resolves before the loop turns once. (The
             // wait is capped at 1 ms, and waking a parked worker on an idle vCPU occasionally takes
             // longer; such a call, and the few after it, settle through the channel.)
-            binding.inlineWaitMicros(w); // a fresh streak (below)
-            let inline = 0;
-            for (let i = 0; i < 20; i++) {
-              const turn = new Promise((resolve) => setImmediate(() => resolve('a loop turn')));
-              if ((await Promise.race([c.exists('k1').then(() => 'settled'), turn])) === 'settled') inline++;
-              await turn;
+            // In up to 5 tries: a machine busy with other test files may be slow to run the worker.
+            const tries: number[] = [];
+            while (tries.length < 5 && !(tries.at(-1)! >= 14)) {
+              binding.inlineWaitMicros(w); // a fresh streak and no back-off
+              let inline = 0;
+              for (let i = 0; i < 20; i++) {
+                const turn = new Promise((resolve) => setImmediate(() => resolve('a loop turn')));
+                if ((await Promise.race([c.exists('k1').then(() => 'settled'), turn])) === 'settled') inline++;
+                await turn;
+              }
+              tries.push(inline);
             }
-            expect(inline, `${kind} ${w}/${s}: calls settled before a loop turn, of 20`).toBeGreaterThanOrEqual(14);
+            expect(tries.at(-1), `${kind} ${w}/${s}: calls settled before a loop turn, of 20, in each try: ${tries}`).toBeGreaterThanOrEqual(14);
           }
-          // A loop awaiting brief calls one by one still lets the event loop turn (a channel settlement
-          // at least every 64 inline ones; libuv may deliver two in one turn), so timers and I/O are not starved.
-          let turns = 0;
-          let counting = true;
-          const count = () => {
-            turns++;
-            if (counting) setImmediate(count);
-          };
-          setImmediate(count);
-          for (let i = 0; i < 1300; i++) await c.exists(`k${i % 100}`);
-          counting = false;
-          expect(turns, `${kind} ${w}/${s}: loop turns during 1 300 sequential calls`).toBeGreaterThanOrEqual(8);
+          // A loop awaiting brief calls one by one still lets the event loop turn, so timers and I/O are
+          // not starved: at most 64 calls settle between two turns, the 65th after one (settle.rs
+          // MAX_INLINE_STREAK) — also when calls settled through the channel follow each other within
+          // one dispatch of Node's (a spinning worker answering before the microtasks are done).
+          const gap = await mostCallsBetweenTurns(1300, (i) => c.exists(`k${i % 100}`));
+          expect(gap, `${kind} ${w}/${s}: most of 1 300 sequential calls between two loop turns`).toBeLessThanOrEqual(65);
           // A refused call still rejects, typed.
           await expect(c.exists(''), `${kind} ${w}/${s}`).rejects.toMatchObject({ code: 'ERR_KVBOX_INVALID_KEY' });
           // Many in flight: no waiting, all answered.
@@ -153,6 +169,7 @@ describe('threads', () => {
         const component = await compileConnector(store);
         const tries: number[] = [];
         while (tries.length < 5 && !(tries.at(-1)! >= 24)) {
+          binding.inlineWaitMicros(100_000); // a fresh streak and no back-off
           let inline = 0;
           for (let i = 0; i < 20; i++) {
             const turn = new Promise((resolve) => setImmediate(() => resolve('a loop turn')));
@@ -161,23 +178,22 @@ describe('threads', () => {
             await turn;
             const c = await opened;
             const closeTurn = new Promise((resolve) => setImmediate(() => resolve('a loop turn')));
-            if ((await Promise.race([c.close().then(() => 'settled'), closeTurn])) === 'settled') inline++;
+            const closed = c.close();
+            if ((await Promise.race([closed.then(() => 'settled'), closeTurn])) === 'settled') inline++;
             await closeTurn;
+            await closed; // before the next open of the same directory
           }
           tries.push(inline);
         }
         expect(tries.at(-1), `${kind}: opens and closes settled before a loop turn, of 40, in each try: ${tries}`).toBeGreaterThanOrEqual(24);
-        // A loop of opens and closes still lets the event loop turn.
-        let turns = 0;
-        let counting = true;
-        const count = () => {
-          turns++;
-          if (counting) setImmediate(count);
-        };
-        setImmediate(count);
-        for (let i = 0; i < 300; i++) await (await component.open({ root: at })).close();
-        counting = false;
-        expect(turns, `${kind}: loop turns during 300 sequential opens and closes`).toBeGreaterThanOrEqual(4);
+        // A loop of opens and closes still lets the event loop turn: each counts as 5 brief calls,
+        // so the 14th after a turn settles after the next.
+        let opened: Awaited<ReturnType<typeof component.open>> | undefined;
+        const gap = await mostCallsBetweenTurns(600, async (i) => {
+          if (i % 2 === 0) opened = await component.open({ root: at });
+          else await opened!.close();
+        });
+        expect(gap, `${kind}: most of 600 sequential opens and closes between two loop turns`).toBeLessThanOrEqual(14);
       }
     } finally {
       binding.inlineWaitMicros(wait);

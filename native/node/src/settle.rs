@@ -53,6 +53,8 @@ impl Deferred {
 struct Item {
     channel: Arc<Channel>,
     settle: Settlement,
+    /// Settle from a `setImmediate` callback, after a turn of the event loop (see [`call`]).
+    yield_turn: bool,
 }
 
 thread_local! {
@@ -112,9 +114,54 @@ unsafe extern "C" fn call_js(env: sys::napi_env, _cb: sys::napi_value, _ctx: *mu
     if env.is_null() {
         return;
     }
-    let Item { channel, settle } = *item;
-    settle(env);
-    channel.settled(env);
+    let Item { channel, settle, yield_turn } = *item;
+    let settle: Settlement = Box::new(move |env| {
+        settle(env);
+        channel.settled(env);
+    });
+    if yield_turn {
+        // SAFETY: the JS thread, inside the threadsafe function's callback.
+        unsafe { after_a_turn(env, settle) };
+    } else {
+        settle(env);
+    }
+}
+
+/// Runs `settle` from a `setImmediate` callback: in the check phase of the
+/// event loop, which the loop reaches only after its timers and I/O polling.
+/// A settlement that arrives during another one's microtasks is dispatched
+/// in the same callback of the threadsafe function (Node runs up to 1 000 in
+/// a row), so only this guarantees the loop a turn. Settled at once if
+/// `setImmediate` cannot be called (the environment is going away).
+unsafe fn after_a_turn(env: sys::napi_env, settle: Settlement) {
+    unsafe extern "C" fn run(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+        let mut data = std::ptr::null_mut();
+        // SAFETY: called by Node with this function's own data: the boxed settlement, taken once.
+        unsafe {
+            let status = sys::napi_get_cb_info(env, info, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), &mut data);
+            if status == sys::Status::napi_ok && !data.is_null() {
+                YIELD_PENDING.set(false);
+                INLINE_STREAK.set(0);
+                let settle = Box::from_raw(data as *mut Settlement);
+                settle(env);
+            }
+        }
+        std::ptr::null_mut()
+    }
+    let data = Box::into_raw(Box::new(settle));
+    // SAFETY: JS thread, live environment; `data` goes to `run` when Node calls it, else is taken back here.
+    unsafe {
+        let (mut global, mut set_immediate, mut func, mut ignored) =
+            (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        let scheduled = sys::napi_get_global(env, &mut global) == sys::Status::napi_ok
+            && sys::napi_get_named_property(env, global, c"setImmediate".as_ptr(), &mut set_immediate) == sys::Status::napi_ok
+            && sys::napi_create_function(env, c"kvboxSettle".as_ptr(), 11, Some(run), data.cast(), &mut func) == sys::Status::napi_ok
+            && sys::napi_call_function(env, global, set_immediate, 1, &func, &mut ignored) == sys::Status::napi_ok;
+        if !scheduled {
+            YIELD_PENDING.set(false);
+            (Box::from_raw(data))(env);
+        }
+    }
 }
 
 impl Channel {
@@ -134,6 +181,8 @@ impl Channel {
 pub struct Settler<T> {
     channel: Arc<Channel>,
     deferred: Option<Deferred>,
+    /// Settled only after a turn of the event loop (see [`call`]).
+    yield_turn: bool,
     _t: PhantomData<fn(T)>,
 }
 
@@ -151,7 +200,7 @@ pub fn promise<T: ToNapiValue + Send + 'static>(env: &Env) -> Result<(Settler<T>
         {
             check_status!(sys::napi_ref_threadsafe_function(raw, t))?;
         }
-        let settler = Settler { channel, deferred: Some(Deferred(deferred)), _t: PhantomData };
+        let settler = Settler { channel, deferred: Some(Deferred(deferred)), yield_turn: false, _t: PhantomData };
         Ok((settler, Object::from_napi_value(raw, promise)?))
     }
 }
@@ -183,7 +232,7 @@ impl<T: ToNapiValue + Send + 'static> Settler<T> {
 
 impl<T> Settler<T> {
     fn send(&self, settle: Settlement) {
-        let item = Box::into_raw(Box::new(Item { channel: self.channel.clone(), settle }));
+        let item = Box::into_raw(Box::new(Item { channel: self.channel.clone(), settle, yield_turn: self.yield_turn }));
         let guard = self.channel.tsfn.lock().unwrap_or_else(|p| p.into_inner());
         let sent = match *guard {
             // SAFETY: the tsfn is alive while the guard holds it (teardown takes the lock).
@@ -230,6 +279,7 @@ fn inline_wait() -> &'static AtomicU64 {
 /// compare both ways in one process; deployments use `KVBOX_INLINE_WAIT_US`.
 pub fn set_inline_wait_us(us: u64) {
     inline_wait().store(us.min(MAX_INLINE_WAIT_US).saturating_mul(1000), Ordering::Relaxed);
+    YIELD_PENDING.set(false);
     INLINE_SKIP.set(0);
     INLINE_BACKOFF.set(0);
     INLINE_STREAK.set(0);
@@ -247,19 +297,26 @@ const MAX_INLINE_WAIT_US: u64 = 1000;
 /// timed out (the back-off doubles per timeout, up to this).
 const MAX_INLINE_BACKOFF: u32 = 8;
 
-/// Most brief calls in a row settled inline: the next goes through the
-/// channel. A promise settled inline is resolved before the call returns, so
-/// a loop awaiting such calls one by one runs on microtasks alone; the
-/// channel settlement makes it wait for a turn of the event loop, which runs
-/// timers, I/O and other work at least once per this many calls.
+/// Most brief calls a JS thread settles between two turns of its event loop
+/// (an open or close counts as [`OPEN_WAIT_FACTOR`] of them), inline or
+/// through the channel: the next is settled from a `setImmediate` callback
+/// ([`after_a_turn`]). A promise settled inline is resolved before the call
+/// returns, so a loop awaiting such calls one by one runs on microtasks
+/// alone, and so does one whose calls settle through the channel while the
+/// previous one's microtasks run (Node dispatches those in the same
+/// callback). The loop thus runs timers, I/O and other work at least once
+/// per this many calls — after at most 64 windows of waiting (2 ms at the
+/// default window).
 const MAX_INLINE_STREAK: u32 = 64;
 
 thread_local! {
-    /// Brief calls still to pass without waiting, and the current back-off.
+    /// Calls still to pass without waiting (any kind but `Wait::Never`), and the current back-off.
     static INLINE_SKIP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static INLINE_BACKOFF: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    /// Brief calls settled inline since the last one that went through the channel.
+    /// Brief calls settled since the last guaranteed turn of the event loop (an open or close counts as several).
     static INLINE_STREAK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// A call waits for its settlement in a `setImmediate` callback (one at a time).
+    static YIELD_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 const WAITING: u8 = 0;
@@ -336,16 +393,17 @@ pub const OPEN_WAIT_FACTOR: u64 = 5;
 /// kind's window for the outcome and settles the promise before returning
 /// it: the worker then skips waking the event loop (an `eventfd` write
 /// that, on a VM, interrupts an idle vCPU), and the loop skips the wake-up.
-/// Past the window, or with other calls in flight, or after
-/// [`MAX_INLINE_STREAK`] inline settlements in a row, it settles through the
+/// Past the window, or with other calls in flight, it settles through the
 /// channel as usual; a wait that timed out makes the next calls of either
-/// kind skip theirs (the back-off).
+/// kind skip theirs (the back-off). After [`MAX_INLINE_STREAK`] such calls
+/// (an open or close counting as [`OPEN_WAIT_FACTOR`]) one is settled only
+/// after a turn of the event loop.
 pub fn call<'e, T, S>(env: &'e Env, wait: Wait, submit: S) -> Result<Object<'e>>
 where
     T: ToNapiValue + Send + 'static,
     S: FnOnce(Reply<T>),
 {
-    let (settler, promise) = promise::<T>(env)?;
+    let (mut settler, promise) = promise::<T>(env)?;
     let window = match wait {
         Wait::Never => 0,
         Wait::Brief => inline_wait().load(Ordering::Relaxed),
@@ -353,10 +411,18 @@ where
     };
     let skip = INLINE_SKIP.get();
     let streak = INLINE_STREAK.get();
+    let units = if wait == Wait::OpenClose { OPEN_WAIT_FACTOR as u32 } else { 1 };
+    if wait != Wait::Never && streak >= MAX_INLINE_STREAK && !YIELD_PENDING.get() {
+        // Enough without a turn of the event loop: this one settles after one.
+        YIELD_PENDING.set(true);
+        settler.yield_turn = true;
+        submit(Reply::Channel(settler));
+        return Ok(promise);
+    }
     if window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 || streak >= MAX_INLINE_STREAK {
         if wait != Wait::Never {
             INLINE_SKIP.set(skip.saturating_sub(1));
-            INLINE_STREAK.set(0);
+            INLINE_STREAK.set(streak.saturating_add(units));
         }
         submit(Reply::Channel(settler));
         return Ok(promise);
@@ -370,7 +436,7 @@ where
                 settler.settle_here(env.raw(), outcome);
             }
             INLINE_BACKOFF.set(0);
-            INLINE_STREAK.set(streak + 1);
+            INLINE_STREAK.set(streak.saturating_add(units));
             break;
         }
         if start.elapsed() >= window && h.state.compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire).is_ok() {
@@ -378,7 +444,7 @@ where
             let backoff = (INLINE_BACKOFF.get() * 2).clamp(1, MAX_INLINE_BACKOFF);
             INLINE_BACKOFF.set(backoff);
             INLINE_SKIP.set(backoff);
-            INLINE_STREAK.set(0);
+            INLINE_STREAK.set(streak.saturating_add(units));
             break;
         }
         std::hint::spin_loop();
