@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { setImmediate } from 'node:timers';
 import type * as Binding from '../native/binding.cjs';
 import { UnsupportedPlatformError } from './errors.js';
 
@@ -57,5 +58,8 @@ function load(): typeof Binding {
 
 /** The addon's exports; private to the library (the facade owns the API). */
 export const binding: typeof Binding = load();
+// Node's own `setImmediate`, kept now: a test's fake timers may replace the global one later, and
+// the addon settles some calls after a turn of the event loop with it (native/node/src/settle.rs).
+binding.useSetImmediate(setImmediate);
 
 export type { NativeBatch, NativeCancel, NativeComponent, NativeConnector, NativeLogRecord } from '../native/binding.cjs';

@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { binding } from '../host/binding.js';
 import { BusyError, compileConnector, FS_CONNECTOR, loadConnector, NATIVE_FS } from '../host/index.js';
 import { fresh, scratch } from './helpers.js';
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const realSetImmediate = globalThis.setImmediate;
 
 /** Awaits `call(0)` … `call(n - 1)` one by one; returns the most that completed between two turns of the event loop. */
 async function mostCallsBetweenTurns(n: number, call: (i: number) => Promise<unknown>): Promise<number> {
@@ -197,6 +198,20 @@ describe('threads', () => {
       }
     } finally {
       binding.inlineWaitMicros(wait);
+    }
+  });
+
+  it("settles brief calls one by one under a test's fake timers (the yield uses Node's own setImmediate)", async () => {
+    await using c = await loadConnector(NATIVE_FS, { root: fresh(base, 'fake-timers') });
+    await c.put('k1', Buffer.from('x'));
+    vi.useFakeTimers({ toFake: ['setImmediate', 'setTimeout', 'setInterval'] });
+    try {
+      expect(globalThis.setImmediate).not.toBe(realSetImmediate);
+      // Past 64 in a row, one call in 65 settles after a turn of the event loop: with the faked
+      // global setImmediate it would wait for the test to advance the clock, i.e. forever.
+      for (let i = 0; i < 300; i++) expect(await c.exists(`k${i % 3}`)).toBe(i % 3 === 1);
+    } finally {
+      vi.useRealTimers();
     }
   });
 

@@ -205,6 +205,15 @@ pub fn inline_wait_micros(micros: Option<u32>) -> u32 {
     settle::inline_wait_us().min(u32::MAX.into()) as u32
 }
 
+/// Hands the addon this JS thread's `setImmediate` from Node's `timers`
+/// module (host/binding.ts does, at import). A brief call settled after a
+/// turn of the event loop is scheduled with it (settle.rs `after_a_turn`),
+/// not with the global one, which a test's fake timers may replace.
+#[napi(ts_args_type = "setImmediate: (callback: () => void) => unknown")]
+pub fn use_set_immediate(env: &Env, set_immediate: Unknown<'_>) -> Result<()> {
+    settle::use_set_immediate(env.raw(), set_immediate.value().value)
+}
+
 /// A compiled component, linked and checked against a contract version —
 /// or the built-in native filesystem connector.
 #[napi]

@@ -127,6 +127,40 @@ unsafe extern "C" fn call_js(env: sys::napi_env, _cb: sys::napi_value, _ctx: *mu
     }
 }
 
+thread_local! {
+    /// This JS thread's own `setImmediate` (its environment, a reference to
+    /// the function), given at import by [`use_set_immediate`].
+    static SET_IMMEDIATE: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Keeps `f` as this environment's `setImmediate` for [`after_a_turn`]: the
+/// one Node's `timers` module had when kvbox was imported. The global one may
+/// be replaced later by a test's fake timers, under which a settlement
+/// scheduled with it would wait for the test to advance its clock.
+pub fn use_set_immediate(env: sys::napi_env, f: sys::napi_value) -> Result<()> {
+    let mut r = std::ptr::null_mut();
+    // SAFETY: JS thread, live environment; the reference lives as long as the environment.
+    unsafe { check_status!(sys::napi_create_reference(env, f, 1, &mut r))? };
+    SET_IMMEDIATE.set(Some((env as usize, r as usize)));
+    Ok(())
+}
+
+/// This environment's `setImmediate`: the one given at import, else the global one.
+unsafe fn set_immediate(env: sys::napi_env, global: sys::napi_value) -> Option<sys::napi_value> {
+    let mut f = std::ptr::null_mut();
+    // SAFETY: JS thread, live environment; the reference was made in this one.
+    unsafe {
+        if let Some((e, r)) = SET_IMMEDIATE.get()
+            && e == env as usize
+            && sys::napi_get_reference_value(env, r as sys::napi_ref, &mut f) == sys::Status::napi_ok
+            && !f.is_null()
+        {
+            return Some(f);
+        }
+        (sys::napi_get_named_property(env, global, c"setImmediate".as_ptr(), &mut f) == sys::Status::napi_ok).then_some(f)
+    }
+}
+
 /// Runs `settle` from a `setImmediate` callback: in the check phase of the
 /// event loop, which the loop reaches only after its timers and I/O polling.
 /// A settlement that arrives during another one's microtasks is dispatched
@@ -151,12 +185,15 @@ unsafe fn after_a_turn(env: sys::napi_env, settle: Settlement) {
     let data = Box::into_raw(Box::new(settle));
     // SAFETY: JS thread, live environment; `data` goes to `run` when Node calls it, else is taken back here.
     unsafe {
-        let (mut global, mut set_immediate, mut func, mut ignored) =
-            (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-        let scheduled = sys::napi_get_global(env, &mut global) == sys::Status::napi_ok
-            && sys::napi_get_named_property(env, global, c"setImmediate".as_ptr(), &mut set_immediate) == sys::Status::napi_ok
+        let (mut global, mut func, mut ignored) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        let scheduled = if sys::napi_get_global(env, &mut global) == sys::Status::napi_ok
+            && let Some(set_immediate) = set_immediate(env, global)
             && sys::napi_create_function(env, c"kvboxSettle".as_ptr(), 11, Some(run), data.cast(), &mut func) == sys::Status::napi_ok
-            && sys::napi_call_function(env, global, set_immediate, 1, &func, &mut ignored) == sys::Status::napi_ok;
+        {
+            sys::napi_call_function(env, global, set_immediate, 1, &func, &mut ignored) == sys::Status::napi_ok
+        } else {
+            false
+        };
         if !scheduled {
             YIELD_PENDING.set(false);
             (Box::from_raw(data))(env);
