@@ -37,15 +37,14 @@ fn js_error(env: &Env, e: &kvbox_core::Error) -> Error {
 }
 
 /// Runs one blocking kvbox-core call on a worker thread ([`workers`]); the
-/// returned promise settles with its result ([`settle`]).
-fn spawn<T, F>(env: &Env, work: F) -> Result<Object<'_>>
+/// returned promise settles with its result ([`settle`]), waited for on the
+/// JS thread as `wait` allows (see `settle::call`).
+fn spawn<T, F>(env: &Env, wait: Wait, work: F) -> Result<Object<'_>>
 where
     T: ToNapiValue + Send + 'static,
     F: FnOnce() -> kvbox_core::Result<T> + Send + 'static,
 {
-    let (settler, promise) = settle::promise::<T>(env)?;
-    workers::run(Box::new(move || settler.settle(work())));
-    Ok(promise)
+    settle::call(env, wait, |reply| workers::run(Box::new(move || reply.send(work()))))
 }
 
 /// A cancellation token for one call, tripped from JS by an `AbortSignal`.
@@ -231,7 +230,7 @@ pub fn native_fs_component() -> NativeComponent {
 /// Compiles `wasm` (or finds it compiled, in memory or in `cacheDir`).
 #[napi(ts_return_type = "Promise<NativeComponent>")]
 pub fn load_component(env: &Env, wasm: Buffer, cache_dir: Option<String>) -> Result<Object<'_>> {
-    spawn(env, move || {
+    spawn(env, Wait::Never, move || {
         let (inner, origin) = Runtime::global()?.load(&wasm, cache_dir.as_deref().map(std::path::Path::new))?;
         let origin = match origin {
             Origin::Memory => "memory",
@@ -289,9 +288,7 @@ impl NativeComponent {
         // (see `settle::call`). A remote store's or a trusted library's may take any time.
         let local = options.storage == kvbox_core::Storage::Fs && !matches!(kind, ConnectorKind::Trusted(_));
         let wait = if local { Wait::OpenClose } else { Wait::Never };
-        settle::call(env, wait, |reply| {
-            workers::run(Box::new(move || reply.send(Tenant::open(kind, &options).map(|t| NativeConnector { inner: Arc::new(t), wait }))))
-        })
+        spawn(env, wait, move || Ok(NativeConnector { inner: Arc::new(Tenant::open(kind, &options)?), wait }))
     }
 }
 
@@ -480,11 +477,9 @@ impl NativeConnector {
     pub fn close<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
         self.inner.close();
         let tenant = self.inner.clone();
-        settle::call(env, self.wait, |reply| {
-            workers::run(Box::new(move || {
-                tenant.wait_closed();
-                reply.send(Ok(()))
-            }))
+        spawn(env, self.wait, move || {
+            tenant.wait_closed();
+            Ok(())
         })
     }
 

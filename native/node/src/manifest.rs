@@ -2,6 +2,7 @@
 //! conversion over `kvbox_core::manifest`, on a worker thread (a JavaScript
 //! connector's component is ~12 MB).
 
+use crate::settle::Wait;
 use crate::spawn;
 use kvbox_core::manifest::{self, Manifest};
 use napi::bindgen_prelude::*;
@@ -50,7 +51,7 @@ pub struct NativeComponentInfo {
 /// Reads a component's metadata, imports, exports and manifest without compiling it.
 #[napi(ts_return_type = "Promise<NativeComponentInfo>")]
 pub fn inspect_component(env: &Env, wasm: Buffer) -> Result<Object<'_>> {
-    spawn(env, move || {
+    spawn(env, Wait::Never, move || {
         let i = manifest::inspect(&wasm)?;
         Ok(NativeComponentInfo {
             component: i.component,
@@ -70,7 +71,7 @@ pub fn inspect_component(env: &Env, wasm: Buffer) -> Result<Object<'_>> {
 /// Returns the component with the manifest embedded (standard metadata sections and `kvbox:manifest`).
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn embed_manifest(env: &Env, wasm: Buffer, m: NativeManifest) -> Result<Object<'_>> {
-    spawn(env, move || {
+    spawn(env, Wait::Never, move || {
         let manifest = Manifest {
             name: m.name,
             version: m.version,

@@ -3,6 +3,7 @@
 //! `kvbox_core::trusted`; opened per tenant like every connector kind
 //! (`ConnectorKind::Trusted`), behind the same front door and worker threads.
 
+use crate::settle::Wait;
 use crate::{NativeComponent, spawn};
 use kvbox_core::ConnectorKind;
 use kvbox_core::trusted::TrustedLibrary;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 /// owner (this user or root). It runs as native code in this process.
 #[napi(ts_return_type = "Promise<NativeComponent>")]
 pub fn load_native_library(env: &Env, path: String, sha256: String) -> Result<Object<'_>> {
-    spawn(env, move || {
+    spawn(env, Wait::Never, move || {
         let library = TrustedLibrary::open(std::path::Path::new(&path), &sha256)?;
         Ok(NativeComponent { kind: ConnectorKind::Trusted(Arc::new(library)), origin: "native" })
     })

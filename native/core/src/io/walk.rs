@@ -83,7 +83,8 @@ where
         let Some(fd) = root.open_dir(start)? else {
             return Ok(None);
         };
-        let mut walk = Walk { root, after, read, levels: Vec::new(), held: 0, peak: 0, buf: Vec::new() };
+        let buf = vec![MaybeUninit::uninit(); READ_BUFFER];
+        let mut walk = Walk { root, after, read, levels: Vec::new(), held: 0, peak: 0, buf };
         let cursor = (!after.is_empty()).then_some(0);
         walk.enter(start.to_string(), fd, cursor)?;
         Ok(Some(walk))
@@ -160,10 +161,6 @@ where
     fn enter(&mut self, path: String, fd: OwnedFd, cursor: Option<usize>) -> Result<()> {
         let mut rest = Vec::new();
         let what = || format!("reading directory {:?}", Shown(&path));
-        if self.buf.is_empty() {
-            self.buf = Vec::with_capacity(READ_BUFFER);
-            self.buf.resize(READ_BUFFER, MaybeUninit::uninit());
-        }
         // `fd` was opened for this walk, so it reads from its first entry.
         let mut entries = RawDir::new(fd.as_fd(), &mut self.buf);
         while let Some(entry) = entries.next() {
