@@ -2,7 +2,7 @@
  * The `kvbox` program's conventions (help, usage errors, runtime errors) and
  * the demo, run as a real child process on real files.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kvboxIn, oneLine } from './cli-run.js';
@@ -86,6 +86,22 @@ describe('kvbox demo', () => {
     expect(out.ok).toBe(true);
     expect(out.component.origin).toBe('builtin');
     expect(out.rows.map((row) => row.verified)).toEqual(Array(7).fill(true));
+  });
+
+  it('refuses a root it cannot reach (a symbolic-link loop, a file on the way) with a typed one-line error', () => {
+    const dir = fresh(base, 'unreachable');
+    mkdirSync(dir, { recursive: true });
+    symlinkSync('loop', join(dir, 'loop'));
+    writeFileSync(join(dir, 'file'), 'x');
+    for (const [root, why] of [
+      [join(dir, 'loop'), /ELOOP/],
+      [join(dir, 'file', 'tenant'), /ENOTDIR/],
+    ] as const) {
+      const r = kvbox(['demo', '--root', root]);
+      expect(r.status, root).toBe(1);
+      expect(oneLine(r.stderr)).toMatch(/^kvbox: InvalidArgumentError \(ERR_KVBOX_INVALID_ARGUMENT\): --root .* cannot be used: /);
+      expect(r.stderr).toMatch(why);
+    }
   });
 
   it('refuses a root whose parent does not exist, and creates it with --create', () => {

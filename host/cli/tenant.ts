@@ -133,7 +133,13 @@ export function globalsOf(cmd: Command): GlobalFlags {
 // A mistyped mount point must not become a fresh directory on the root
 // filesystem: only the last component is ever created without --create.
 function checkRoot(root: string, use: RootUse, create: boolean): void {
-  const stat = statSync(root, { throwIfNoEntry: false });
+  let stat;
+  try {
+    stat = statSync(root, { throwIfNoEntry: false });
+  } catch (err) {
+    // A symbolic-link loop, a file where a directory should be, no permission: the user's path is wrong.
+    throw new InvalidArgumentError(`--root ${root} cannot be used: ${(err as Error).message}`, { cause: err });
+  }
   if (stat && !stat.isDirectory()) throw new InvalidArgumentError(`--root ${root} is not a directory`);
   if (stat) return;
   if (use === 'existing') throw new InvalidArgumentError(`--root ${root} does not exist (no tenant there yet)`);
