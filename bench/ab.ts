@@ -4,7 +4,7 @@
  * as `npm run bench` (sandboxed and native; put, get, getInto; 256 KiB, 1
  * and 4 MiB; 1 and 4 in flight) plus the per-call floor — sequential `ping`,
  * `exists`, opening a tenant at a new directory, closing it and reopening it
- * (the directory exists), in µs — interleaved
+ * (the directory exists), in µs, and `existsMany` of 1 000 keys (µs per key) — interleaved
  * round by round in one process. This tree also runs a third time with the
  * inline wait for brief calls off (`after, no wait`; settle.rs `call`), so
  * its own effect shows in the same run; `--spin <µs>` sets the worker spin
@@ -109,6 +109,16 @@ for (let r = 0; r < Number(values.rounds); r++) {
         }
         add(`${name} ${kind}|${op} µs (p50)|0|1`, median(each));
       }
+      // A batch of metadata calls, split in tiles over the instances: µs per key.
+      const keys = Array.from({ length: 1000 }, (_, i) => `exists@1@0@${i.toString(16)}@bf16`);
+      await store.putMany(keys.filter((_, i) => i % 2 === 0).map((k) => [k, Buffer.alloc(1024)] as const));
+      const perKey: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const t = process.hrtime.bigint();
+        await store.existsMany(keys);
+        perKey.push(µs(t, keys.length));
+      }
+      add(`${name} ${kind}|existsMany ×1000, µs/key (p50)|0|1`, median(perKey));
     }
   }
 }

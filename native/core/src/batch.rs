@@ -9,7 +9,10 @@
 //!   run the keys of one call in any order.
 //! - [`tiles`]: contiguous pieces run in parallel on several threads (and,
 //!   for sandboxed connectors, several instances); results are put back in
-//!   input order.
+//!   input order. The threads are the embedder's pool ([`set_executor`]:
+//!   the Node addon's workers), with the calling thread running any piece no
+//!   worker has started yet, so a busy or slow pool costs parallelism, never
+//!   progress.
 //! - [`chunks`]: the pieces of one tile handed to one guest call, bounded in
 //!   keys and bytes so each call stays well within its deadline and handle
 //!   limit.
@@ -17,6 +20,8 @@
 use crate::{Cancel, Error, Result};
 use std::collections::HashSet;
 use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// The result for a key never started because the caller cancelled first.
 pub fn not_started(op: &str) -> Error {
@@ -58,8 +63,26 @@ pub fn tile_len(n: usize, threads: usize, min_keys: usize) -> usize {
 /// The work of one tile: its keys' results, in order.
 pub type Job<'a, T> = Box<dyn FnOnce() -> Vec<Result<T>> + Send + 'a>;
 
-/// Runs each job (one per tile) on its own thread — the first on the
-/// calling thread — and concatenates their results in order.
+/// Runs a closure on one of the embedder's threads, soon (a thread pool's
+/// submit). The Node addon gives its worker pool.
+pub type Executor = fn(Box<dyn FnOnce() + Send + 'static>);
+
+static EXECUTOR: OnceLock<Executor> = OnceLock::new();
+
+/// Sets the pool [`tiles`] hands pieces to (once per process; later calls
+/// are ignored). Without one, tiles start a thread each.
+pub fn set_executor(run: Executor) {
+    let _ = EXECUTOR.set(run);
+}
+
+/// Runs each job (one per tile) in parallel — the first on the calling
+/// thread — and concatenates their results in order.
+///
+/// Why a pool and not a thread per tile: on the 2-vCPU VMs we measure on, a
+/// new thread often starts on its parent's CPU and waits for it, so
+/// `existsMany` of 1 000 keys in two tiles took as long as in one; a parked
+/// pool worker wakes on its own CPU (docs/benchmarks.md, "Batch tiles on the
+/// worker pool").
 pub fn tiles<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Result<T>> {
     let mut jobs = jobs.into_iter();
     let Some(first) = jobs.next() else {
@@ -69,14 +92,109 @@ pub fn tiles<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Result<T>> {
     if rest.is_empty() {
         return first();
     }
+    if let Some(run) = EXECUTOR.get() {
+        return on_pool(*run, first, rest);
+    }
     std::thread::scope(|s| {
         let handles: Vec<_> = rest.into_iter().map(|job| s.spawn(job)).collect();
         let mut out = first();
         for h in handles {
-            out.extend(h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            out.extend(h.join().unwrap_or_else(|panic| resume_unwind(panic)));
         }
         out
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A tile offered to the pool: its work until a thread claims it, and
+/// whether a pool thread that claimed it has finished.
+struct Offer {
+    work: Mutex<Option<Box<dyn FnOnce() + Send + 'static>>>,
+    done: Mutex<bool>,
+    finished: Condvar,
+}
+
+impl Offer {
+    /// The work, for the one thread that gets there first.
+    fn claim(&self) -> Option<Box<dyn FnOnce() + Send + 'static>> {
+        lock(&self.work).take()
+    }
+
+    fn finish(&self) {
+        *lock(&self.done) = true;
+        self.finished.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut done = lock(&self.done);
+        while !*done {
+            done = self.finished.wait(done).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Settles every offer before the caller's frame (which the offers borrow)
+/// goes: runs on the calling thread what no pool thread claimed (drops it
+/// unrun when unwinding), and waits for what one did. On every path out of
+/// [`on_pool`], including a panic of the caller's own tile.
+struct SettleAll<'a>(&'a [Arc<Offer>]);
+
+impl Drop for SettleAll<'_> {
+    fn drop(&mut self) {
+        let unwinding = std::thread::panicking();
+        for offer in self.0 {
+            match offer.claim() {
+                Some(work) if !unwinding => work(),
+                Some(work) => drop(work),
+                None => offer.wait(),
+            }
+        }
+    }
+}
+
+/// [`tiles`] with the pieces after the first offered to `run`'s threads.
+fn on_pool<'a, T: Send>(run: Executor, first: Job<'a, T>, rest: Vec<Job<'a, T>>) -> Vec<Result<T>> {
+    type Outcome<T> = Mutex<Option<std::thread::Result<Vec<Result<T>>>>>;
+    let outcomes: Vec<Outcome<T>> = rest.iter().map(|_| Mutex::new(None)).collect();
+    let offers: Vec<Arc<Offer>> = rest
+        .into_iter()
+        .zip(&outcomes)
+        .map(|(job, outcome)| {
+            let work: Box<dyn FnOnce() + Send + '_> = Box::new(move || *lock(outcome) = Some(catch_unwind(AssertUnwindSafe(job))));
+            // SAFETY: only the lifetime changes. `work` borrows `job`'s
+            // captures and `outcome`, which live until `on_pool` returns or
+            // unwinds, and `SettleAll` (created before any offer is handed
+            // out, dropped on every path out) does not let it go until each
+            // work has finished running or been dropped unrun. A pool thread
+            // that comes later finds the offer empty and touches nothing
+            // borrowed: an `Offer` holds only its `'static` work box.
+            let work: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(work) };
+            Arc::new(Offer { work: Mutex::new(Some(work)), done: Mutex::new(false), finished: Condvar::new() })
+        })
+        .collect();
+    let settle = SettleAll(&offers);
+    for offer in &offers {
+        let offer = offer.clone();
+        run(Box::new(move || {
+            if let Some(work) = offer.claim() {
+                work();
+                offer.finish();
+            }
+        }));
+    }
+    let mut out = first();
+    drop(settle);
+    for outcome in outcomes {
+        match outcome.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            Some(Ok(results)) => out.extend(results),
+            Some(Err(panic)) => resume_unwind(panic),
+            None => unreachable!("every offer is settled before its outcome is read"),
+        }
+    }
+    out
 }
 
 /// Consecutive ranges of at most `max_keys` items and, past the first item
@@ -148,6 +266,81 @@ mod tests {
         let jobs: Vec<Job<'_, usize>> = (0..4usize).map(|t| Box::new(move || (t * 10..t * 10 + 3).map(Ok).collect()) as Box<_>).collect();
         let got: Vec<usize> = tiles(jobs).into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(got, vec![0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32]);
+    }
+
+    fn numbered(tiles: usize) -> Vec<Job<'static, usize>> {
+        (0..tiles).map(|t| Box::new(move || (t * 10..t * 10 + 3).map(Ok).collect()) as Box<_>).collect()
+    }
+
+    fn split(jobs: Vec<Job<'_, usize>>) -> (Job<'_, usize>, Vec<Job<'_, usize>>) {
+        let mut jobs = jobs.into_iter();
+        (jobs.next().unwrap(), jobs.collect())
+    }
+
+    fn values(results: Vec<Result<usize>>) -> Vec<usize> {
+        results.into_iter().map(|r| r.unwrap()).collect()
+    }
+
+    /// Work handed to `stash`, an executor whose threads never come.
+    static STASHED: Mutex<Vec<Box<dyn FnOnce() + Send + 'static>>> = Mutex::new(Vec::new());
+
+    fn stash(work: Box<dyn FnOnce() + Send + 'static>) {
+        lock(&STASHED).push(work);
+    }
+
+    #[test]
+    fn tiles_on_a_pool_keep_order_whoever_runs_them() {
+        let want = vec![0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32];
+        // A pool thread that starts at once, one that starts late (the caller
+        // runs what it has not claimed), and one that never comes.
+        let (first, rest) = split(numbered(4));
+        assert_eq!(values(on_pool(|w| drop(std::thread::spawn(w)), first, rest)), want);
+        let (first, rest) = split(numbered(4));
+        let late = |w: Box<dyn FnOnce() + Send>| {
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                w()
+            });
+        };
+        assert_eq!(values(on_pool(late, first, rest)), want);
+        let (first, rest) = split(numbered(4));
+        assert_eq!(values(on_pool(stash, first, rest)), want);
+        // Work that arrives after the call returned finds its tile taken and
+        // touches nothing (run under Miri or ASan, this is where a dangling
+        // borrow would show).
+        let stashed: Vec<_> = lock(&STASHED).drain(..).collect();
+        assert_eq!(stashed.len(), 3);
+        stashed.into_iter().for_each(|w| w());
+    }
+
+    #[test]
+    fn a_tile_that_panics_fails_the_call_after_every_tile_is_settled() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let ran = AtomicUsize::new(0);
+        let ran = &ran;
+        let jobs: Vec<Job<'_, usize>> = (0..3usize)
+            .map(|t| {
+                Box::new(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    if t == 1 {
+                        panic!("tile {t} failed");
+                    }
+                    vec![Ok(t)]
+                }) as Box<_>
+            })
+            .collect();
+        let (first, rest) = split(jobs);
+        let panic = catch_unwind(AssertUnwindSafe(|| on_pool(|w| drop(std::thread::spawn(w)), first, rest))).unwrap_err();
+        assert_eq!(panic.downcast_ref::<String>().map(String::as_str), Some("tile 1 failed"));
+        assert_eq!(ran.load(Ordering::SeqCst), 3, "every tile ran to its end before the panic left the call");
+        // The caller's own tile panicking: offered tiles are still settled
+        // (claimed ones waited for, the rest dropped unrun) before it unwinds.
+        let jobs: Vec<Job<'_, usize>> = vec![Box::new(|| panic!("first")), Box::new(|| vec![Ok(1)])];
+        let (first, rest) = split(jobs);
+        assert!(catch_unwind(AssertUnwindSafe(|| on_pool(stash, first, rest))).is_err());
+        let stashed: Vec<_> = lock(&STASHED).drain(..).collect();
+        stashed.into_iter().for_each(|w| w());
     }
 
     #[test]

@@ -82,6 +82,9 @@ struct State {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| {
+        // Batches split into tiles run them on this pool too (every batch
+        // call itself starts on a worker, so this is set before any tile).
+        kvbox_core::batch::set_executor(run);
         let spin_us = std::env::var("KVBOX_WORKER_SPIN_US").ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_SPIN_US);
         // With one CPU a spinning worker only delays the thread it waits for.
         let spin_us = if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 { 0 } else { spin_us };
