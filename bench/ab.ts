@@ -113,10 +113,11 @@ for (let r = 0; r < Number(values.rounds); r++) {
       const keys = Array.from({ length: 1000 }, (_, i) => `exists@1@0@${i.toString(16)}@bf16`);
       await store.putMany(keys.filter((_, i) => i % 2 === 0).map((k) => [k, Buffer.alloc(1024)] as const));
       const perKey: number[] = [];
-      for (let i = 0; i < 40; i++) {
+      for (let i = 0; i < 100; i++) {
         const t = process.hrtime.bigint();
-        await store.existsMany(keys);
+        const { exists, errors } = await store.existsMany(keys);
         perKey.push(µs(t, keys.length));
+        if (errors.size || exists.some((e, j) => e !== (j % 2 === 0))) throw new Error(`${name} ${kind}: existsMany answered wrong`);
       }
       add(`${name} ${kind}|existsMany ×1000, µs/key (p50)|0|1`, median(perKey));
     }
@@ -133,7 +134,7 @@ for (const key of samples.keys()) {
   const a = median(samples.get(key.replace('before ', 'after '))!);
   const n = median(samples.get(key.replace('before ', 'after, no wait '))!);
   const ratio = (x: number) => (timed ? b / x : x / b).toFixed(2);
-  const fmt = (x: number) => x.toFixed(timed ? 1 : 2);
+  const fmt = (x: number) => x.toFixed(timed && x >= 10 ? 1 : 2);
   const sizeLabel = size === '0' ? '-' : Number(size) >= 1 << 20 ? `${Number(size) >> 20} MiB` : `${Number(size) >> 10} KiB`;
   rows.push({ system: system!.replace('before ', ''), op, size: sizeLabel, c, before: fmt(b), after: fmt(a), 'after, no wait': fmt(n), 'after/before': ratio(a), 'no wait/before': ratio(n) });
 }

@@ -203,6 +203,8 @@ const targets = [
   { target: 'native ≥ 2× Node, 4 MiB writes (worse of c1, c4)', value: min('native / Node fs', (r) => r.op === 'put' && r.size === '4 MiB'), ok: (v: number) => v >= 2 },
   { target: 'small-op round trip p50 ≤ 10 µs (wasm exists)', value: wasmSmall.existsP50Us, ok: (v: number) => v <= 10 },
   { target: 'instantiation ≤ 50 µs (wasm open, median)', value: median(inst.wasm!), ok: (v: number) => v <= 50 },
+  // The same open where the tenant's directory exists (a reopen: no mkdir, the filesystem's part).
+  { target: 'instantiation ≤ 50 µs at an existing directory (wasm open, median)', value: median(reopen.wasm!), ok: (v: number) => v <= 50 },
   { target: 'event-loop lag p99 ≤ 2 ms, saturated I/O (put + get)', value: lag.busyP99Ms, ok: (v: number) => v <= 2 },
   { target: 'event-loop lag p99 ≤ 2 ms, saturated I/O (put + getInto)', value: lagInto.busyP99Ms, ok: (v: number) => v <= 2 },
   { target: 'idle tenant ≤ 512 KiB (wasm)', value: tenants.wasm.bytesPerTenant / 1024, ok: (v: number) => v <= 512 },

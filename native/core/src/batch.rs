@@ -9,10 +9,10 @@
 //!   run the keys of one call in any order.
 //! - [`tiles`]: contiguous pieces run in parallel on several threads (and,
 //!   for sandboxed connectors, several instances); results are put back in
-//!   input order. The threads are the embedder's pool ([`set_executor`]:
-//!   the Node addon's workers), with the calling thread running any piece no
-//!   worker has started yet, so a busy or slow pool costs parallelism, never
-//!   progress.
+//!   input order. The threads come from the embedder ([`set_executor`]: the
+//!   Node addon's idle workers), with the calling thread running any piece
+//!   none has started yet, so a busy or slow hand-off costs parallelism,
+//!   never progress.
 //! - [`chunks`]: the pieces of one tile handed to one guest call, bounded in
 //!   keys and bytes so each call stays well within its deadline and handle
 //!   limit.
@@ -78,11 +78,11 @@ pub fn set_executor(run: Executor) {
 /// Runs each job (one per tile) in parallel — the first on the calling
 /// thread — and concatenates their results in order.
 ///
-/// Why a pool and not a thread per tile: on the 2-vCPU VMs we measure on, a
-/// new thread often starts on its parent's CPU and waits for it, so
-/// `existsMany` of 1 000 keys in two tiles took as long as in one; a parked
-/// pool worker wakes on its own CPU (docs/benchmarks.md, "Batch tiles on the
-/// worker pool").
+/// Why not a thread per tile: on the 2-vCPU VMs we measure on, a new thread
+/// often started on its parent's CPU and waited for it, so `existsMany` of
+/// 1 000 keys in two tiles took as long as in one; handed to a thread that
+/// already exists, it took 0.6–0.7 × as long (docs/benchmarks.md, "Batch
+/// tiles on the worker pool").
 pub fn tiles<T: Send>(jobs: Vec<Job<'_, T>>) -> Vec<Result<T>> {
     let mut jobs = jobs.into_iter();
     let Some(first) = jobs.next() else {
@@ -123,11 +123,6 @@ impl Offer {
         lock(&self.work).take()
     }
 
-    fn finish(&self) {
-        *lock(&self.done) = true;
-        self.finished.notify_all();
-    }
-
     fn wait(&self) {
         let mut done = lock(&self.done);
         while !*done {
@@ -136,20 +131,52 @@ impl Offer {
     }
 }
 
+/// Marks a claimed offer finished when dropped: after its work returned or
+/// even unwound (the work catches panics; this covers what it cannot), so
+/// its caller never waits for ever.
+struct Finish(Arc<Offer>);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        *lock(&self.0.done) = true;
+        self.0.finished.notify_all();
+    }
+}
+
 /// Settles every offer before the caller's frame (which the offers borrow)
-/// goes: runs on the calling thread what no pool thread claimed (drops it
-/// unrun when unwinding), and waits for what one did. On every path out of
-/// [`on_pool`], including a panic of the caller's own tile.
-struct SettleAll<'a>(&'a [Arc<Offer>]);
+/// goes, on every path out of [`on_pool`]: once the caller's own tile has
+/// returned ([`SettleAll::after_first`]) it runs what no pool thread has
+/// claimed, then waits for what one did; if the caller unwinds instead, it
+/// drops the unclaimed work unrun and still waits for the claimed.
+struct SettleAll<'a> {
+    offers: &'a [Arc<Offer>],
+    run_unclaimed: bool,
+}
+
+impl SettleAll<'_> {
+    fn after_first(mut self) {
+        self.run_unclaimed = true;
+    }
+}
 
 impl Drop for SettleAll<'_> {
     fn drop(&mut self) {
-        let unwinding = std::thread::panicking();
-        for offer in self.0 {
-            match offer.claim() {
-                Some(work) if !unwinding => work(),
-                Some(work) => drop(work),
-                None => offer.wait(),
+        // Every unclaimed tile first, so none waits behind a slow claimed one.
+        let taken: Vec<bool> = self
+            .offers
+            .iter()
+            .map(|offer| match offer.claim() {
+                Some(work) if self.run_unclaimed => {
+                    work();
+                    true
+                }
+                Some(_unrun) => true,
+                None => false,
+            })
+            .collect();
+        for (offer, taken) in self.offers.iter().zip(taken) {
+            if !taken {
+                offer.wait();
             }
         }
     }
@@ -175,18 +202,18 @@ fn on_pool<'a, T: Send>(run: Executor, first: Job<'a, T>, rest: Vec<Job<'a, T>>)
             Arc::new(Offer { work: Mutex::new(Some(work)), done: Mutex::new(false), finished: Condvar::new() })
         })
         .collect();
-    let settle = SettleAll(&offers);
+    let settle = SettleAll { offers: &offers, run_unclaimed: false };
     for offer in &offers {
         let offer = offer.clone();
         run(Box::new(move || {
             if let Some(work) = offer.claim() {
+                let _finish = Finish(offer);
                 work();
-                offer.finish();
             }
         }));
     }
     let mut out = first();
-    drop(settle);
+    settle.after_first();
     for outcome in outcomes {
         match outcome.into_inner().unwrap_or_else(PoisonError::into_inner) {
             Some(Ok(results)) => out.extend(results),
@@ -281,11 +308,22 @@ mod tests {
         results.into_iter().map(|r| r.unwrap()).collect()
     }
 
-    /// Work handed to `stash`, an executor whose threads never come.
-    static STASHED: Mutex<Vec<Box<dyn FnOnce() + Send + 'static>>> = Mutex::new(Vec::new());
+    thread_local! {
+        /// Work handed to `stash`, an executor whose threads never come (per
+        /// test thread: tests run in parallel).
+        static STASHED: std::cell::RefCell<Vec<Box<dyn FnOnce() + Send + 'static>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
 
     fn stash(work: Box<dyn FnOnce() + Send + 'static>) {
-        lock(&STASHED).push(work);
+        STASHED.with_borrow_mut(|s| s.push(work));
+    }
+
+    fn stashed() -> Vec<Box<dyn FnOnce() + Send + 'static>> {
+        STASHED.with_borrow_mut(std::mem::take)
+    }
+
+    fn spawn(work: Box<dyn FnOnce() + Send + 'static>) {
+        std::thread::spawn(work);
     }
 
     #[test]
@@ -294,7 +332,7 @@ mod tests {
         // A pool thread that starts at once, one that starts late (the caller
         // runs what it has not claimed), and one that never comes.
         let (first, rest) = split(numbered(4));
-        assert_eq!(values(on_pool(|w| drop(std::thread::spawn(w)), first, rest)), want);
+        assert_eq!(values(on_pool(spawn, first, rest)), want);
         let (first, rest) = split(numbered(4));
         let late = |w: Box<dyn FnOnce() + Send>| {
             std::thread::spawn(move || {
@@ -308,9 +346,9 @@ mod tests {
         // Work that arrives after the call returned finds its tile taken and
         // touches nothing (run under Miri or ASan, this is where a dangling
         // borrow would show).
-        let stashed: Vec<_> = lock(&STASHED).drain(..).collect();
-        assert_eq!(stashed.len(), 3);
-        stashed.into_iter().for_each(|w| w());
+        let late = stashed();
+        assert_eq!(late.len(), 3);
+        late.into_iter().for_each(|w| w());
     }
 
     #[test]
@@ -331,7 +369,7 @@ mod tests {
             })
             .collect();
         let (first, rest) = split(jobs);
-        let panic = catch_unwind(AssertUnwindSafe(|| on_pool(|w| drop(std::thread::spawn(w)), first, rest))).unwrap_err();
+        let panic = catch_unwind(AssertUnwindSafe(|| on_pool(spawn, first, rest))).unwrap_err();
         assert_eq!(panic.downcast_ref::<String>().map(String::as_str), Some("tile 1 failed"));
         assert_eq!(ran.load(Ordering::SeqCst), 3, "every tile ran to its end before the panic left the call");
         // The caller's own tile panicking: offered tiles are still settled
@@ -339,8 +377,57 @@ mod tests {
         let jobs: Vec<Job<'_, usize>> = vec![Box::new(|| panic!("first")), Box::new(|| vec![Ok(1)])];
         let (first, rest) = split(jobs);
         assert!(catch_unwind(AssertUnwindSafe(|| on_pool(stash, first, rest))).is_err());
-        let stashed: Vec<_> = lock(&STASHED).drain(..).collect();
-        stashed.into_iter().for_each(|w| w());
+        stashed().into_iter().for_each(|w| w());
+    }
+
+    #[test]
+    fn a_claimed_tile_is_waited_for_even_when_the_caller_unwinds() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (started, finished, released) = (AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false));
+        let (started, finished, released) = (&started, &finished, &released);
+        let jobs: Vec<Job<'_, usize>> = vec![
+            Box::new(move || {
+                while !started.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                panic!("the caller's own tile")
+            }),
+            // Runs until released after the call has unwound, or for 1 s: a
+            // call that unwinds without waiting for it is caught in the act.
+            Box::new(move || {
+                started.store(true, Ordering::SeqCst);
+                let t = std::time::Instant::now();
+                while !released.load(Ordering::SeqCst) && t.elapsed() < std::time::Duration::from_secs(1) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                finished.store(true, Ordering::SeqCst);
+                vec![Ok(1)]
+            }),
+        ];
+        let (first, rest) = split(jobs);
+        assert!(catch_unwind(AssertUnwindSafe(|| on_pool(spawn, first, rest))).is_err());
+        let waited = finished.load(Ordering::SeqCst);
+        released.store(true, Ordering::SeqCst);
+        assert!(waited, "the call unwound while a pool thread still ran a tile borrowing its frame");
+    }
+
+    #[test]
+    fn an_executor_that_panics_fails_the_call_and_runs_no_tile() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let ran = AtomicUsize::new(0);
+        let ran = &ran;
+        let jobs: Vec<Job<'_, usize>> = (0..3usize)
+            .map(|t| {
+                Box::new(move || {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    vec![Ok(t)]
+                }) as Box<_>
+            })
+            .collect();
+        let (first, rest) = split(jobs);
+        let refuse = |_: Box<dyn FnOnce() + Send>| panic!("no threads");
+        assert!(catch_unwind(AssertUnwindSafe(|| on_pool(refuse, first, rest))).is_err());
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "the offers were dropped unrun as the call unwound");
     }
 
     #[test]

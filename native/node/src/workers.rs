@@ -84,7 +84,7 @@ fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
         // Batches split into tiles run them on this pool too (every batch
         // call itself starts on a worker, so this is set before any tile).
-        kvbox_core::batch::set_executor(run);
+        kvbox_core::batch::set_executor(run_tile);
         let spin_us = std::env::var("KVBOX_WORKER_SPIN_US").ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_SPIN_US);
         // With one CPU a spinning worker only delays the thread it waits for.
         let spin_us = if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 { 0 } else { spin_us };
@@ -178,6 +178,37 @@ pub fn run(job: Job) {
             }
         }
     }
+}
+
+/// Runs one tile of a batch (`kvbox_core::batch::tiles`) on an idle worker
+/// — the spinning one, or a parked one while the pool could still grow — or
+/// else on a thread of its own. A tile never adds a pool thread nor waits in
+/// the queue: one tenant's batches must not take the workers other tenants'
+/// calls need (the reason the pool exists). A tile no thread has started by
+/// the time its caller is free is run by the caller (`tiles`), so a spawn
+/// that fails only drops the offer.
+pub fn run_tile(job: Job) {
+    let pool = pool();
+    let mut s = pool.lock();
+    let to_spinner = s.jobs.is_empty() && pool.spinning.load(Ordering::SeqCst);
+    if to_spinner || (s.parked > 0 && s.threads < MAX_THREADS) {
+        s.jobs.push_back(job);
+        pool.queued.store(s.jobs.len(), Ordering::SeqCst);
+        if !to_spinner {
+            s.parked -= 1;
+            s.wakeups += 1;
+            drop(s);
+            pool.wake.notify_one();
+        }
+        return;
+    }
+    drop(s);
+    let nice = pool.nice;
+    let _ = std::thread::Builder::new().name("kvbox-tile".into()).spawn(move || {
+        let _runtime = runtime().enter();
+        lower_priority(nice);
+        job();
+    });
 }
 
 /// A worker's loop: take a job, run it, spin for the next one, park.
@@ -314,6 +345,33 @@ mod tests {
             got.sort_unstable();
             assert_eq!(got, (0..2000).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn tiles_run_on_an_idle_worker_or_a_thread_of_their_own() {
+        set_spin_us(50);
+        // Park a worker or two, then hand tiles over while every worker is
+        // busy and while some are idle: each runs once, on a worker or not.
+        let (tx, rx) = mpsc::channel();
+        for round in 0..50 {
+            let (hold_tx, hold_rx) = mpsc::channel::<()>();
+            let hold_rx = std::sync::Arc::new(Mutex::new(hold_rx));
+            let busy = round % 2;
+            for _ in 0..busy * 4 {
+                let h = hold_rx.clone();
+                run(Box::new(move || drop(h.lock().unwrap().recv())));
+            }
+            for t in 0..3 {
+                let tx = tx.clone();
+                run_tile(Box::new(move || tx.send((round, t, std::thread::current().name().map(str::to_owned))).unwrap()));
+            }
+            for _ in 0..3 {
+                let (_, _, name) = rx.recv_timeout(Duration::from_secs(10)).expect("a tile ran");
+                assert!(matches!(name.as_deref(), Some("kvbox-worker" | "kvbox-tile")), "{name:?}");
+            }
+            drop(hold_tx);
+        }
+        assert!(rx.try_recv().is_err(), "no tile ran twice");
     }
 
     #[test]
