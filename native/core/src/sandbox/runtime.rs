@@ -68,19 +68,38 @@ const POOL_CORE_PER_COMPONENT: u32 = 4;
 /// connector) stay committed until the next batch.
 const DECOMMIT_BATCH: usize = 16;
 
+/// Initialized data (the active data segments of all its core modules) up
+/// to which a component lives on the main and spare engines, whose instances
+/// each get a copy of it; a component with more (a componentize-js
+/// connector carries a ≈ 10 MiB JavaScript engine) lives on the images
+/// engine, which maps it copy-on-write instead.
+///
+/// Why copy: with copy-on-write, a page the guest reads and then writes is
+/// swapped for a private copy, and that swap flushes the page from every
+/// CPU running the process — an inter-processor interrupt to the JS thread
+/// when it spins waiting for the call inline (`settle.rs`). On a 2-vCPU VM
+/// that was ≈ 10 µs of each fs-connector open (docs/benchmarks.md, "Small
+/// memory images copied"). Copying a large image costs more than that
+/// (a componentize-js open: 0.9–1.2 ms mapped, 2.4–2.6 ms copied).
+pub const COPIED_IMAGE_BYTES: u64 = 256 << 10;
+
 /// Which engine a compiled component lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Home {
-    /// The main engine: pooled when the runtime pools.
+    /// The main engine: pooled when the runtime pools; images copied.
     Main,
-    /// The spare (on-demand) engine: no pool slot fits the component.
+    /// The spare (on-demand) engine: no pool slot fits the component (or the
+    /// pool is full); images copied, so code moves here from the main one.
     Spare,
+    /// The on-demand engine for images over [`COPIED_IMAGE_BYTES`], mapped
+    /// copy-on-write; code is compiled for it (its settings differ).
+    Images,
 }
 
 /// A component compiled, linked and checked against one contract version.
 pub struct CompiledComponent {
-    /// Linked on the engine it lives on (the main one, or the spare when no
-    /// pool slot fits it).
+    /// Linked on the engine it lives on (the main one; the spare when no
+    /// pool slot fits it; the images engine for a large memory image).
     pub(crate) pre: Pre,
     /// The same component moved to the spare engine, the first time the
     /// pool was full when one of its instances was asked for.
@@ -106,10 +125,14 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(pool: Option<PoolingAllocationConfig>) -> wasmtime::Result<Self> {
+    /// An engine that pools instances (with `pool`) or makes them on demand,
+    /// and initializes memories by copying the image or (`cow`) by mapping
+    /// it copy-on-write. Compiled code depends on `cow`, not on `pool`.
+    fn new(pool: Option<PoolingAllocationConfig>, cow: bool) -> wasmtime::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.memory_init_cow(cow);
         if let Some(pool) = pool {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
@@ -156,6 +179,9 @@ pub struct Runtime {
     /// The on-demand engine for what the pool cannot hold (only when `main`
     /// pools), made at first need; shared with the epoch ticker.
     spare: Arc<OnceLock<std::result::Result<Lane, String>>>,
+    /// The on-demand engine for components with large memory images
+    /// ([`Home::Images`]), made at first need; shared with the epoch ticker.
+    images: Arc<OnceLock<std::result::Result<Lane, String>>>,
     /// Components compiled in this process, while anything still uses them
     /// (a loaded component or an open connector): weak, so loading many
     /// distinct components (fuzzing, churn of connector versions) does not
@@ -180,23 +206,26 @@ impl Runtime {
             },
         };
         // A pool that cannot be reserved (a capped address space) is skipped.
-        let pooled = if wanted { Lane::new(Some(pool_config())).ok() } else { None };
+        let pooled = if wanted { Lane::new(Some(pool_config()), false).ok() } else { None };
         let (main, pooled) = match pooled {
             Some(lane) => (lane, true),
-            None => (Lane::new(None)?, false),
+            None => (Lane::new(None, false)?, false),
         };
         let spare: Arc<OnceLock<std::result::Result<Lane, String>>> = Arc::default();
-        let (ticker, spare_ticker) = (main.engine.clone(), spare.clone());
+        let images: Arc<OnceLock<std::result::Result<Lane, String>>> = Arc::default();
+        let (ticker, later) = (main.engine.clone(), [spare.clone(), images.clone()]);
         std::thread::Builder::new().name("kvbox-epoch".into()).spawn(move || {
             loop {
                 std::thread::sleep(EPOCH_TICK);
                 ticker.increment_epoch();
-                if let Some(Ok(lane)) = spare_ticker.get() {
-                    lane.engine.increment_epoch();
+                for lane in &later {
+                    if let Some(Ok(lane)) = lane.get() {
+                        lane.engine.increment_epoch();
+                    }
                 }
             }
         })?;
-        Ok(Self { main, pooled, spare, compiled: Mutex::default() })
+        Ok(Self { main, pooled, spare, images, compiled: Mutex::default() })
     }
 
     /// Whether instances come from the pooling allocator first.
@@ -205,14 +234,15 @@ impl Runtime {
     }
 
     fn lane(&self, home: Home) -> Result<&Lane> {
-        match home {
-            Home::Main => Ok(&self.main),
-            Home::Spare => self
-                .spare
-                .get_or_init(|| Lane::new(None).map_err(|e| format!("{e:#}")))
-                .as_ref()
-                .map_err(|e| Error::Load(format!("the on-demand engine could not be made: {e}"))),
-        }
+        let (later, cow) = match home {
+            Home::Main => return Ok(&self.main),
+            Home::Spare => (&self.spare, false),
+            Home::Images => (&self.images, true),
+        };
+        later
+            .get_or_init(|| Lane::new(None, cow).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| Error::Load(format!("the on-demand engine could not be made: {e}")))
     }
 
     /// Where the next instance of `component` is asked for.
@@ -228,9 +258,10 @@ impl Runtime {
         let pre = component.overflow.get_or_init(|| {
             let bytes = component.pre.component().serialize().map_err(|e| format!("{e:#}"))?;
             // SAFETY: the bytes were serialized just now, in this process, by
-            // an engine with the same compilation settings (the lanes differ
-            // only in the instance allocator, which compiled code does not
-            // depend on; `deserialize` re-checks the compatibility hash).
+            // an engine with the same compilation settings (the main and
+            // spare lanes differ only in the instance allocator, which
+            // compiled code does not depend on; `deserialize` re-checks the
+            // compatibility hash).
             let moved = unsafe { Component::deserialize(&lane.engine, &bytes) }.map_err(|e| format!("{e:#}"))?;
             let pre = lane.linker.instantiate_pre(&moved).map_err(|e| format!("{e:#}"))?;
             Pre::new(component.pre.contract(), pre).map_err(|e| e.to_string())
@@ -242,14 +273,15 @@ impl Runtime {
     /// Compiles (or finds compiled) `wasm`, finds the contract version it
     /// targets, links it and checks its exports against that version.
     pub fn load(&self, wasm: &[u8], cache_dir: Option<&Path>) -> Result<(Arc<CompiledComponent>, Origin)> {
-        let digest = self.digest(wasm);
+        check_header(wasm)?;
+        let first = if image_bytes(wasm) > COPIED_IMAGE_BYTES { Home::Images } else { Home::Main };
+        let digest = self.digest(wasm, self.lane(first)?);
         if let Some(c) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).and_then(Weak::upgrade) {
             return Ok((c, Origin::Memory));
         }
-        check_header(wasm)?;
         let ((component, home), origin) = match cache_dir {
-            Some(dir) => self.through_disk_cache(wasm, dir, &digest)?,
-            None => (self.compile_and_place(wasm)?.1, Origin::Compiled),
+            Some(dir) => self.through_disk_cache(wasm, dir, &digest, first)?,
+            None => (self.compile_and_place(wasm, first)?.1, Origin::Compiled),
         };
         let lane = self.lane(home)?;
         let contract = Contract::detect(&component, &lane.engine)?;
@@ -268,7 +300,7 @@ impl Runtime {
         Ok((compiled, origin))
     }
 
-    fn digest(&self, wasm: &[u8]) -> String {
+    fn digest(&self, wasm: &[u8], lane: &Lane) -> String {
         struct ShaHasher(Sha256);
         impl Hasher for ShaHasher {
             fn finish(&self) -> u64 {
@@ -280,20 +312,27 @@ impl Runtime {
         }
         let mut h = ShaHasher(Sha256::new());
         h.0.update(wasm);
-        self.main.engine.precompile_compatibility_hash().hash(&mut h);
+        lane.engine.precompile_compatibility_hash().hash(&mut h);
         hex::encode(h.0.finalize())
     }
 
-    /// The component's compiled code (serialized; nothing loaded yet).
-    fn compile(&self, wasm: &[u8]) -> Result<Vec<u8>> {
-        self.main.engine.precompile_component(wasm).map_err(|e| Error::Load(format!("not a valid WebAssembly component: {e:#}")))
+    /// The component's compiled code for the engine of `first` (serialized;
+    /// nothing loaded yet).
+    fn compile(&self, wasm: &[u8], first: Home) -> Result<Vec<u8>> {
+        let engine = &self.lane(first)?.engine;
+        engine.precompile_component(wasm).map_err(|e| Error::Load(format!("not a valid WebAssembly component: {e:#}")))
     }
 
-    /// Loads compiled code (with `load`) on the main engine or, when no pool
-    /// slot fits it (the pool checks a component's shape as it loads: several
-    /// memories in one module, huge tables, big instance records), on the
-    /// spare.
-    fn place(&self, load: impl Fn(&Engine) -> wasmtime::Result<Component>) -> Result<(Component, Home)> {
+    /// Loads compiled code (with `load`) on the engine of `first`; for the
+    /// main engine, when no pool slot fits it (the pool checks a component's
+    /// shape as it loads: several memories in one module, huge tables, big
+    /// instance records), on the spare.
+    fn place(&self, load: impl Fn(&Engine) -> wasmtime::Result<Component>, first: Home) -> Result<(Component, Home)> {
+        if first != Home::Main {
+            let c =
+                load(&self.lane(first)?.engine).map_err(|e| Error::Load(format!("the compiled component could not be loaded: {e:#}")))?;
+            return Ok((c, first));
+        }
         match load(&self.main.engine) {
             Ok(c) => Ok((c, Home::Main)),
             Err(_) if self.pooled => {
@@ -306,33 +345,54 @@ impl Runtime {
     }
 
     /// Compiles `wasm` and loads it where it fits.
-    fn compile_and_place(&self, wasm: &[u8]) -> Result<(Vec<u8>, (Component, Home))> {
-        let code = self.compile(wasm)?;
+    fn compile_and_place(&self, wasm: &[u8], first: Home) -> Result<(Vec<u8>, (Component, Home))> {
+        let code = self.compile(wasm, first)?;
         // SAFETY: `code` was compiled just now by this engine configuration;
         // `deserialize` re-checks the compatibility hash.
-        let placed = self.place(|engine| unsafe { Component::deserialize(engine, &code) })?;
+        let placed = self.place(|engine| unsafe { Component::deserialize(engine, &code) }, first)?;
         Ok((code, placed))
     }
 
-    fn through_disk_cache(&self, wasm: &[u8], dir: &Path, digest: &str) -> Result<((Component, Home), Origin)> {
+    fn through_disk_cache(&self, wasm: &[u8], dir: &Path, digest: &str, first: Home) -> Result<((Component, Home), Origin)> {
         let file = dir.join(format!("{digest}.cwasm"));
         if trusted(dir) && trusted(&file) {
             // SAFETY: the file was written by this host (see `trusted`): its
             // bytes come from `precompile_component` of this engine
             // configuration, which `deserialize_file` re-checks.
-            if let Ok(placed) = self.place(|engine| unsafe { Component::deserialize_file(engine, &file) }) {
+            if let Ok(placed) = self.place(|engine| unsafe { Component::deserialize_file(engine, &file) }, first) {
                 // Recently used, for eviction (best effort).
                 let _ = std::fs::File::options().write(true).open(&file).and_then(|f| f.set_modified(std::time::SystemTime::now()));
                 return Ok((placed, Origin::Disk));
             }
         }
-        let (code, placed) = self.compile_and_place(wasm)?;
+        let (code, placed) = self.compile_and_place(wasm, first)?;
         // A cache that cannot be written only costs the next process a compile.
         if write_cache(dir, &file, &code).is_ok() {
             let _ = evict(dir, &file, DISK_CACHE_MAX_BYTES);
         }
         Ok((placed, Origin::Compiled))
     }
+}
+
+/// Bytes of initialized data in `wasm`: the active data segments of every
+/// core module in it (what an instance's memory image holds). Malformed
+/// input counts what was read before the fault; compiling reports it.
+fn image_bytes(wasm: &[u8]) -> u64 {
+    let mut total = 0u64;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload {
+            Ok(wasmparser::Payload::DataSection(reader)) => {
+                for data in reader.into_iter().map_while(std::result::Result::ok) {
+                    if matches!(data.kind, wasmparser::DataKind::Active { .. }) {
+                        total += data.data.len() as u64;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    total
 }
 
 /// Refuses anything that is not a component before the compiler sees it,
@@ -475,6 +535,45 @@ mod tests {
         assert_eq!(rt.slot(&fs).pooled, rt.pooled());
     }
 
+    /// A component of one core module whose memory holds `image` bytes of
+    /// initialized data (no exports: it compiles, it is no connector).
+    fn with_image(image: usize) -> Vec<u8> {
+        use wasm_encoder::{ConstExpr, DataSection, MemorySection, MemoryType, Module, ModuleSection};
+        let mut module = Module::new();
+        let pages = (image as u64).div_ceil(65536).max(1);
+        let mut memory = MemorySection::new();
+        memory.memory(MemoryType { minimum: pages, maximum: None, memory64: false, shared: false, page_size_log2: None });
+        let mut data = DataSection::new();
+        data.active(0, &ConstExpr::i32_const(0), vec![7u8; image]);
+        module.section(&memory);
+        module.section(&data);
+        let mut component = wasm_encoder::Component::new();
+        component.section(&ModuleSection(&module));
+        component.finish()
+    }
+
+    #[test]
+    fn large_memory_images_are_mapped_small_ones_copied() {
+        let rt = Runtime::global().unwrap();
+        let fs = guest("fs-connector");
+        let small = image_bytes(&fs);
+        assert!(small > 0 && small <= COPIED_IMAGE_BYTES, "the fs connector's image is {small} bytes: copied");
+        let big = with_image(COPIED_IMAGE_BYTES as usize + 1);
+        assert_eq!(image_bytes(&big), COPIED_IMAGE_BYTES + 1);
+        assert_eq!(image_bytes(&with_image(4096)), 4096);
+        assert_eq!(image_bytes(b"\0asm\x0d\0\x01\0\xff\xff"), 0, "malformed input counts nothing");
+        // Each compiles for, and loads on, its own engine: copying and copy-on-write code differ.
+        let (_, (component, home)) = rt.compile_and_place(&big, Home::Images).unwrap();
+        assert_eq!(home, Home::Images);
+        assert!(Engine::same(component.engine(), &rt.lane(Home::Images).unwrap().engine));
+        assert!(rt.lane(Home::Images).unwrap().engine.get_memory_init_cow());
+        assert!(!rt.main.engine.get_memory_init_cow());
+        let (loaded, _) = rt.load(&fs, None).unwrap();
+        assert!(Engine::same(loaded.pre.engine(), &rt.main.engine));
+        // The compiled-code cache key differs by engine, so neither finds the other's code.
+        assert_ne!(rt.digest(&fs, &rt.main), rt.digest(&fs, rt.lane(Home::Images).unwrap()));
+    }
+
     /// The sandbox's own cost of a tenant's instance, pooled against
     /// on-demand, interleaved in one process: instantiate and run the
     /// guest's `open` (as `WasmConnector` does), then drop the store.
@@ -492,14 +591,15 @@ mod tests {
         resident.linear_memory_keep_resident(2 << 20).table_keep_resident(1 << 16);
         let wasm = guest("fs-connector");
         let lanes: Vec<(&str, Lane, Pre)> = [
-            ("pooled (kvbox's)", Some(pool_config())),
-            ("pooled, decommit at once", Some(at_once)),
-            ("pooled, 2 MiB kept resident", Some(resident)),
-            ("on demand (no pool)", None),
+            ("pooled, image copied (kvbox's)", Some(pool_config()), false),
+            ("pooled, image copy-on-write", Some(pool_config()), true),
+            ("pooled, decommit at once", Some(at_once), false),
+            ("pooled, 2 MiB kept resident", Some(resident), false),
+            ("on demand (no pool)", None, false),
         ]
         .into_iter()
-        .map(|(name, pool)| {
-            let lane = Lane::new(pool).unwrap();
+        .map(|(name, pool, cow)| {
+            let lane = Lane::new(pool, cow).unwrap();
             let c = Component::new(&lane.engine, &wasm).unwrap();
             let pre = Pre::new(Contract::detect(&c, &lane.engine).unwrap(), lane.linker.instantiate_pre(&c).unwrap()).unwrap();
             (name, lane, pre)
