@@ -4,14 +4,16 @@
 //! Instances come from a **pooling allocator** ([`pool_config`]): memory
 //! slots, tables and instance records reserved once, so opening a tenant
 //! does not `mmap` a 4 GiB linear-memory reservation and `munmap` it again at
-//! close (with the TLB shoot-downs that costs on every core), and a slot
-//! reused by the same component keeps its copy-on-write memory image mapped.
+//! close (with the TLB shoot-downs that costs on every core).
 //! The pool is bounded process-wide, so a second, on-demand engine (the
 //! *spare*, made at first need) takes what the pool cannot hold: instances
 //! past [`POOL_INSTANCES`], and components whose shape no slot fits (several
 //! memories in one module, huge tables). Both engines compile identically
 //! (same compatibility hash), so a component moves to the spare by
-//! serialization, not a second compile. `KVBOX_INSTANCE_POOL=0` turns the
+//! serialization, not a second compile. Both give each instance a copy of
+//! the component's memory image; a component whose image is larger than
+//! [`COPIED_IMAGE_BYTES`] is compiled for a third, on-demand engine (the
+//! *images* engine) that maps it copy-on-write. `KVBOX_INSTANCE_POOL=0` turns the
 //! pool off (for a process whose address space is capped, `ulimit -v`: the
 //! pool reserves about 4 TiB of it, none of it committed); a pool that
 //! cannot be reserved is skipped the same way.
@@ -274,7 +276,7 @@ impl Runtime {
     /// targets, links it and checks its exports against that version.
     pub fn load(&self, wasm: &[u8], cache_dir: Option<&Path>) -> Result<(Arc<CompiledComponent>, Origin)> {
         check_header(wasm)?;
-        let first = if image_bytes(wasm) > COPIED_IMAGE_BYTES { Home::Images } else { Home::Main };
+        let first = home_for(wasm);
         let digest = self.digest(wasm, self.lane(first)?);
         if let Some(c) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).and_then(Weak::upgrade) {
             return Ok((c, Origin::Memory));
@@ -372,6 +374,11 @@ impl Runtime {
         }
         Ok((placed, Origin::Compiled))
     }
+}
+
+/// The engine a component is compiled for, by the size of its memory image.
+fn home_for(wasm: &[u8]) -> Home {
+    if image_bytes(wasm) > COPIED_IMAGE_BYTES { Home::Images } else { Home::Main }
 }
 
 /// Bytes of initialized data in `wasm`: the active data segments of every
@@ -538,6 +545,12 @@ mod tests {
     /// A component of one core module whose memory holds `image` bytes of
     /// initialized data (no exports: it compiles, it is no connector).
     fn with_image(image: usize) -> Vec<u8> {
+        with_segments(image, 0)
+    }
+
+    /// The same with `passive` more bytes in a passive segment (copied by
+    /// `memory.init` at run time, never part of the image).
+    fn with_segments(image: usize, passive: usize) -> Vec<u8> {
         use wasm_encoder::{ConstExpr, DataSection, MemorySection, MemoryType, Module, ModuleSection};
         let mut module = Module::new();
         let pages = (image as u64).div_ceil(65536).max(1);
@@ -545,6 +558,7 @@ mod tests {
         memory.memory(MemoryType { minimum: pages, maximum: None, memory64: false, shared: false, page_size_log2: None });
         let mut data = DataSection::new();
         data.active(0, &ConstExpr::i32_const(0), vec![7u8; image]);
+        data.passive(vec![9u8; passive]);
         module.section(&memory);
         module.section(&data);
         let mut component = wasm_encoder::Component::new();
@@ -561,7 +575,19 @@ mod tests {
         let big = with_image(COPIED_IMAGE_BYTES as usize + 1);
         assert_eq!(image_bytes(&big), COPIED_IMAGE_BYTES + 1);
         assert_eq!(image_bytes(&with_image(4096)), 4096);
+        assert_eq!(image_bytes(&with_segments(4096, 1 << 20)), 4096, "passive segments are no part of the image");
         assert_eq!(image_bytes(b"\0asm\x0d\0\x01\0\xff\xff"), 0, "malformed input counts nothing");
+        assert_eq!(home_for(&fs), Home::Main);
+        assert_eq!(home_for(&big), Home::Images);
+        assert_eq!(home_for(&with_segments(4096, 1 << 20)), Home::Main);
+        // Through the disk cache too: compiled for the images engine, then read back onto it.
+        let tmp = tempfile::tempdir().unwrap();
+        let digest = rt.digest(&big, rt.lane(Home::Images).unwrap());
+        for want in [Origin::Compiled, Origin::Disk] {
+            let ((component, home), origin) = rt.through_disk_cache(&big, tmp.path(), &digest, Home::Images).unwrap();
+            assert_eq!((home, origin), (Home::Images, want));
+            assert!(Engine::same(component.engine(), &rt.lane(Home::Images).unwrap().engine));
+        }
         // Each compiles for, and loads on, its own engine: copying and copy-on-write code differ.
         let (_, (component, home)) = rt.compile_and_place(&big, Home::Images).unwrap();
         assert_eq!(home, Home::Images);
