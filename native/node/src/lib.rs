@@ -204,6 +204,13 @@ pub fn inline_wait_micros(micros: Option<u32>) -> u32 {
     settle::inline_wait_us().min(u32::MAX.into()) as u32
 }
 
+/// How many calls this JS thread has settled inline — waited for and
+/// settled before the call returned its promise (`settle::call`). For tests.
+#[napi]
+pub fn settled_inline() -> f64 {
+    settle::settled_inline() as f64
+}
+
 /// Hands the addon this JS thread's `setImmediate` from Node's `timers`
 /// module (host/binding.ts does, at import). A brief call settled after a
 /// turn of the event loop is scheduled with it (settle.rs `after_a_turn`),

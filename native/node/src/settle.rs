@@ -355,6 +355,14 @@ thread_local! {
     static INLINE_STREAK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     /// A call waits for its settlement in a `setImmediate` callback (one at a time).
     static YIELD_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Calls this JS thread waited for and settled before returning their promise.
+    static SETTLED_INLINE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many calls this JS thread has settled inline (waited for, then
+/// settled before the call returned its promise): what tests count.
+pub fn settled_inline() -> u64 {
+    SETTLED_INLINE.get()
 }
 
 const WAITING: u8 = 0;
@@ -472,6 +480,7 @@ where
         if h.state.load(Ordering::Acquire) == DONE {
             if let Some((outcome, settler)) = h.take() {
                 settler.settle_here(env.raw(), outcome);
+                SETTLED_INLINE.set(SETTLED_INLINE.get() + 1);
             }
             INLINE_BACKOFF.set(0);
             INLINE_STREAK.set(streak.saturating_add(units));
