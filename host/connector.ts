@@ -260,7 +260,7 @@ export class Connector implements AsyncDisposable {
     }
     const p = prepare('getManyInto', keys, (i) => notBytes('getManyInto', i, 'buffer', buffers[i]));
     const lent = pick(p, buffers).map((b, j) => lend(b, `getManyInto: buffer ${p.index?.[j] ?? j}`));
-    const { batch, errors } = await this.#batch('getManyInto', p, options, (c) => this.#native.getManyInto(p.keys, lent, c));
+    const { batch, errors } = await this.#batch('getManyInto', p, options, (c) => this.#native.getManyInto(p.keys, lent, c, p.index));
     const n = keys.length;
     return {
       hits: Uint8Array.from(spread(n, p, batch.flags, 0)),

@@ -65,7 +65,11 @@ export function batchConformance(kind: string, open: Opener, caseTimeoutMs?: num
         ['b', bytes(10)],
       ]);
       const shared = Buffer.alloc(100);
-      await rejectsWith(c.getManyInto(['a', 'b'], [shared.subarray(0, 60), shared.subarray(50)]), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+      const overlap = await rejectsWith(c.getManyInto(['a', 'b'], [shared.subarray(0, 60), shared.subarray(50)]), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
+      expect(overlap.message).toBe('getManyInto: target buffers 0 and 1 overlap; each key needs its own memory');
+      // Named by the caller's indices, also when keys refused before the native call shift the rest.
+      const shifted = c.getManyInto([7 as never, '', 'a', 'b'], [Buffer.alloc(8), Buffer.alloc(8), shared.subarray(0, 60), shared.subarray(50)]);
+      expect((await rejectsWith(shifted, InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT')).message).toMatch(/^getManyInto: target buffers 2 and 3 overlap/);
       await rejectsWith(c.getManyInto(['a', 'b'], [shared]), InvalidArgumentError, 'ERR_KVBOX_INVALID_ARGUMENT');
       const typed = await c.getManyInto(['a', 'b'], [new Uint8Array(6000), 'x' as never]);
       expect(typed.errors.get(1)).toBeInstanceOf(InvalidArgumentError);

@@ -62,6 +62,9 @@ describe('kvbox inspect', () => {
     const printed = kvbox(['inspect', file], base);
     expect(printed.status).toBe(0);
     expect(printed.out).toMatch(/contract +\S+ — not loadable by this kvbox, which loads 0\.1\.0, 0\.2\.0/);
+    // The summary is two left-aligned columns: each value starts where the longest name ends, plus two spaces.
+    expect(printed.out).toMatch(/^kind {9}component$/m);
+    expect(printed.out).toMatch(/^name {9}-$/m);
   });
 });
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { inspectComponent } from '../author/inspect.js';
 import { CONTRACT_VERSIONS } from '../generated/contract.js';
-import { formatBytes, printJson, printTable } from './output.js';
+import { formatBytes, printJson, printPairs } from './output.js';
 
 /** Registers `kvbox inspect`. */
 export function register(program: Command): void {
@@ -19,7 +19,7 @@ export function register(program: Command): void {
       const r = await inspectComponent(resolve(file));
       if (flags.json) return printJson(r);
       const m = r.manifest ?? {};
-      printTable([
+      printPairs([
         ['file', r.file],
         ['kind', r.component ? 'component' : 'core module (not loadable: wrap it with jco new --wasi-reactor)'],
         ['name', r.name ?? '-'],

@@ -7,6 +7,12 @@ export function printTable(rows: string[][]): void {
   for (const r of rows) console.log(formatRow(r, widths));
 }
 
+/** Prints `name: value` pairs as two left-aligned columns (a summary, not a table of figures). */
+export function printPairs(pairs: [string, string][]): void {
+  const width = Math.max(...pairs.map(([k]) => [...k].length));
+  for (const [k, v] of pairs) console.log(`${k.padEnd(width)}  ${v}`);
+}
+
 /** One table row in fixed `widths`, for tables printed as their rows arrive. */
 export function formatRow(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

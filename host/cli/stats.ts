@@ -1,6 +1,6 @@
 /** `kvbox stats`: what a tenant stores, and how its connector runs. */
 import type { Command } from 'commander';
-import { formatBytes, printJson, printTable } from './output.js';
+import { formatBytes, printJson, printPairs } from './output.js';
 import { globalsOf, openTenant, type TenantFlags, tenantOptions, whereOf } from './tenant.js';
 
 /** Registers `kvbox stats`. */
@@ -20,7 +20,7 @@ export function register(program: Command): void {
       printJson({ root: whereOf(flags), directAlignment: store.directAlignment ?? null, ...figures });
       return;
     }
-    printTable([
+    printPairs([
       ['tenant', whereOf(flags)],
       ['objects', String(stats.objects)],
       ['bytes stored', `${stats.bytesStored} (${formatBytes(stats.bytesStored)})`],

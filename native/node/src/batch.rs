@@ -74,17 +74,21 @@ pub fn buffers(results: Vec<kvbox_core::Result<Option<Vec<u8>>>>) -> NativeBatch
 }
 
 /// Refuses target buffers that share memory: each is written by a different
-/// thread, and Rust must hold them as distinct `&mut [u8]`.
-pub fn disjoint(targets: &[Buffer]) -> kvbox_core::Result<()> {
+/// thread, and Rust must hold them as distinct `&mut [u8]`. `index[i]` is
+/// the caller's index of `targets[i]` (keys refused in JS are not sent), so
+/// the message names the buffers the caller passed.
+pub fn disjoint(targets: &[Buffer], index: Option<&[u32]>) -> kvbox_core::Result<()> {
     let mut spans: Vec<(usize, usize, usize)> =
         targets.iter().enumerate().filter(|(_, b)| !b.is_empty()).map(|(i, b)| (b.as_ptr() as usize, b.len(), i)).collect();
     spans.sort_unstable();
     for pair in spans.windows(2) {
         let ((a, len, i), (b, _, j)) = (pair[0], pair[1]);
         if a + len > b {
+            let caller = |k: usize| index.and_then(|x| x.get(k)).map_or(k, |&at| at as usize);
+            let (i, j) = (caller(i), caller(j));
             let (first, second) = (i.min(j), i.max(j));
             return Err(kvbox_core::Error::InvalidArgument(format!(
-                "getManyInto: target buffers {first} and {second} overlap; each key needs its own memory"
+                "target buffers {first} and {second} overlap; each key needs its own memory"
             )));
         }
     }

@@ -459,7 +459,9 @@ impl NativeConnector {
     }
 
     /// Reads `keys[i]` into `targets[i]` (lent without a copy: the caller
-    /// must not touch them until the promise settles). Targets must not overlap.
+    /// must not touch them until the promise settles). Targets must not
+    /// overlap; `index[i]`, when given, is the caller's index of key `i`
+    /// (for the message naming two that do).
     #[napi(ts_return_type = "Promise<NativeBatch>")]
     pub fn get_many_into<'e>(
         &self,
@@ -467,8 +469,9 @@ impl NativeConnector {
         keys: Vec<String>,
         targets: Vec<Buffer>,
         cancel: Option<&NativeCancel>,
+        index: Option<Vec<u32>>,
     ) -> Result<Object<'e>> {
-        batch::disjoint(&targets).map_err(|e| js_error(env, &e))?;
+        batch::disjoint(&targets, index.as_deref()).map_err(|e| js_error(env, &e))?;
         let cancel = token(cancel);
         let mut targets = targets;
         self.run(env, "getManyInto", cancel.clone(), move |c| {
