@@ -19,7 +19,7 @@
 //! cannot be reserved is skipped the same way.
 //!
 //! Compiled components are cached in memory and, when a cache directory is
-//! given, on disk under `<sha256 of wasm + engine compatibility hash>.cwasm`.
+//! given, on disk under `<sha256 of (the wasm's sha256 + the engine's compatibility hash)>.cwasm`.
 //! Only files this host wrote are deserialized: the directory is created
 //! 0700, files 0600, and a file that is not owned by this user, or that
 //! group or others could have written, is ignored and rebuilt. The directory
@@ -184,7 +184,8 @@ pub struct Runtime {
     /// The on-demand engine for components with large memory images
     /// ([`Home::Images`]), made at first need; shared with the epoch ticker.
     images: Arc<OnceLock<std::result::Result<Lane, String>>>,
-    /// Components compiled in this process, while anything still uses them
+    /// Components compiled in this process, by the sha256 of their bytes,
+    /// while anything still uses them
     /// (a loaded component or an open connector): weak, so loading many
     /// distinct components (fuzzing, churn of connector versions) does not
     /// keep their machine code forever.
@@ -276,11 +277,14 @@ impl Runtime {
     /// targets, links it and checks its exports against that version.
     pub fn load(&self, wasm: &[u8], cache_dir: Option<&Path>) -> Result<(Arc<CompiledComponent>, Origin)> {
         check_header(wasm)?;
-        let first = home_for(wasm);
-        let digest = self.digest(wasm, self.lane(first)?);
-        if let Some(c) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&digest).and_then(Weak::upgrade) {
+        let sha256 = hex::encode(Sha256::digest(wasm));
+        // In one process the same bytes always land on the same engine, so
+        // their hash alone finds them (no second pass over a large component).
+        if let Some(c) = self.compiled.lock().unwrap_or_else(|p| p.into_inner()).get(&sha256).and_then(Weak::upgrade) {
             return Ok((c, Origin::Memory));
         }
+        let first = home_for(wasm);
+        let digest = self.digest(&sha256, self.lane(first)?);
         let ((component, home), origin) = match cache_dir {
             Some(dir) => self.through_disk_cache(wasm, dir, &digest, first)?,
             None => (self.compile_and_place(wasm, first)?.1, Origin::Compiled),
@@ -294,15 +298,16 @@ impl Runtime {
             ))
         })?;
         let pre = Pre::new(contract, pre)?;
-        let sha256 = hex::encode(Sha256::digest(wasm));
-        let compiled = Arc::new(CompiledComponent { pre, overflow: OnceLock::new(), digest: digest.clone(), sha256 });
+        let compiled = Arc::new(CompiledComponent { pre, overflow: OnceLock::new(), digest, sha256: sha256.clone() });
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|_, c| c.strong_count() > 0);
-        cache.insert(digest, Arc::downgrade(&compiled));
+        cache.insert(sha256, Arc::downgrade(&compiled));
         Ok((compiled, origin))
     }
 
-    fn digest(&self, wasm: &[u8], lane: &Lane) -> String {
+    /// The compiled-code cache key: the wasm's sha256 (hex) and the
+    /// compatibility hash of the engine it is compiled for, hashed together.
+    fn digest(&self, sha256: &str, lane: &Lane) -> String {
         struct ShaHasher(Sha256);
         impl Hasher for ShaHasher {
             fn finish(&self) -> u64 {
@@ -313,7 +318,7 @@ impl Runtime {
             }
         }
         let mut h = ShaHasher(Sha256::new());
-        h.0.update(wasm);
+        h.0.update(sha256.as_bytes());
         lane.engine.precompile_compatibility_hash().hash(&mut h);
         hex::encode(h.0.finalize())
     }
@@ -582,7 +587,7 @@ mod tests {
         assert_eq!(home_for(&with_segments(4096, 1 << 20)), Home::Main);
         // Through the disk cache too: compiled for the images engine, then read back onto it.
         let tmp = tempfile::tempdir().unwrap();
-        let digest = rt.digest(&big, rt.lane(Home::Images).unwrap());
+        let digest = rt.digest(&hex::encode(Sha256::digest(&big)), rt.lane(Home::Images).unwrap());
         for want in [Origin::Compiled, Origin::Disk] {
             let ((component, home), origin) = rt.through_disk_cache(&big, tmp.path(), &digest, Home::Images).unwrap();
             assert_eq!((home, origin), (Home::Images, want));
@@ -597,7 +602,8 @@ mod tests {
         let (loaded, _) = rt.load(&fs, None).unwrap();
         assert!(Engine::same(loaded.pre.engine(), &rt.main.engine));
         // The compiled-code cache key differs by engine, so neither finds the other's code.
-        assert_ne!(rt.digest(&fs, &rt.main), rt.digest(&fs, rt.lane(Home::Images).unwrap()));
+        let sha = hex::encode(Sha256::digest(&fs));
+        assert_ne!(rt.digest(&sha, &rt.main), rt.digest(&sha, rt.lane(Home::Images).unwrap()));
     }
 
     /// The sandbox's own cost of a tenant's instance, pooled against
