@@ -37,6 +37,7 @@ async function mostCallsBetweenTurns(n: number, call: (i: number) => Promise<unk
   return Math.max(most, done - atTurn);
 }
 const base = scratch('threads');
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('threads', () => {
   it('serves calls from worker threads, and outlives workers that exit with calls in flight', async () => {
@@ -106,7 +107,7 @@ describe('threads', () => {
             // matter of the machine's load (0–8 of 20 while other test files kept both vCPUs busy, 20 of
             // 20 on a quiet one; the benchmarks measure the effect): 14 in tries of 20, up to 10 tries.
             const tries: number[] = [];
-            while (tries.length < 10 && tries.reduce((a, b) => a + b, 0) < 14) {
+            while (tries.length < 10 && sum(tries) < 14) {
               binding.inlineWaitMicros(w); // a fresh streak and no back-off
               const before = binding.settledInline();
               let early = 0;
@@ -122,7 +123,7 @@ describe('threads', () => {
               tries.push(inline);
             }
             expect(
-              tries.reduce((a, b) => a + b, 0),
+              sum(tries),
               `${kind} ${w}/${s}: calls settled inline, of 20, in each try: ${tries}`,
             ).toBeGreaterThanOrEqual(14);
           }
@@ -182,7 +183,7 @@ describe('threads', () => {
         binding.inlineWaitMicros(100_000);
         const component = await compileConnector(store);
         const tries: number[] = [];
-        while (tries.length < 10 && tries.reduce((a, b) => a + b, 0) < 24) {
+        while (tries.length < 10 && sum(tries) < 24) {
           binding.inlineWaitMicros(100_000); // a fresh streak and no back-off
           const before = binding.settledInline();
           let early = 0;
@@ -203,7 +204,7 @@ describe('threads', () => {
           tries.push(inline);
         }
         expect(
-          tries.reduce((a, b) => a + b, 0),
+          sum(tries),
           `${kind}: opens and closes settled inline, of 40, in each try: ${tries}`,
         ).toBeGreaterThanOrEqual(24);
         // A loop of opens and closes still lets the event loop turn: each counts as 5 brief calls,

@@ -267,6 +267,7 @@ pub fn all_failed<T>(e: &Error, keys: usize) -> Vec<Result<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn keys(list: &[&str]) -> Vec<String> {
         list.iter().map(|k| k.to_string()).collect()
@@ -351,23 +352,29 @@ mod tests {
         late.into_iter().for_each(|w| w());
     }
 
-    #[test]
-    fn a_tile_that_panics_fails_the_call_after_every_tile_is_settled() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let ran = AtomicUsize::new(0);
-        let ran = &ran;
-        let jobs: Vec<Job<'_, usize>> = (0..3usize)
+    /// `n` tiles, each running `before(t)`, counting itself in `ran`, then
+    /// answering `answer(t)`.
+    fn counted(n: usize, ran: &AtomicUsize, before: fn(usize), answer: fn(usize) -> Vec<Result<usize>>) -> Vec<Job<'_, usize>> {
+        (0..n)
             .map(|t| {
                 Box::new(move || {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    before(t);
                     ran.fetch_add(1, Ordering::SeqCst);
-                    if t == 1 {
-                        panic!("tile {t} failed");
-                    }
-                    vec![Ok(t)]
+                    answer(t)
                 }) as Box<_>
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_tile_that_panics_fails_the_call_after_every_tile_is_settled() {
+        let ran = AtomicUsize::new(0);
+        let jobs = counted(
+            3,
+            &ran,
+            |_| std::thread::sleep(std::time::Duration::from_millis(5)),
+            |t| if t == 1 { panic!("tile {t} failed") } else { vec![Ok(t)] },
+        );
         let (first, rest) = split(jobs);
         let panic = catch_unwind(AssertUnwindSafe(|| on_pool(spawn, first, rest))).unwrap_err();
         assert_eq!(panic.downcast_ref::<String>().map(String::as_str), Some("tile 1 failed"));
@@ -382,7 +389,7 @@ mod tests {
 
     #[test]
     fn a_claimed_tile_is_waited_for_even_when_the_caller_unwinds() {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::atomic::AtomicBool;
         let (started, finished, released) = (AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false));
         let (started, finished, released) = (&started, &finished, &released);
         let jobs: Vec<Job<'_, usize>> = vec![
@@ -413,18 +420,8 @@ mod tests {
 
     #[test]
     fn an_executor_that_panics_fails_the_call_and_runs_no_tile() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let ran = AtomicUsize::new(0);
-        let ran = &ran;
-        let jobs: Vec<Job<'_, usize>> = (0..3usize)
-            .map(|t| {
-                Box::new(move || {
-                    ran.fetch_add(1, Ordering::SeqCst);
-                    vec![Ok(t)]
-                }) as Box<_>
-            })
-            .collect();
-        let (first, rest) = split(jobs);
+        let (first, rest) = split(counted(3, &ran, |_| {}, |t| vec![Ok(t)]));
         let refuse = |_: Box<dyn FnOnce() + Send>| panic!("no threads");
         assert!(catch_unwind(AssertUnwindSafe(|| on_pool(refuse, first, rest))).is_err());
         assert_eq!(ran.load(Ordering::SeqCst), 0, "the offers were dropped unrun as the call unwound");

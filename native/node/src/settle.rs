@@ -115,16 +115,15 @@ unsafe extern "C" fn call_js(env: sys::napi_env, _cb: sys::napi_value, _ctx: *mu
         return;
     }
     let Item { channel, settle, yield_turn } = *item;
-    if yield_turn {
-        let settle = Box::new(move |env| {
-            settle(env);
-            channel.settled(env);
-        });
-        // SAFETY: the JS thread, inside the threadsafe function's callback.
-        unsafe { after_a_turn(env, settle) };
-    } else {
+    let finish = move |env| {
         settle(env);
         channel.settled(env);
+    };
+    if yield_turn {
+        // SAFETY: the JS thread, inside the threadsafe function's callback.
+        unsafe { after_a_turn(env, Box::new(finish)) };
+    } else {
+        finish(env);
     }
 }
 

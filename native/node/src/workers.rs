@@ -142,9 +142,7 @@ impl Pool {
 pub fn run(job: Job) {
     let pool = pool();
     let mut s = pool.lock();
-    s.jobs.push_back(job);
-    let queued = s.jobs.len();
-    pool.queued.store(queued, Ordering::SeqCst);
+    let queued = enqueue(pool, &mut s, job);
     // A spinning worker takes the first queued job: no wake-up needed. (It
     // re-checks the queue under the lock when it stops spinning, so a job
     // queued just as it gives up is not missed.)
@@ -152,10 +150,7 @@ pub fn run(job: Job) {
         return;
     }
     if s.parked > 0 {
-        s.parked -= 1;
-        s.wakeups += 1;
-        drop(s);
-        pool.wake.notify_one();
+        wake_parked(pool, s);
         return;
     }
     if s.threads >= MAX_THREADS {
@@ -180,6 +175,21 @@ pub fn run(job: Job) {
     }
 }
 
+/// Queues `job`; the queue's new length.
+fn enqueue(pool: &Pool, s: &mut State, job: Job) -> usize {
+    s.jobs.push_back(job);
+    pool.queued.store(s.jobs.len(), Ordering::SeqCst);
+    s.jobs.len()
+}
+
+/// Wakes one parked worker, claiming it (it is no longer counted as parked).
+fn wake_parked(pool: &Pool, mut s: MutexGuard<'_, State>) {
+    s.parked -= 1;
+    s.wakeups += 1;
+    drop(s);
+    pool.wake.notify_one();
+}
+
 /// Runs one tile of a batch (`kvbox_core::batch::tiles`) on an idle worker
 /// — the spinning one, or a parked one while the pool could still grow — or
 /// else on a thread of its own. A tile never adds a pool thread nor waits in
@@ -192,13 +202,9 @@ pub fn run_tile(job: Job) {
     let mut s = pool.lock();
     let to_spinner = s.jobs.is_empty() && pool.spinning.load(Ordering::SeqCst);
     if to_spinner || (s.parked > 0 && s.threads < MAX_THREADS) {
-        s.jobs.push_back(job);
-        pool.queued.store(s.jobs.len(), Ordering::SeqCst);
+        enqueue(pool, &mut s, job);
         if !to_spinner {
-            s.parked -= 1;
-            s.wakeups += 1;
-            drop(s);
-            pool.wake.notify_one();
+            wake_parked(pool, s);
         }
         return;
     }
