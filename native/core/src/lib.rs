@@ -22,10 +22,14 @@
 //! - [`trusted`]: trusted native connectors, C-ABI `.so` files loaded
 //!   in-process (no sandbox) with the guards kvbox can keep around them.
 //!
+//! - [`alloc`]: the addon's global allocator (large allocations on huge
+//!   pages, so O_DIRECT goes straight into a `get`'s result).
+//!
 //! No napi here: `native/node` is a thin binding over this crate.
 
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod batch;
 pub mod connector;
 pub mod error;
@@ -37,6 +41,11 @@ pub mod sandbox;
 pub mod storage;
 pub mod tenant;
 pub mod trusted;
+
+/// Core's own tests run on the allocator the addon installs.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: alloc::LargeOnHugePages = alloc::LargeOnHugePages;
 
 pub use connector::{Cancel, ConnectorStats, KeyPage, LogRecord, ObjectConnector};
 pub use error::{ERROR_CODES, Error, ErrorCode, Result};

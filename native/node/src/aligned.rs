@@ -33,18 +33,18 @@ unsafe impl Send for Chunk {}
 unsafe impl Sync for Chunk {}
 
 impl Chunk {
-    fn new(len: usize) -> Result<Self> {
-        let layout = Layout::from_size_align(len.max(1).next_multiple_of(PAGE), HUGE)
-            .map_err(|e| Error::from_reason(format!("allocBuffer: {e}")))?;
+    fn new(len: usize) -> std::result::Result<Self, String> {
+        let layout = Layout::from_size_align(len.max(1).next_multiple_of(PAGE), HUGE).map_err(|e| format!("allocBuffer: {e}"))?;
         // SAFETY: non-zero size.
         let ptr = unsafe { alloc(layout) };
         if ptr.is_null() {
-            return Err(Error::from_reason(format!("allocBuffer: out of memory allocating {len} bytes")));
+            return Err(format!("allocBuffer: out of memory allocating {len} bytes"));
         }
         // Advice before the first touch, so the zeroing below faults huge
-        // pages in (advice after it would leave 4 KiB pages until khugepaged).
-        // SAFETY: the range is the allocation just made; advice only.
-        unsafe { libc::madvise(ptr.cast(), layout.size(), libc::MADV_HUGEPAGE) };
+        // pages in (advice after it would leave 4 KiB pages until khugepaged);
+        // registered, so puts and reads go straight from and into it.
+        // SAFETY: the range is the allocation just made, forgotten in `drop`.
+        unsafe { kvbox_core::io::huge_pages::advise(ptr, layout.size()) };
         // SAFETY: writes within the allocation.
         unsafe { ptr.write_bytes(0, layout.size()) };
         Ok(Self { ptr, layout })
@@ -53,6 +53,7 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
+        kvbox_core::io::huge_pages::forget(self.ptr);
         // SAFETY: allocated with this layout; no buffer over it is reachable any more.
         unsafe { dealloc(self.ptr, self.layout) };
     }
@@ -70,6 +71,11 @@ pub struct AlignedBuffer {
 
 impl AlignedBuffer {
     pub fn new(len: usize) -> Result<Self> {
+        Self::carve(len).map_err(Error::from_reason)
+    }
+
+    /// `len` bytes: carved from the shared chunk up to 1 MiB, else a chunk of their own.
+    fn carve(len: usize) -> std::result::Result<Self, String> {
         let span = len.max(1).next_multiple_of(PAGE);
         if span > HUGE / 2 {
             let chunk = Arc::new(Chunk::new(len)?);
@@ -107,5 +113,26 @@ impl ToNapiValue for AlignedBuffer {
         drop(unsafe { Box::from_raw(hint) });
         check_status!(copied)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvbox_core::io::huge_pages;
+
+    #[test]
+    fn every_buffer_lies_on_registered_huge_pages_until_its_chunk_goes() {
+        // Carved (up to 1 MiB), and with chunks of their own (over 1 MiB, under and over 2 MiB).
+        for len in [1, 4096, 100_000, 1 << 20, (1 << 20) + 1, 3 << 20] {
+            let buf = AlignedBuffer::carve(len).expect("allocated");
+            assert_eq!(buf.ptr as usize % PAGE, 0, "len {len}: page-aligned");
+            assert_eq!(huge_pages::holds(buf.ptr, len), huge_pages::available(), "len {len}: registered");
+        }
+        let own = AlignedBuffer::carve(3 << 20).expect("allocated");
+        let (ptr, chunk) = (own.ptr, own.chunk);
+        assert_eq!(Arc::strong_count(&chunk), 1);
+        drop(chunk);
+        assert!(!huge_pages::holds(ptr, 1), "forgotten with its chunk");
     }
 }

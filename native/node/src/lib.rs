@@ -16,6 +16,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Large allocations on huge pages of their own (see `kvbox_core::alloc`):
+/// a `get`'s result is read straight into, not copied from a bounce buffer.
+#[global_allocator]
+static ALLOCATOR: kvbox_core::alloc::LargeOnHugePages = kvbox_core::alloc::LargeOnHugePages;
+
 mod aligned;
 mod batch;
 mod manifest;

@@ -365,7 +365,9 @@ mod tests {
             let busy = round % 2;
             for _ in 0..busy * 4 {
                 let h = hold_rx.clone();
-                run(Box::new(move || drop(h.lock().unwrap().recv())));
+                run(Box::new(move || {
+                    let _ = h.lock().unwrap().recv();
+                }));
             }
             for t in 0..3 {
                 let tx = tx.clone();

@@ -3,12 +3,15 @@
 //!
 //! O_DIRECT moves whole blocks, so every loop here keeps one promise about
 //! memory it does not own: no byte outside the object's length is written.
-//! Writes go through pooled aligned buffers with a zero-padded tail (the
-//! file is truncated back); reads land straight in the caller's memory only
-//! for the block-aligned part of the object, and the tail block goes
-//! through a pooled buffer.
+//! The block-aligned part of an object goes straight between the device and
+//! the caller's memory when that memory is aligned and on huge pages (see
+//! [`super::huge_pages`]: elsewhere straight transfers are slower than a
+//! copy); everything else — and always the tail block — goes through
+//! pooled aligned buffers, writes with a zero-padded tail (the file is
+//! truncated back).
 
 use super::aligned::{BUF_SIZE, BufferPool, round_up};
+use super::huge_pages;
 use crate::{Error, Result};
 use rustix::fs::FileType;
 use rustix::io::Errno;
@@ -24,18 +27,31 @@ pub fn write_all_at(fd: &OwnedFd, mut data: &[u8], mut off: u64) -> Result<()> {
     Ok(())
 }
 
-/// Writes `data` to an O_DIRECT file through pooled aligned buffers; the
-/// tail block is zero-padded and the file truncated back to the exact length.
+/// How many leading bytes of the `len` at `ptr` go straight to or from
+/// the device: the block-aligned part when the memory is aligned and on
+/// huge pages, else none.
+fn straight(ptr: *const u8, len: usize, align: usize) -> usize {
+    if (ptr as usize).is_multiple_of(align) && huge_pages::holds(ptr, len) { len / align * align } else { 0 }
+}
+
+/// Writes `data` to an O_DIRECT file: its block-aligned part straight from
+/// `data` when that can go straight (see [`straight`]), the rest through
+/// pooled aligned buffers; the tail block is zero-padded and the file
+/// truncated back to the exact length.
 pub fn write_direct(fd: &OwnedFd, data: &[u8], align: usize) -> Result<()> {
-    let mut buf = BufferPool::global().take();
-    let mut off = 0usize;
-    for chunk in data.chunks(BUF_SIZE) {
-        let padded = round_up(chunk.len(), align);
-        let dst = buf.as_mut_slice();
-        dst[..chunk.len()].copy_from_slice(chunk);
-        dst[chunk.len()..padded].fill(0);
-        write_all_at(fd, &dst[..padded], off as u64)?;
-        off += chunk.len();
+    let body = straight(data.as_ptr(), data.len(), align);
+    write_all_at(fd, &data[..body], 0)?;
+    let mut off = body;
+    if off < data.len() {
+        let mut buf = BufferPool::global().take();
+        for chunk in data[body..].chunks(BUF_SIZE) {
+            let padded = round_up(chunk.len(), align);
+            let dst = buf.as_mut_slice();
+            dst[..chunk.len()].copy_from_slice(chunk);
+            dst[chunk.len()..padded].fill(0);
+            write_all_at(fd, &dst[..padded], off as u64)?;
+            off += chunk.len();
+        }
     }
     if !data.len().is_multiple_of(align) {
         rustix::fs::ftruncate(fd, data.len() as u64).map_err(|e| Error::os("truncating an object", e.into()))?;
@@ -80,15 +96,34 @@ pub fn regular_size(fd: &OwnedFd, max_bytes: u64) -> std::result::Result<Option<
     Ok(Some(st.st_size as usize))
 }
 
-/// Reads a whole O_DIRECT file into a recycled vector through pooled
-/// aligned buffers; sizes that are not multiples of `align` read fine.
+/// Reads a whole O_DIRECT file into a recycled vector; sizes that are not
+/// multiples of `align` read fine.
 pub fn read_direct(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::Result<Option<Vec<u8>>, ReadError> {
     let Some(size) = regular_size(fd, max_bytes)? else {
         return Ok(None);
     };
+    Ok(Some(read_direct_vec(fd, align, size)?))
+}
+
+/// The `size`-byte O_DIRECT file in a recycled vector: the block-aligned
+/// part straight into it when it can go straight (a large vector, on huge
+/// pages: see [`crate::alloc`]), the rest through a pooled buffer.
+fn read_direct_vec(fd: &OwnedFd, align: usize, size: usize) -> std::result::Result<Vec<u8>, Errno> {
     let mut out = super::recycle::take(size);
-    read_bounced(fd, align, 0, size, |_, chunk| out.extend_from_slice(chunk))?;
-    Ok(Some(out))
+    let body = straight(out.as_ptr(), size, align);
+    while out.len() < body {
+        let off = out.len();
+        let want = (body - off).min(BUF_SIZE * 4);
+        let (filled, _) = rustix::io::pread(fd, &mut out.spare_capacity_mut()[..want], off as u64)?;
+        let n = filled.len();
+        // SAFETY: `pread` initialised the first `n` bytes of the spare capacity.
+        unsafe { out.set_len(off + n) };
+        if n < want {
+            return Ok(out); // shorter than it was: foreign, see read_bounced
+        }
+    }
+    read_bounced(fd, align, body, size, |_, chunk| out.extend_from_slice(chunk))?;
+    Ok(out)
 }
 
 /// Reads a whole file with plain `pread`s.
@@ -129,12 +164,12 @@ fn read_bounced(
 }
 
 /// Reads the `size`-byte O_DIRECT file into `dst[..size]`, leaving every
-/// byte after it untouched; returns the bytes read. When `dst` is aligned
-/// the block-aligned part of the object goes straight in (no copy); the
-/// tail block, or everything when `dst` is not aligned, goes through a
-/// pooled buffer.
+/// byte after it untouched; returns the bytes read. The block-aligned part
+/// of the object goes straight in when it can (see [`straight`]: no copy);
+/// the tail block, or everything when it cannot, goes through a pooled
+/// buffer.
 pub fn read_direct_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize) -> std::result::Result<usize, Errno> {
-    let body = if (dst.as_ptr() as usize).is_multiple_of(align) { size / align * align } else { 0 };
+    let body = straight(dst.as_ptr(), size.min(dst.len()), align);
     let mut off = 0;
     while off < body {
         let want = (body - off).min(BUF_SIZE * 4);
@@ -206,14 +241,13 @@ pub fn read_cache_first(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::resu
     let Some(size) = regular_size(fd, max_bytes)? else {
         return Ok(None);
     };
-    let mut out = super::recycle::take(size);
     if !all_cached(fd, size) && make_direct(fd)? {
-        read_bounced(fd, align, 0, size, |_, chunk| out.extend_from_slice(chunk))?;
-    } else {
-        out.resize(size, 0);
-        let filled = read_at_into(fd, &mut out)?;
-        out.truncate(filled);
+        return Ok(Some(read_direct_vec(fd, align, size)?));
     }
+    let mut out = super::recycle::take(size);
+    out.resize(size, 0);
+    let filled = read_at_into(fd, &mut out)?;
+    out.truncate(filled);
     Ok(Some(out))
 }
 
@@ -284,6 +318,40 @@ mod tests {
             assert_eq!(d.read_range("t/none", 0, 1, u64::MAX).unwrap(), None);
             assert!(matches!(d.read_range("t/o", 0, 11, 10), Err(Error::TooLarge(_))));
             assert_eq!(d.read_into("t/none", &mut plain, u64::MAX).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn only_aligned_memory_on_registered_huge_pages_goes_straight() {
+        // Under the test allocator (the addon's), a large buffer is mapped and registered;
+        // aligned to more than a huge page, it is the system allocator's and is not.
+        let huge = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
+        let other = AlignedBuf::new(2 * BUF_SIZE, 4 << 21);
+        let at = huge.as_slice().as_ptr();
+        let body = if super::huge_pages::available() { 3 << 20 } else { 0 };
+        assert_eq!(super::straight(at, (3 << 20) + 5, 4096), body, "the block-aligned part");
+        assert_eq!(super::straight(at.wrapping_add(512), 4096, 4096), 0, "not aligned");
+        assert_eq!(super::straight(at, 2 * BUF_SIZE + 1, 4096), 0, "past the region");
+        assert_eq!(super::straight(other.as_slice().as_ptr(), 3 << 20, 4096), 0, "not registered");
+    }
+
+    #[test]
+    fn straight_writes_and_reads_keep_every_byte() {
+        let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
+        let d = ObjectDir::open(tmp.path(), true, false).unwrap();
+        let mut source = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
+        for (i, b) in source.as_mut_slice().iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        let mut target = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
+        for len in [4096, 4097, (2 << 20) - 1, 2 << 20, BUF_SIZE + 12_345, 2 * BUF_SIZE] {
+            d.write("t/o", &source.as_slice()[..len]).unwrap();
+            assert_eq!(d.stat("t/o").unwrap(), Some(len as u64));
+            let got = d.read("t/o", u64::MAX).unwrap().unwrap();
+            assert!(got[..] == source.as_slice()[..len], "read, len {len}");
+            if len < 2 * BUF_SIZE {
+                read_keeps_the_tail(&d, target.as_mut_slice(), len, &format!("read_into, len {len}"));
+            }
         }
     }
 

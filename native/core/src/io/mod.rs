@@ -11,6 +11,8 @@
 //! - [`direct`]: the byte loops, O_DIRECT (aligned) or buffered.
 //! - [`probe`]: whether and with which alignment the filesystem takes O_DIRECT.
 //! - [`aligned`]: aligned, pooled, huge-page-advised buffers for O_DIRECT.
+//! - [`huge_pages`]: memory known to be on huge pages — the only memory
+//!   O_DIRECT goes straight from or into (everything else bounces).
 //! - [`checksum`]: per-object CRC-32C in an extended attribute.
 //! - [`suspects`]: unsynced objects a reboot may have torn, checked before `exists` says yes.
 //! - [`dirs`]: the directories a write makes, within the directory quota and depth limit.
@@ -24,6 +26,7 @@ pub mod aligned;
 pub mod checksum;
 pub mod direct;
 pub mod dirs;
+pub mod huge_pages;
 pub mod listing;
 pub mod objects;
 pub mod options;
