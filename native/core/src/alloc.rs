@@ -1,25 +1,27 @@
 //! [`LargeOnHugePages`], the global allocator of kvbox's Node addon: the
-//! system allocator, except that an allocation of [`LARGE`] or more gets
-//! a mapping of its own, 2 MiB-aligned and advised for huge pages, and
-//! registered with [`crate::io::huge_pages`].
+//! system allocator, except that where the kernel gives huge pages on
+//! advice, an allocation of [`LARGE`] or more gets a mapping of its own,
+//! 2 MiB-aligned, a whole number of huge pages long, advised for huge pages
+//! and registered with [`crate::io::huge_pages`].
 //!
 //! What it is for: a `get`'s result is a `Vec` (recycled, see
 //! [`crate::recycle`]) that kvbox reads the object into. On huge pages
 //! the O_DIRECT read goes straight into it at the device's speed instead
 //! of through a bounce buffer and a copy, and its first touch faults in
-//! 2 MiB at a time instead of 512 pages of 4 KiB (1.4–9 µs each on our
-//! VMs). The same holds for any other large buffer kvbox writes from.
+//! 2 MiB at a time instead of 512 pages of 4 KiB. The same holds for any
+//! other large buffer kvbox writes from.
 //!
-//! Freed mappings are kept for reuse (up to [`SPARE_BYTES`]), the next
-//! allocation of the same page-rounded size taking one back: on our VMs
-//! the first touch of a fresh huge page costs 4–5.5 ms (the hypervisor
-//! backs the 2 MiB anew; 110–120 µs once the process reuses it — measured
-//! in docs/benchmarks.md, "Straight from huge pages").
+//! Freed mappings are kept for reuse (up to [`SPARE_BYTES`], the oldest
+//! unmapped first), the next allocation of the same length taking one
+//! back: on our VMs the first touch of a fresh huge page costs 2.6–5 ms
+//! (the hypervisor backs the 2 MiB anew; 110–120 µs once the process
+//! reuses it — docs/benchmarks.md, "Straight from huge pages").
 //!
-//! Allocations under [`LARGE`], or aligned to more than it, go to the
-//! system allocator untouched; the layout decides, so `dealloc` always
-//! takes the path `alloc` took.
+//! Everything else — under [`LARGE`], aligned to more than it, or any
+//! allocation where THP is off — goes to the system allocator untouched;
+//! the layout decides, so `dealloc` always takes the path `alloc` took.
 
+use crate::io::huge_pages;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
 use std::sync::Mutex;
@@ -29,7 +31,7 @@ pub const LARGE: usize = 2 << 20;
 /// The most bytes of freed mappings kept for reuse.
 pub const SPARE_BYTES: usize = 256 << 20;
 
-/// Freed mappings kept for reuse, oldest first: (start, page-rounded length).
+/// Freed mappings kept for reuse, oldest first: (start, length).
 struct Spare {
     maps: Vec<(usize, usize)>,
     bytes: usize,
@@ -45,20 +47,32 @@ fn spare() -> std::sync::MutexGuard<'static, Spare> {
 pub struct LargeOnHugePages;
 
 fn large(layout: &Layout) -> bool {
-    layout.size() >= LARGE && layout.align() <= LARGE
+    layout.size() >= LARGE && layout.align() <= LARGE && huge_pages::available()
 }
 
-fn page_rounded(size: usize) -> usize {
-    let page = rustix::param::page_size();
-    size.div_ceil(page) * page
+/// A large allocation's mapping length: whole huge pages, so all of it can
+/// be backed by them (a partial last one would be 4 KiB pages).
+fn mapped_len(size: usize) -> Option<usize> {
+    size.checked_next_multiple_of(LARGE)
 }
 
-/// A `LARGE`-aligned mapping of `size` bytes (page-rounded), advised for
-/// huge pages: a kept one of that length when there is one, else a fresh
-/// one; null when the kernel refuses. Zeroed when `zeroed` (fresh
+/// Unmaps `(start, len)` pairs made by [`map`].
+fn unmap_all(maps: &[(usize, usize)]) {
+    for &(start, len) in maps {
+        huge_pages::forget(start as *mut u8);
+        // SAFETY: a whole mapping `map` made, no longer in use or kept.
+        unsafe { libc::munmap(start as *mut libc::c_void, len) };
+    }
+}
+
+/// A mapping for `size` bytes (see [`mapped_len`]), advised for huge pages
+/// and registered: a kept one of that length when there is one, else a
+/// fresh one; null when the kernel refuses. Zeroed when `zeroed` (fresh
 /// mappings are).
 fn map(size: usize, zeroed: bool) -> *mut u8 {
-    let len = page_rounded(size);
+    let Some(len) = mapped_len(size) else {
+        return ptr::null_mut();
+    };
     let kept = {
         let mut spare = spare();
         let found = spare.maps.iter().rposition(|&(_, l)| l == len);
@@ -74,7 +88,7 @@ fn map(size: usize, zeroed: bool) -> *mut u8 {
             if zeroed {
                 start.write_bytes(0, len);
             }
-            crate::io::huge_pages::advise(start, len);
+            huge_pages::advise(start, len);
         }
         return start;
     }
@@ -85,11 +99,14 @@ fn map(size: usize, zeroed: bool) -> *mut u8 {
     let raw =
         unsafe { libc::mmap(ptr::null_mut(), span, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
     if raw == libc::MAP_FAILED {
-        // Out of address space or memory: give back what is kept, then say so.
-        if release_spare() {
-            return map(size, zeroed);
-        }
-        return ptr::null_mut();
+        // Out of address space or memory: give back what is kept, then try once more.
+        let kept = {
+            let mut spare = spare();
+            spare.bytes = 0;
+            std::mem::take(&mut spare.maps)
+        };
+        unmap_all(&kept);
+        return if kept.is_empty() { ptr::null_mut() } else { map(size, zeroed) };
     }
     let raw = raw as usize;
     let start = raw.next_multiple_of(LARGE);
@@ -103,20 +120,8 @@ fn map(size: usize, zeroed: bool) -> *mut u8 {
         }
     }
     // SAFETY: the mapping is ours and untouched.
-    unsafe { crate::io::huge_pages::advise(start as *mut u8, len) };
+    unsafe { huge_pages::advise(start as *mut u8, len) };
     start as *mut u8
-}
-
-/// Unmaps every kept mapping; whether there was one.
-fn release_spare() -> bool {
-    let gone = std::mem::take(&mut spare().maps);
-    spare().bytes = 0;
-    for &(start, len) in &gone {
-        crate::io::huge_pages::forget(start as *mut u8);
-        // SAFETY: a whole mapping `map` made, no longer in use or kept.
-        unsafe { libc::munmap(start as *mut libc::c_void, len) };
-    }
-    !gone.is_empty()
 }
 
 /// Takes back what [`map`] made for `size` bytes at `ptr`: kept for reuse,
@@ -125,27 +130,28 @@ fn release_spare() -> bool {
 /// # Safety
 /// `ptr` came from `map(size, _)` and is not used again.
 unsafe fn unmap(ptr: *mut u8, size: usize) {
-    let len = page_rounded(size);
+    let len = mapped_len(size).expect("the length map() made");
+    if len > SPARE_BYTES {
+        unmap_all(&[(ptr as usize, len)]);
+        return;
+    }
     let mut gone = Vec::new();
     {
         let mut spare = spare();
-        while spare.bytes + len > SPARE_BYTES && !spare.maps.is_empty() {
+        while spare.bytes + len > SPARE_BYTES {
             let old = spare.maps.remove(0);
             spare.bytes -= old.1;
             gone.push(old);
         }
-        if len <= SPARE_BYTES {
-            spare.bytes += len;
-            spare.maps.push((ptr as usize, len));
-        } else {
-            gone.push((ptr as usize, len));
-        }
+        spare.bytes += len;
+        spare.maps.push((ptr as usize, len));
     }
-    for (start, len) in gone {
-        crate::io::huge_pages::forget(start as *mut u8);
-        // SAFETY: a whole mapping `map` made, no longer in use or kept.
-        unsafe { libc::munmap(start as *mut libc::c_void, len) };
-    }
+    unmap_all(&gone);
+}
+
+/// Bytes of freed mappings kept for reuse now.
+pub fn spare_bytes() -> usize {
+    spare().bytes
 }
 
 // SAFETY: every block comes from `System` or from `map`, and goes back to
@@ -168,8 +174,11 @@ unsafe impl GlobalAlloc for LargeOnHugePages {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller guarantees `new_size`, rounded up to the alignment, does not overflow.
         let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        if !large(&layout) && !large(&new) {
-            return unsafe { System.realloc(ptr, layout, new_size) };
+        match (large(&layout), large(&new)) {
+            (false, false) => return unsafe { System.realloc(ptr, layout, new_size) },
+            // The same mapping fits both sizes.
+            (true, true) if mapped_len(layout.size()) == mapped_len(new_size) => return ptr,
+            _ => {}
         }
         // SAFETY: a valid layout per the caller; the old block stays ours
         // until copied and freed.
@@ -187,52 +196,97 @@ unsafe impl GlobalAlloc for LargeOnHugePages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::huge_pages;
 
     static A: LargeOnHugePages = LargeOnHugePages;
 
+    fn layout(size: usize) -> Layout {
+        Layout::from_size_align(size, 1).expect("layout")
+    }
+
+    /// Whether the machine has THP; says so when it does not (the large path is then off).
+    fn thp() -> bool {
+        let on = huge_pages::available();
+        if !on {
+            eprintln!("SKIPPED: transparent huge pages are off here, so every allocation is the system allocator's");
+        }
+        on
+    }
+
+    // Sizes below are odd multiples of LARGE no other test allocates, so no
+    // test running alongside takes a kept mapping of the same length.
+
     #[test]
     fn large_blocks_are_aligned_zeroed_registered_and_move_between_paths() {
+        if !thp() {
+            return;
+        }
         // SAFETY: every block below is freed with the layout it was made with.
         unsafe {
-            let big = Layout::from_size_align(LARGE + 100, 1).expect("layout");
+            let big = layout(13 * LARGE + 100);
             let p = A.alloc(big);
             assert_eq!(p as usize % LARGE, 0, "aligned to a huge page");
             assert!(std::slice::from_raw_parts(p, big.size()).iter().all(|&b| b == 0), "fresh memory is zero");
-            assert_eq!(huge_pages::holds(p, big.size()), huge_pages::available());
+            assert!(huge_pages::holds(p, 14 * LARGE), "registered, whole huge pages");
             p.write_bytes(7, big.size());
 
-            // Large → larger, then down below LARGE: copied both times, contents kept.
-            let grown_layout = Layout::from_size_align(3 * LARGE + 12_345, 1).expect("layout");
-            let grown = A.realloc(p, big, grown_layout.size());
+            // Within the same whole huge pages: no move.
+            assert_eq!(A.realloc(p, big, 14 * LARGE), p);
+            // Larger, then below LARGE: copied both times, contents kept.
+            let grown_layout = layout(17 * LARGE + 5);
+            let grown = A.realloc(p, layout(14 * LARGE), grown_layout.size());
+            assert_ne!(grown, p);
             assert_eq!(grown as usize % LARGE, 0);
             assert!(std::slice::from_raw_parts(grown, big.size()).iter().all(|&b| b == 7));
             let small = A.realloc(grown, grown_layout, 4096);
             assert!(std::slice::from_raw_parts(small, 4096).iter().all(|&b| b == 7));
 
-            // The moved-from mapping was kept: the same size takes it back, zeroed when asked.
+            // The moved-from mapping was kept: the same length takes it back, zeroed when asked.
             let kept = A.alloc_zeroed(grown_layout);
-            assert_eq!(kept, grown, "a kept mapping of the same size is reused");
+            assert_eq!(kept, grown, "a kept mapping of the same length is reused");
             assert!(std::slice::from_raw_parts(kept, grown_layout.size()).iter().all(|&b| b == 0), "and zeroed");
+            assert!(huge_pages::holds(kept, grown_layout.size()), "and registered again");
             A.dealloc(kept, grown_layout);
 
             // Small → large.
-            let small_layout = Layout::from_size_align(4096, 1).expect("layout");
-            let again = A.realloc(small, small_layout, LARGE);
+            let again = A.realloc(small, layout(4096), 19 * LARGE);
             assert_eq!(again as usize % LARGE, 0);
             assert!(std::slice::from_raw_parts(again, 4096).iter().all(|&b| b == 7));
-            A.dealloc(again, Layout::from_size_align(LARGE, 1).expect("layout"));
+            A.dealloc(again, layout(19 * LARGE));
 
-            // Zeroed, and an alignment above LARGE: the system allocator's.
-            let z = Layout::from_size_align(LARGE, 8).expect("layout");
-            let zp = A.alloc_zeroed(z);
-            assert!(std::slice::from_raw_parts(zp, LARGE).iter().all(|&b| b == 0));
-            A.dealloc(zp, z);
+            // An alignment above LARGE: the system allocator's.
             let over = Layout::from_size_align(LARGE, 2 * LARGE).expect("layout");
             let op = A.alloc(over);
             assert_eq!(op as usize % (2 * LARGE), 0);
             assert!(!huge_pages::registered(op), "not one of ours");
             A.dealloc(op, over);
+        }
+    }
+
+    #[test]
+    fn kept_mappings_stay_within_the_cap_and_come_back_newest_first() {
+        if !thp() {
+            return;
+        }
+        // SAFETY: untouched mappings, each freed once with its layout.
+        unsafe {
+            let each = layout(21 * LARGE); // 42 MiB: seven exceed the cap
+            let blocks: Vec<*mut u8> = (0..7).map(|_| A.alloc(each)).collect();
+            assert!(blocks.iter().all(|p| !p.is_null()));
+            for &p in &blocks {
+                A.dealloc(p, each);
+                assert!(spare_bytes() <= SPARE_BYTES, "{} kept bytes", spare_bytes());
+            }
+            let newest = *blocks.last().expect("seven");
+            let back = A.alloc(each);
+            assert_eq!(back, newest, "the newest kept mapping of that length");
+            A.dealloc(back, each);
+
+            let huge = layout(SPARE_BYTES + LARGE);
+            let p = A.alloc(huge);
+            assert!(!p.is_null());
+            A.dealloc(p, huge);
+            assert!(spare_bytes() <= SPARE_BYTES, "a mapping over the cap is not kept");
+            assert!(!huge_pages::registered(p), "and is unmapped");
         }
     }
 }

@@ -6,10 +6,13 @@
 //! 4 threads): into 4 KiB-page buffers 0.9–1.2 GB/s, into a buffer on a
 //! 2 MiB huge page 2.0 GB/s (a 4 KiB-page buffer is 256 pinned pages and
 //! more than the 254 segments one request takes). So every buffer comes
-//! from 2 MiB-aligned memory advised for huge pages: from 2 MiB on, its own
-//! allocation; below, carved (4 KiB-aligned) out of shared 2 MiB chunks,
-//! each freed when its last buffer is collected. Zero-filled (touched once,
-//! here: first touch is as slow as the disk).
+//! from 2 MiB-aligned memory advised for huge pages and registered with
+//! `kvbox_core::io::huge_pages` (what lets transfers go straight): over
+//! 1 MiB, an allocation of its own in whole huge pages; up to 1 MiB, carved
+//! (4 KiB-aligned) out of shared 2 MiB chunks, each freed when its last
+//! buffer is collected. Zero-filled (touched once, here: first touch is as
+//! slow as the disk). Where THP is off nothing registers, and transfers
+//! through these buffers bounce like any other.
 
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -34,7 +37,8 @@ unsafe impl Sync for Chunk {}
 
 impl Chunk {
     fn new(len: usize) -> std::result::Result<Self, String> {
-        let layout = Layout::from_size_align(len.max(1).next_multiple_of(PAGE), HUGE).map_err(|e| format!("allocBuffer: {e}"))?;
+        // Whole huge pages: a partial last one would be 4 KiB pages, slow to transfer straight.
+        let layout = Layout::from_size_align(len.max(1).next_multiple_of(HUGE), HUGE).map_err(|e| format!("allocBuffer: {e}"))?;
         // SAFETY: non-zero size.
         let ptr = unsafe { alloc(layout) };
         if ptr.is_null() {

@@ -31,7 +31,10 @@ pub fn write_all_at(fd: &OwnedFd, mut data: &[u8], mut off: u64) -> Result<()> {
 /// the device: the block-aligned part when the memory is aligned and on
 /// huge pages, else none.
 fn straight(ptr: *const u8, len: usize, align: usize) -> usize {
-    if (ptr as usize).is_multiple_of(align) && huge_pages::holds(ptr, len) { len / align * align } else { 0 }
+    let body = if (ptr as usize).is_multiple_of(align) && huge_pages::holds(ptr, len) { len / align * align } else { 0 };
+    #[cfg(test)]
+    tests::STRAIGHT.with(|n| n.set(n.get() + usize::from(body > 0)));
+    body
 }
 
 /// Writes `data` to an O_DIRECT file: its block-aligned part straight from
@@ -40,7 +43,9 @@ fn straight(ptr: *const u8, len: usize, align: usize) -> usize {
 /// truncated back to the exact length.
 pub fn write_direct(fd: &OwnedFd, data: &[u8], align: usize) -> Result<()> {
     let body = straight(data.as_ptr(), data.len(), align);
-    write_all_at(fd, &data[..body], 0)?;
+    for (i, piece) in data[..body].chunks(BUF_SIZE * 4).enumerate() {
+        write_all_at(fd, piece, (i * BUF_SIZE * 4) as u64)?;
+    }
     let mut off = body;
     if off < data.len() {
         let mut buf = BufferPool::global().take();
@@ -283,6 +288,20 @@ mod tests {
 
     const SENTINEL: u8 = 0xA5;
 
+    thread_local! {
+        /// Transfers on this thread that went straight (see `straight`).
+        pub(super) static STRAIGHT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Whether the machine has THP; says so when it does not (nothing goes straight then).
+    fn thp() -> bool {
+        let on = super::huge_pages::available();
+        if !on {
+            eprintln!("SKIPPED: transparent huge pages are off here, so no transfer goes straight");
+        }
+        on
+    }
+
     /// Fills the target with a sentinel, reads, and checks nothing after
     /// the object's length changed.
     fn read_keeps_the_tail(d: &ObjectDir, dst: &mut [u8], len: usize, what: &str) {
@@ -323,13 +342,15 @@ mod tests {
 
     #[test]
     fn only_aligned_memory_on_registered_huge_pages_goes_straight() {
+        if !thp() {
+            return;
+        }
         // Under the test allocator (the addon's), a large buffer is mapped and registered;
         // aligned to more than a huge page, it is the system allocator's and is not.
         let huge = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
         let other = AlignedBuf::new(2 * BUF_SIZE, 4 << 21);
         let at = huge.as_slice().as_ptr();
-        let body = if super::huge_pages::available() { 3 << 20 } else { 0 };
-        assert_eq!(super::straight(at, (3 << 20) + 5, 4096), body, "the block-aligned part");
+        assert_eq!(super::straight(at, (3 << 20) + 5, 4096), 3 << 20, "the block-aligned part");
         assert_eq!(super::straight(at.wrapping_add(512), 4096, 4096), 0, "not aligned");
         assert_eq!(super::straight(at, 2 * BUF_SIZE + 1, 4096), 0, "past the region");
         assert_eq!(super::straight(other.as_slice().as_ptr(), 3 << 20, 4096), 0, "not registered");
@@ -337,22 +358,39 @@ mod tests {
 
     #[test]
     fn straight_writes_and_reads_keep_every_byte() {
+        if !thp() {
+            return;
+        }
         let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
-        let d = ObjectDir::open(tmp.path(), true, false).unwrap();
+        // Durable: O_DIRECT writes (a `durable: false` put goes through the page cache).
+        let d = ObjectDir::open(tmp.path(), true, true).unwrap();
+        assert!(d.direct_alignment().is_some(), "O_DIRECT on /var/tmp");
         let mut source = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
         for (i, b) in source.as_mut_slice().iter_mut().enumerate() {
             *b = (i % 251) as u8;
         }
         let mut target = AlignedBuf::new(2 * BUF_SIZE, 1 << 21);
+        let went = || STRAIGHT.with(|n| n.get());
         for len in [4096, 4097, (2 << 20) - 1, 2 << 20, BUF_SIZE + 12_345, 2 * BUF_SIZE] {
+            let before = went();
             d.write("t/o", &source.as_slice()[..len]).unwrap();
+            assert_eq!(went(), before + 1, "len {len}: the write went straight");
             assert_eq!(d.stat("t/o").unwrap(), Some(len as u64));
             let got = d.read("t/o", u64::MAX).unwrap().unwrap();
             assert!(got[..] == source.as_slice()[..len], "read, len {len}");
+            // A get's result goes straight from 2 MiB on (the allocator's large mappings).
+            assert_eq!(went(), before + 1 + usize::from(len >= 2 << 20), "len {len}: the read");
             if len < 2 * BUF_SIZE {
                 read_keeps_the_tail(&d, target.as_mut_slice(), len, &format!("read_into, len {len}"));
+                assert_eq!(went(), before + 2 + usize::from(len >= 2 << 20), "len {len}: the read into");
             }
         }
+        // Memory that is not registered bounces, aligned or not.
+        let plain = vec![7u8; 1 << 20];
+        let before = went();
+        d.write("t/p", &plain).unwrap();
+        assert_eq!(d.read("t/p", u64::MAX).unwrap().as_deref(), Some(&plain[..]));
+        assert_eq!(went(), before, "plain memory never goes straight");
     }
 
     #[test]
