@@ -13,7 +13,7 @@
 //!
 //! Freed mappings are kept for reuse (up to [`SPARE_BYTES`], the oldest
 //! unmapped first), the next allocation of the same length taking one
-//! back: on our VMs the first touch of a fresh huge page costs 2.6–5 ms
+//! back (or a part of a longer one): on our VMs the first touch of a fresh huge page costs 2.6–5 ms
 //! (the hypervisor backs the 2 MiB anew; 110–120 µs once the process
 //! reuses it — docs/benchmarks.md, "Straight from huge pages").
 //!
@@ -41,6 +41,41 @@ static SPARE: Mutex<Spare> = Mutex::new(Spare { maps: Vec::new(), bytes: 0 });
 
 fn spare() -> std::sync::MutexGuard<'static, Spare> {
     SPARE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Spare {
+    /// The start of a kept mapping for `len` bytes, no longer kept: the
+    /// newest of exactly that length, else the shortest longer one, split
+    /// at `len` (lengths are whole huge pages, so the split is too) with
+    /// the rest kept.
+    fn take(&mut self, len: usize) -> Option<usize> {
+        let exact = self.maps.iter().rposition(|&(_, l)| l == len);
+        let i = exact.or_else(|| self.maps.iter().enumerate().filter(|(_, m)| m.1 > len).min_by_key(|(_, m)| m.1).map(|(i, _)| i))?;
+        let (start, l) = self.maps.remove(i);
+        self.bytes -= len;
+        if l > len {
+            self.maps.push((start + len, l - len));
+        }
+        Some(start)
+    }
+
+    /// Keeps `(start, len)` within `cap` bytes; what to unmap: the oldest
+    /// kept mappings that no longer fit, or the mapping itself when it
+    /// alone is over `cap`.
+    fn keep(&mut self, start: usize, len: usize, cap: usize) -> Vec<(usize, usize)> {
+        if len > cap {
+            return vec![(start, len)];
+        }
+        let mut gone = Vec::new();
+        while self.bytes + len > cap {
+            let old = self.maps.remove(0);
+            self.bytes -= old.1;
+            gone.push(old);
+        }
+        self.bytes += len;
+        self.maps.push((start, len));
+        gone
+    }
 }
 
 /// See the module documentation.
@@ -73,14 +108,7 @@ fn map(size: usize, zeroed: bool) -> *mut u8 {
     let Some(len) = mapped_len(size) else {
         return ptr::null_mut();
     };
-    let kept = {
-        let mut spare = spare();
-        let found = spare.maps.iter().rposition(|&(_, l)| l == len);
-        found.map(|i| {
-            spare.bytes -= len;
-            spare.maps.remove(i).0 as *mut u8
-        })
-    };
+    let kept = spare().take(len).map(|start| start as *mut u8);
     if let Some(start) = kept {
         // SAFETY: the whole mapping is ours again. Registered anew: its last
         // user may have forgotten it (allocBuffer's chunks do, on drop).
@@ -131,21 +159,7 @@ fn map(size: usize, zeroed: bool) -> *mut u8 {
 /// `ptr` came from `map(size, _)` and is not used again.
 unsafe fn unmap(ptr: *mut u8, size: usize) {
     let len = mapped_len(size).expect("the length map() made");
-    if len > SPARE_BYTES {
-        unmap_all(&[(ptr as usize, len)]);
-        return;
-    }
-    let mut gone = Vec::new();
-    {
-        let mut spare = spare();
-        while spare.bytes + len > SPARE_BYTES {
-            let old = spare.maps.remove(0);
-            spare.bytes -= old.1;
-            gone.push(old);
-        }
-        spare.bytes += len;
-        spare.maps.push((ptr as usize, len));
-    }
+    let gone = spare().keep(ptr as usize, len, SPARE_BYTES);
     unmap_all(&gone);
 }
 
@@ -212,9 +226,6 @@ mod tests {
         on
     }
 
-    // Sizes below are odd multiples of LARGE no other test allocates, so no
-    // test running alongside takes a kept mapping of the same length.
-
     #[test]
     fn large_blocks_are_aligned_zeroed_registered_and_move_between_paths() {
         if !thp() {
@@ -223,9 +234,9 @@ mod tests {
         // SAFETY: every block below is freed with the layout it was made with.
         unsafe {
             let big = layout(13 * LARGE + 100);
-            let p = A.alloc(big);
+            let p = A.alloc_zeroed(big);
             assert_eq!(p as usize % LARGE, 0, "aligned to a huge page");
-            assert!(std::slice::from_raw_parts(p, big.size()).iter().all(|&b| b == 0), "fresh memory is zero");
+            assert!(std::slice::from_raw_parts(p, big.size()).iter().all(|&b| b == 0), "zeroed");
             assert!(huge_pages::holds(p, 14 * LARGE), "registered, whole huge pages");
             p.write_bytes(7, big.size());
 
@@ -240,11 +251,11 @@ mod tests {
             let small = A.realloc(grown, grown_layout, 4096);
             assert!(std::slice::from_raw_parts(small, 4096).iter().all(|&b| b == 7));
 
-            // The moved-from mapping was kept: the same length takes it back, zeroed when asked.
+            // The moved-from mapping was kept (which one comes back is the spare list's
+            // test below: tests running alongside may take it): zeroed when asked, registered.
             let kept = A.alloc_zeroed(grown_layout);
-            assert_eq!(kept, grown, "a kept mapping of the same length is reused");
-            assert!(std::slice::from_raw_parts(kept, grown_layout.size()).iter().all(|&b| b == 0), "and zeroed");
-            assert!(huge_pages::holds(kept, grown_layout.size()), "and registered again");
+            assert!(std::slice::from_raw_parts(kept, grown_layout.size()).iter().all(|&b| b == 0), "zeroed");
+            assert!(huge_pages::holds(kept, 18 * LARGE), "registered");
             A.dealloc(kept, grown_layout);
 
             // Small → large.
@@ -263,7 +274,31 @@ mod tests {
     }
 
     #[test]
-    fn kept_mappings_stay_within_the_cap_and_come_back_newest_first() {
+    fn the_spare_list_reuses_exact_lengths_first_splits_longer_ones_and_evicts_the_oldest() {
+        const M: usize = LARGE;
+        let mut s = Spare { maps: Vec::new(), bytes: 0 };
+        assert_eq!(s.take(M), None, "nothing kept");
+        assert!(s.keep(100 * M, 8 * M, 20 * M).is_empty());
+        assert!(s.keep(200 * M, 2 * M, 20 * M).is_empty());
+        assert!(s.keep(300 * M, 4 * M, 20 * M).is_empty());
+        assert_eq!(s.bytes, 14 * M);
+        assert_eq!(s.take(4 * M), Some(300 * M), "the exact length");
+        assert_eq!(s.take(6 * M), Some(100 * M), "the shortest longer one, split");
+        assert_eq!(s.maps, vec![(200 * M, 2 * M), (106 * M, 2 * M)], "its rest kept");
+        assert_eq!(s.bytes, 4 * M);
+        assert_eq!(s.take(2 * M), Some(106 * M), "the newest of a length");
+        assert_eq!(s.take(4 * M), None, "nothing long enough");
+        // Over the cap: the oldest go first; a mapping over the cap alone is not kept.
+        assert!(s.keep(400 * M, 10 * M, 20 * M).is_empty());
+        assert_eq!(s.keep(500 * M, 10 * M, 20 * M), vec![(200 * M, 2 * M)]);
+        assert_eq!(s.keep(600 * M, 12 * M, 20 * M), vec![(400 * M, 10 * M), (500 * M, 10 * M)]);
+        assert_eq!(s.bytes, 12 * M);
+        assert_eq!(s.keep(700 * M, 21 * M, 20 * M), vec![(700 * M, 21 * M)]);
+        assert_eq!(s.maps, vec![(600 * M, 12 * M)]);
+    }
+
+    #[test]
+    fn kept_mappings_stay_within_the_cap() {
         if !thp() {
             return;
         }
@@ -276,11 +311,6 @@ mod tests {
                 A.dealloc(p, each);
                 assert!(spare_bytes() <= SPARE_BYTES, "{} kept bytes", spare_bytes());
             }
-            let newest = *blocks.last().expect("seven");
-            let back = A.alloc(each);
-            assert_eq!(back, newest, "the newest kept mapping of that length");
-            A.dealloc(back, each);
-
             let huge = layout(SPARE_BYTES + LARGE);
             let p = A.alloc(huge);
             assert!(!p.is_null());

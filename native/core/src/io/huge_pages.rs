@@ -6,16 +6,17 @@
 //! one C program, interleaved, cold objects (docs/benchmarks.md, "Straight
 //! from huge pages"): a 4 MiB read straight into huge-page memory took
 //! 1.24–1.77 ms, through a huge-page bounce buffer plus a copy 1.41–2.03 ms,
-//! and straight into 4 KiB-page memory 3.5–3.8 ms — a 4 KiB-page buffer is
+//! and straight into 4 KiB-page memory 2.9–3.8 ms — a 4 KiB-page buffer is
 //! 256 scattered pages per MiB, split into many more requests. Writes
-//! alike (4 MiB put with `fdatasync`: 2.1–2.7 / 2.7–3.0 / 3.2 ms). So an
+//! alike (4 MiB put with `fdatasync`: 2.1–2.7 / 2.7–3.0 / 3.2–3.4 ms). So an
 //! aligned buffer is not enough: kvbox goes straight only where whoever
 //! mapped the memory advised it and said so here ([`advise`]) —
 //! `allocBuffer`'s chunks and [`crate::alloc`]'s large allocations — and
 //! through its pooled bounce buffers everywhere else.
 //!
 //! Where the kernel gives no huge pages on advice (THP `never`), nothing is
-//! registered and every transfer bounces, as before this module.
+//! registered and every transfer bounces (aligned memory on 4 KiB pages is
+//! slower straight than through the bounce buffer, see above).
 
 use std::collections::BTreeMap;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
