@@ -57,10 +57,18 @@ describe.each([
   });
 
   it('prints the tenant figures', () => {
-    const stats = JSON.parse(kvbox(at('stats', '--json')).stdout) as { objects: number; bytesStored: number };
+    const stats = JSON.parse(kvbox(at('stats', '--json')).stdout) as { objects: number; bytesStored: number; directAlignment: number | null; straightTransfers: boolean };
     expect(stats).toMatchObject({ objects: 2, bytesStored: big.length + 11 });
     expect(stats, 'no per-operation counters from a process that made no calls').not.toHaveProperty('operations');
-    expect(kvbox(at('stats')).stdout).toMatch(/^objects\s+2$/m);
+    const text = kvbox(at('stats')).stdout;
+    expect(text).toMatch(/^objects\s+2$/m);
+    // Straight transfers need O_DIRECT and transparent huge pages on advice; the kernel says whether it gives them.
+    let thp = false;
+    try {
+      thp = /\[(always|madvise)\]/.test(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'));
+    } catch {} // no THP file: no huge pages
+    expect(stats.straightTransfers).toBe(stats.directAlignment !== null && thp);
+    if (stats.directAlignment !== null) expect(text).toMatch(stats.straightTransfers ? /straight from and into allocBuffers/ : /transparent huge pages are off/);
   });
 
   it('exits 1 for a missing key on get and rm, and removes by key, --prefix and --all', () => {

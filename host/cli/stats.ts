@@ -1,5 +1,6 @@
 /** `kvbox stats`: what a tenant stores, and how its connector runs. */
 import type { Command } from 'commander';
+import { binding } from '../binding.js';
 import { formatBytes, printJson, printPairs } from './output.js';
 import { globalsOf, openTenant, type TenantFlags, tenantOptions, whereOf } from './tenant.js';
 
@@ -13,11 +14,15 @@ export function register(program: Command): void {
   tenantOptions(cmd).action(async (flags: TenantFlags & { json?: boolean }, self: Command) => {
     await using store = await openTenant(flags, globalsOf(self), 'existing');
     const stats = store.stats();
-    const io = store.directAlignment ? `O_DIRECT (${store.directAlignment}-byte alignment)` : 'buffered';
+    // Straight: allocBuffers and large results move between the device and memory with no copy (huge pages).
+    const straight = store.directAlignment !== undefined && binding.straightTransfers();
+    const io = store.directAlignment
+      ? `O_DIRECT (${store.directAlignment}-byte alignment; ${straight ? 'straight from and into allocBuffers' : 'through bounce buffers: transparent huge pages are off'})`
+      : 'buffered';
     if (flags.json) {
       // Per-operation counters and latency histograms are left out: this short-lived process made no calls.
       const { operations: _none, ...figures } = stats;
-      printJson({ root: whereOf(flags), directAlignment: store.directAlignment ?? null, ...figures });
+      printJson({ root: whereOf(flags), directAlignment: store.directAlignment ?? null, straightTransfers: straight, ...figures });
       return;
     }
     printPairs([

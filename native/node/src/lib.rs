@@ -176,9 +176,18 @@ pub fn contract() -> NativeContract {
     }
 }
 
+/// Whether O_DIRECT goes straight from and into `allocBuffer`s and large
+/// results here: the kernel gives transparent huge pages on advice
+/// (`kvbox_core::io::huge_pages`). Without, every transfer bounces.
+#[napi]
+pub fn straight_transfers() -> bool {
+    kvbox_core::io::huge_pages::available()
+}
+
 /// A zero-filled Buffer of `size` bytes whose memory is aligned for
-/// O_DIRECT (4 KiB; 2 MiB and huge-page-advised from 2 MiB on): puts from it
-/// and reads into it skip the bounce copy an unaligned Buffer needs.
+/// O_DIRECT and advised for huge pages (see `aligned.rs`): puts from it and
+/// reads into it skip the bounce copy other Buffers need, where
+/// [`straight_transfers`].
 #[napi(ts_return_type = "Buffer")]
 pub fn alloc_buffer(size: f64) -> Result<aligned::AlignedBuffer> {
     if !(size.is_finite() && size.fract() == 0.0 && (0.0..=(1u64 << 46) as f64).contains(&size)) {
