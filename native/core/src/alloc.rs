@@ -13,9 +13,10 @@
 //!
 //! Freed mappings are kept for reuse (up to [`SPARE_BYTES`], the oldest
 //! unmapped first), the next allocation of the same length taking one
-//! back (or a part of a longer one): on our VMs the first touch of a fresh huge page costs 2.6–5 ms
-//! (the hypervisor backs the 2 MiB anew; 110–120 µs once the process
-//! reuses it — docs/benchmarks.md, "Straight from huge pages").
+//! back (or a part of a longer one): on our VMs the first touch of a fresh
+//! huge page costs 2.6–5 ms (most likely the hypervisor backing the 2 MiB
+//! anew; 110–120 µs once the process reuses it — docs/benchmarks.md,
+//! "Straight from huge pages").
 //!
 //! Everything else — under [`LARGE`], aligned to more than it, or any
 //! allocation where THP is off — goes to the system allocator untouched;
