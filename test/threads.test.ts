@@ -65,6 +65,34 @@ describe('threads', () => {
     expect((await c.get('m'))?.toString()).toBe('still serving');
   });
 
+  it('keeps a lent Buffer alive until its call ends when the worker thread lending it exits', async () => {
+    // The environment frees its Buffers as it goes: its teardown waits for the calls reading them
+    // (settle.rs `finalize`). Without that wait this crashed the process in about one run in five.
+    const code = `
+      const { loadConnector, NATIVE_FS } = await import(${JSON.stringify(dist)});
+      const { workerData, parentPort } = await import('node:worker_threads');
+      const c = await loadConnector(NATIVE_FS, { root: workerData });
+      for (let i = 0; i < 16; i++) c.put('k' + i, Buffer.alloc((1 << 20) + i, i)).catch(() => {});
+      parentPort.postMessage('lent');
+      process.exit(0); // with those puts reading their Buffers
+    `;
+    for (let i = 0; i < 12; i++) {
+      const root = fresh(base, `lender-${i}`);
+      const w = new Worker(code, { eval: true, workerData: root });
+      await new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      expect(await new Promise((resolve) => w.once('exit', resolve))).toBe(0);
+      // Whatever was stored is whole: each key's bytes are its own.
+      await using c = await loadConnector(NATIVE_FS, { root });
+      for (let k = 0; k < 16; k++) {
+        const got = await c.get('k' + k);
+        if (got) expect(got.equals(Buffer.alloc((1 << 20) + k, k)), `k${k}`).toBe(true);
+      }
+    }
+  });
+
   it('lets a process exit by itself once its calls are done', async () => {
     const script = `
       const { loadConnector, NATIVE_FS } = await import(${JSON.stringify(dist)});

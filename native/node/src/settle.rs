@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A settlement, run on the JS thread with its environment.
@@ -31,6 +31,42 @@ struct Channel {
     tsfn: Mutex<Option<Tsfn>>,
     /// Promises created and not yet settled (JS thread only, but shared).
     pending: AtomicUsize,
+    /// Settlers alive: calls whose work may still read or write memory of
+    /// this environment (a lent `Buffer`); the environment's teardown waits
+    /// for none (see [`finalize`]).
+    live: Mutex<usize>,
+    /// Signalled when `live` reaches zero.
+    idle: Condvar,
+}
+
+/// The longest a dying environment waits for its calls' work to end (a
+/// trusted native connector has no deadline); past it, teardown goes on.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(60);
+
+impl Channel {
+    fn new() -> Self {
+        Channel { tsfn: Mutex::new(None), pending: AtomicUsize::new(0), live: Mutex::new(0), idle: Condvar::new() }
+    }
+
+    /// One more settler alive.
+    fn hold(&self) {
+        *lock(&self.live) += 1;
+    }
+
+    /// One settler gone; the last one wakes a teardown waiting for it.
+    fn release(&self) {
+        let mut live = lock(&self.live);
+        *live -= 1;
+        if *live == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits, up to `limit`, until no settler is alive.
+    fn wait_idle(&self, limit: Duration) {
+        let live = lock(&self.live);
+        let _ = self.idle.wait_timeout_while(live, limit, |n| *n > 0);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -66,7 +102,7 @@ fn channel(env: sys::napi_env) -> Result<Arc<Channel>> {
     if let Some(ch) = CHANNEL.with(|c| c.borrow().clone()) {
         return Ok(ch);
     }
-    let ch = Arc::new(Channel { tsfn: Mutex::new(None), pending: AtomicUsize::new(0) });
+    let ch = Arc::new(Channel::new());
     let mut name = std::ptr::null_mut();
     let mut tsfn = std::ptr::null_mut();
     // SAFETY: called on the JS thread with its live environment; the
@@ -98,10 +134,15 @@ fn channel(env: sys::napi_env) -> Result<Arc<Channel>> {
     Ok(ch)
 }
 
-/// The environment is going away: close the channel.
+/// The environment is going away: wait for the work of its calls to end —
+/// a call may still be reading a `Buffer` it lent, which the environment
+/// frees next (a Node worker thread exiting with puts in flight crashed the
+/// process that way) — then close the channel. Settlements sent meanwhile
+/// are dropped (the environment no longer runs them).
 unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     // SAFETY: `data` is the Arc handed over in `channel`.
     let ch = unsafe { Arc::from_raw(data as *const Channel) };
+    ch.wait_idle(TEARDOWN_WAIT);
     *ch.tsfn.lock().unwrap_or_else(|p| p.into_inner()) = None;
     let _ = CHANNEL.try_with(|c| c.borrow_mut().take());
 }
@@ -237,6 +278,7 @@ pub fn promise<T: ToNapiValue + Send + 'static>(env: &Env) -> Result<(Settler<T>
         {
             check_status!(sys::napi_ref_threadsafe_function(raw, t))?;
         }
+        channel.hold();
         let settler = Settler { channel, deferred: Some(Deferred(deferred)), yield_turn: false, _t: PhantomData };
         Ok((settler, Object::from_napi_value(raw, promise)?))
     }
@@ -294,6 +336,7 @@ impl<T> Drop for Settler<T> {
                 unsafe { finish::<()>(env, deferred.raw(), Err(e)) }
             }));
         }
+        self.channel.release();
     }
 }
 
