@@ -92,10 +92,9 @@ fn mapped_len(size: usize) -> Option<usize> {
     size.checked_next_multiple_of(LARGE)
 }
 
-/// Unmaps `(start, len)` pairs made by [`map`].
+/// Unmaps `(start, len)` pairs made by [`map`] (no longer registered).
 fn unmap_all(maps: &[(usize, usize)]) {
     for &(start, len) in maps {
-        huge_pages::forget(start as *mut u8);
         // SAFETY: a whole mapping `map` made, no longer in use or kept.
         unsafe { libc::munmap(start as *mut libc::c_void, len) };
     }
@@ -111,8 +110,7 @@ fn map(size: usize, zeroed: bool) -> *mut u8 {
     };
     let kept = spare().take(len).map(|start| start as *mut u8);
     if let Some(start) = kept {
-        // SAFETY: the whole mapping is ours again. Registered anew: its last
-        // user may have forgotten it (allocBuffer's chunks do, on drop).
+        // SAFETY: the whole mapping is ours again; registered again.
         unsafe {
             if zeroed {
                 start.write_bytes(0, len);
@@ -160,6 +158,8 @@ fn map(size: usize, zeroed: bool) -> *mut u8 {
 /// `ptr` came from `map(size, _)` and is not used again.
 unsafe fn unmap(ptr: *mut u8, size: usize) {
     let len = mapped_len(size).expect("the length map() made");
+    // Registered only while allocated: a kept mapping is registered again when reused.
+    huge_pages::forget(ptr);
     let gone = spare().keep(ptr as usize, len, SPARE_BYTES);
     unmap_all(&gone);
 }

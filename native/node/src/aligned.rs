@@ -37,18 +37,15 @@ unsafe impl Sync for Chunk {}
 
 impl Chunk {
     fn new(len: usize) -> std::result::Result<Self, String> {
-        // Whole huge pages: a partial last one would be 4 KiB pages, slow to transfer straight.
+        // Whole huge pages, so the addon's allocator maps them on huge pages of
+        // their own, advised before first touch and registered while allocated
+        // (`kvbox_core::alloc`); a partial last one would be 4 KiB pages.
         let layout = Layout::from_size_align(len.max(1).next_multiple_of(HUGE), HUGE).map_err(|e| format!("allocBuffer: {e}"))?;
         // SAFETY: non-zero size.
         let ptr = unsafe { alloc(layout) };
         if ptr.is_null() {
             return Err(format!("allocBuffer: out of memory allocating {len} bytes"));
         }
-        // Advice before the first touch, so the zeroing below faults huge
-        // pages in (advice after it would leave 4 KiB pages until khugepaged);
-        // registered, so puts and reads go straight from and into it.
-        // SAFETY: the range is the allocation just made, forgotten in `drop`.
-        unsafe { kvbox_core::io::huge_pages::advise(ptr, layout.size()) };
         // SAFETY: writes within the allocation.
         unsafe { ptr.write_bytes(0, layout.size()) };
         Ok(Self { ptr, layout })
@@ -57,7 +54,6 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        kvbox_core::io::huge_pages::forget(self.ptr);
         // SAFETY: allocated with this layout; no buffer over it is reachable any more.
         unsafe { dealloc(self.ptr, self.layout) };
     }

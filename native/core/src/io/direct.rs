@@ -15,6 +15,7 @@ use super::huge_pages;
 use crate::{Error, Result};
 use rustix::fs::FileType;
 use rustix::io::Errno;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Writes all of `data` at offset `off` with plain `pwrite`s.
@@ -116,19 +117,30 @@ pub fn read_direct(fd: &OwnedFd, align: usize, max_bytes: u64) -> std::result::R
 fn read_direct_vec(fd: &OwnedFd, align: usize, size: usize) -> std::result::Result<Vec<u8>, Errno> {
     let mut out = super::recycle::take(size);
     let body = straight(out.as_ptr(), size, align);
-    while out.len() < body {
-        let off = out.len();
-        let want = (body - off).min(BUF_SIZE * 4);
-        let (filled, _) = rustix::io::pread(fd, &mut out.spare_capacity_mut()[..want], off as u64)?;
-        let n = filled.len();
-        // SAFETY: `pread` initialised the first `n` bytes of the spare capacity.
-        unsafe { out.set_len(off + n) };
-        if n < want {
-            return Ok(out); // shorter than it was: foreign, see read_bounced
+    let got = read_straight(fd, &mut out.spare_capacity_mut()[..body])?;
+    // SAFETY: `read_straight` initialised the first `got` bytes of the spare capacity.
+    unsafe { out.set_len(got) };
+    if got == body {
+        read_bounced(fd, align, body, size, |_, chunk| out.extend_from_slice(chunk))?;
+    }
+    Ok(out)
+}
+
+/// Reads the file's first `dst.len()` bytes straight into `dst` (see
+/// [`straight`]), in pieces of at most 16 MiB; returns the bytes read,
+/// fewer when the file is shorter than it was (foreign, see
+/// [`read_bounced`]). Every byte it counts is initialised.
+fn read_straight(fd: &OwnedFd, dst: &mut [MaybeUninit<u8>]) -> std::result::Result<usize, Errno> {
+    let mut off = 0;
+    while off < dst.len() {
+        let want = (dst.len() - off).min(BUF_SIZE * 4);
+        let (filled, _) = rustix::io::pread(fd, &mut dst[off..off + want], off as u64)?;
+        off += filled.len();
+        if filled.len() < want {
+            break;
         }
     }
-    read_bounced(fd, align, body, size, |_, chunk| out.extend_from_slice(chunk))?;
-    Ok(out)
+    Ok(off)
 }
 
 /// Reads a whole file with plain `pread`s.
@@ -175,14 +187,11 @@ fn read_bounced(
 /// buffer.
 pub fn read_direct_into(fd: &OwnedFd, align: usize, dst: &mut [u8], size: usize) -> std::result::Result<usize, Errno> {
     let body = straight(dst.as_ptr(), size.min(dst.len()), align);
-    let mut off = 0;
-    while off < body {
-        let want = (body - off).min(BUF_SIZE * 4);
-        let n = rustix::io::pread(fd, &mut dst[off..off + want], off as u64)?;
-        off += n;
-        if n < want {
-            return Ok(off); // shorter than it was: foreign, see read_bounced
-        }
+    // SAFETY: the same bytes seen as possibly uninitialised; `read_straight`
+    // only writes initialised bytes into them.
+    let got = read_straight(fd, unsafe { &mut *(&mut dst[..body] as *mut [u8] as *mut [MaybeUninit<u8>]) })?;
+    if got < body {
+        return Ok(got);
     }
     read_bounced(fd, align, body, size, |at, chunk| dst[at..at + chunk.len()].copy_from_slice(chunk))
 }

@@ -10,8 +10,8 @@
 //! 256 scattered pages per MiB, split into many more requests. Writes
 //! alike (4 MiB put with `fdatasync`: 2.1–2.7 / 2.7–3.0 / 3.2–3.4 ms). So an
 //! aligned buffer is not enough: kvbox goes straight only where whoever
-//! mapped the memory advised it and said so here ([`advise`]) —
-//! `allocBuffer`'s chunks and [`crate::alloc`]'s large allocations — and
+//! mapped the memory advised it and said so here ([`advise`]) — the large
+//! allocations of [`crate::alloc`], which `allocBuffer`'s chunks are — and
 //! through its pooled bounce buffers everywhere else.
 //!
 //! Where the kernel gives no huge pages on advice (THP `never`), nothing is
