@@ -11,10 +11,12 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { binding } from '../host/binding.js';
-import { BusyError, compileConnector, FS_CONNECTOR, loadConnector, NATIVE_FS } from '../host/index.js';
+import { BusyError, compileConnector, FS_CONNECTOR, loadConnector, NATIVE_FS, TooLargeError } from '../host/index.js';
 import { fresh, scratch } from './helpers.js';
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -90,6 +92,35 @@ describe('threads', () => {
         const got = await c.get('k' + k);
         if (got) expect(got.equals(Buffer.alloc((1 << 20) + k, k)), `k${k}`).toBe(true);
       }
+    }
+  });
+
+  it('releases the Buffers a call lent once it settles, on success and on error', async () => {
+    // They travel back with the settlement and are released on the JS thread (lib.rs `run_lending`);
+    // one kept by mistake would stay reachable here.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (const [name, kind] of [['native', NATIVE_FS], ['wasm', FS_CONNECTOR]] as const) {
+      const refs: WeakRef<Buffer>[] = [];
+      const lend = (n: number) => {
+        const b = Buffer.alloc(n, refs.length);
+        refs.push(new WeakRef(b));
+        return b;
+      };
+      await (async () => {
+        await using c = await loadConnector(kind, { root: fresh(base, `released-${name}`) });
+        await c.put('a', lend(4096));
+        expect(await c.getInto('a', lend(8192))).toBe(4096);
+        expect((await c.putMany([['b', lend(10)], ['c', lend(20)]])).stored).toEqual([true, true]);
+        expect(Array.from((await c.getManyInto(['b', 'c'], [lend(10), lend(20)])).lengths)).toEqual([10, 20]);
+        await expect(c.getInto('a', lend(16))).rejects.toBeInstanceOf(TooLargeError);
+        await c.put('', lend(1)).catch(() => {}); // refused before it reaches a worker
+      })();
+      for (let i = 0; i < 20 && refs.some((r) => r.deref() !== undefined); i++) {
+        await new Promise((r) => realSetImmediate(r));
+        gc();
+      }
+      expect(refs.map((r, i) => (r.deref() === undefined ? -1 : i)).filter((i) => i >= 0), `${name}: lent Buffers still reachable`).toEqual([]);
     }
   });
 

@@ -49,7 +49,7 @@ where
     T: ToNapiValue + Send + 'static,
     F: FnOnce() -> kvbox_core::Result<T> + Send + 'static,
 {
-    settle::call(env, wait, |reply| workers::run(Box::new(move || reply.send(work()))))
+    settle::call(env, wait, |reply| workers::run(Box::new(move || reply.send(work(), None))))
 }
 
 /// A cancellation token for one call, tripped from JS by an `AbortSignal`.
@@ -373,8 +373,30 @@ impl NativeConnector {
         let wait = if matches!(op, "ping" | "exists" | "size") { Wait::Brief } else { Wait::Never };
         settle::call(env, wait, |reply| {
             self.inner.submit(op, &cancel, move |admitted| match admitted {
-                Ok(call) => workers::run(Box::new(move || reply.send(f(call)))),
-                Err(e) => reply.send(Err(e)),
+                Ok(call) => workers::run(Box::new(move || reply.send(f(call), None))),
+                Err(e) => reply.send(Err(e), None),
+            })
+        })
+    }
+
+    /// [`Self::run`] for a call that lends its work JS memory (`Buffer`s):
+    /// `lent` goes to the worker with `f` and comes back with the outcome, so
+    /// its references are released on the JS thread as the promise settles
+    /// (see `settle::Lent`), not sent back one more way each.
+    fn run_lending<'e, T, L, F>(&self, env: &'e Env, op: &'static str, cancel: Cancel, lent: L, f: F) -> Result<Object<'e>>
+    where
+        T: ToNapiValue + Send + 'static,
+        L: Send + 'static,
+        F: FnOnce(Call, &mut L) -> kvbox_core::Result<T> + Send + 'static,
+    {
+        settle::call(env, Wait::Never, |reply| {
+            self.inner.submit(op, &cancel, move |admitted| match admitted {
+                Ok(call) => workers::run(Box::new(move || {
+                    let mut lent = lent;
+                    let outcome = f(call, &mut lent);
+                    reply.send(outcome, Some(Box::new(lent)));
+                })),
+                Err(e) => reply.send(Err(e), Some(Box::new(lent))),
             })
         })
     }
@@ -398,7 +420,7 @@ impl NativeConnector {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn put<'e>(&self, env: &'e Env, key: String, data: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "put", cancel.clone(), move |c| c.put(&key, &data, &cancel))
+        self.run_lending(env, "put", cancel.clone(), data, move |c, data| c.put(&key, data, &cancel))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]
@@ -411,9 +433,9 @@ impl NativeConnector {
     /// it until the promise settles); the object's size, or null. Bytes after
     /// the size are left untouched.
     #[napi(ts_return_type = "Promise<number | null>")]
-    pub fn get_into<'e>(&self, env: &'e Env, key: String, mut target: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
+    pub fn get_into<'e>(&self, env: &'e Env, key: String, target: Buffer, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "getInto", cancel.clone(), move |c| Ok(c.get_into(&key, &mut target, &cancel)?.map(|n| n as f64)))
+        self.run_lending(env, "getInto", cancel.clone(), target, move |c, target| Ok(c.get_into(&key, target, &cancel)?.map(|n| n as f64)))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
@@ -460,7 +482,7 @@ impl NativeConnector {
     #[napi(ts_return_type = "Promise<NativeBatch>")]
     pub fn put_many<'e>(&self, env: &'e Env, keys: Vec<String>, data: Vec<Buffer>, cancel: Option<&NativeCancel>) -> Result<Object<'e>> {
         let cancel = token(cancel);
-        self.run(env, "putMany", cancel.clone(), move |c| {
+        self.run_lending(env, "putMany", cancel.clone(), data, move |c, data| {
             let slices: Vec<&[u8]> = data.iter().map(|b| &b[..]).collect();
             Ok(batch::flags(c.put_many(&keys, &slices, &cancel), |()| true))
         })
@@ -487,8 +509,7 @@ impl NativeConnector {
     ) -> Result<Object<'e>> {
         batch::disjoint(&targets, index.as_deref()).map_err(|e| js_error(env, &e))?;
         let cancel = token(cancel);
-        let mut targets = targets;
-        self.run(env, "getManyInto", cancel.clone(), move |c| {
+        self.run_lending(env, "getManyInto", cancel.clone(), targets, move |c, targets| {
             let mut slices: Vec<&mut [u8]> = targets.iter_mut().map(|b| &mut b[..]).collect();
             Ok(batch::sizes(c.get_many_into(&keys, &mut slices, &cancel)))
         })

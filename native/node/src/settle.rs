@@ -19,12 +19,18 @@ use napi::sys;
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A settlement, run on the JS thread with its environment.
 type Settlement = Box<dyn FnOnce(sys::napi_env) + Send>;
+
+/// What a call lent its work and gets back with the outcome — `Buffer`s, whose
+/// references are released on the JS thread as the promise settles. (Dropped
+/// on a worker, napi-rs sends each back through a threadsafe function of its
+/// own: a second wake-up of the event loop per call.)
+pub type Lent = Box<dyn Send>;
 
 struct Channel {
     /// The threadsafe function; `None` once its environment is gone.
@@ -34,8 +40,12 @@ struct Channel {
     /// Settlers alive: calls whose work may still read or write memory of
     /// this environment (a lent `Buffer`); the environment's teardown waits
     /// for none (see [`finalize`]).
-    live: Mutex<usize>,
-    /// Signalled when `live` reaches zero.
+    live: AtomicUsize,
+    /// A teardown waits for `live` to reach zero: only then does the last
+    /// settler take `idle_lock` and signal `idle` (a futex wake per call
+    /// otherwise, even with nobody waiting).
+    closing: AtomicBool,
+    idle_lock: Mutex<()>,
     idle: Condvar,
 }
 
@@ -45,27 +55,38 @@ const TEARDOWN_WAIT: Duration = Duration::from_secs(60);
 
 impl Channel {
     fn new() -> Self {
-        Channel { tsfn: Mutex::new(None), pending: AtomicUsize::new(0), live: Mutex::new(0), idle: Condvar::new() }
+        Channel {
+            tsfn: Mutex::new(None),
+            pending: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            idle_lock: Mutex::new(()),
+            idle: Condvar::new(),
+        }
     }
 
     /// One more settler alive.
     fn hold(&self) {
-        *lock(&self.live) += 1;
+        self.live.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// One settler gone; the last one wakes a teardown waiting for it.
+    /// One settler gone; the last one wakes a teardown waiting for it. (The
+    /// waiter sets `closing` before it reads `live`, this decrements `live`
+    /// before it reads `closing`, all SeqCst: at least one sees the other's
+    /// write, and the lock keeps the signal from falling between the
+    /// waiter's check and its wait.)
     fn release(&self) {
-        let mut live = lock(&self.live);
-        *live -= 1;
-        if *live == 0 {
+        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst) {
+            let _guard = lock(&self.idle_lock);
             self.idle.notify_all();
         }
     }
 
     /// Waits, up to `limit`, until no settler is alive.
     fn wait_idle(&self, limit: Duration) {
-        let live = lock(&self.live);
-        let _ = self.idle.wait_timeout_while(live, limit, |n| *n > 0);
+        self.closing.store(true, Ordering::SeqCst);
+        let guard = lock(&self.idle_lock);
+        let _ = self.idle.wait_timeout_while(guard, limit, |_| self.live.load(Ordering::SeqCst) > 0);
     }
 }
 
@@ -91,6 +112,8 @@ struct Item {
     settle: Settlement,
     /// Settle from a `setImmediate` callback, after a turn of the event loop (see [`call`]).
     yield_turn: bool,
+    /// Released on the JS thread after the settlement.
+    lent: Option<Lent>,
 }
 
 thread_local! {
@@ -152,12 +175,16 @@ unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mu
 unsafe extern "C" fn call_js(env: sys::napi_env, _cb: sys::napi_value, _ctx: *mut c_void, data: *mut c_void) {
     // SAFETY: `data` is the Item boxed in `Settler::send`.
     let item = unsafe { Box::from_raw(data as *mut Item) };
+    let Item { channel, settle, yield_turn, lent } = *item;
     if env.is_null() {
+        // The environment is being torn down and its references with it:
+        // releasing a lent Buffer's here would reach into what is going away.
+        std::mem::forget(lent);
         return;
     }
-    let Item { channel, settle, yield_turn } = *item;
     let finish = move |env| {
         settle(env);
+        drop(lent);
         channel.settled(env);
     };
     if yield_turn {
@@ -285,15 +312,19 @@ pub fn promise<T: ToNapiValue + Send + 'static>(env: &Env) -> Result<(Settler<T>
 }
 
 impl<T: ToNapiValue + Send + 'static> Settler<T> {
-    /// Resolves the promise with the value, or rejects it with the kvbox error.
-    pub fn settle(mut self, outcome: kvbox_core::Result<T>) {
+    /// Resolves the promise with the value, or rejects it with the kvbox
+    /// error; `lent` is released on the JS thread right after.
+    pub fn settle(mut self, outcome: kvbox_core::Result<T>, lent: Option<Lent>) {
         let Some(deferred) = self.deferred.take() else {
             return;
         };
-        self.send(Box::new(move |env| {
-            // SAFETY: the JS thread, inside the threadsafe function's callback scope.
-            unsafe { finish(env, deferred.raw(), outcome) }
-        }));
+        self.send(
+            Box::new(move |env| {
+                // SAFETY: the JS thread, inside the threadsafe function's callback scope.
+                unsafe { finish(env, deferred.raw(), outcome) }
+            }),
+            lent,
+        );
     }
 }
 
@@ -310,8 +341,8 @@ impl<T: ToNapiValue + Send + 'static> Settler<T> {
 }
 
 impl<T> Settler<T> {
-    fn send(&self, settle: Settlement) {
-        let item = Box::into_raw(Box::new(Item { channel: self.channel.clone(), settle, yield_turn: self.yield_turn }));
+    fn send(&self, settle: Settlement, lent: Option<Lent>) {
+        let item = Box::into_raw(Box::new(Item { channel: self.channel.clone(), settle, yield_turn: self.yield_turn, lent }));
         let guard = self.channel.tsfn.lock().unwrap_or_else(|p| p.into_inner());
         let sent = match *guard {
             // SAFETY: the tsfn is alive while the guard holds it (teardown takes the lock).
@@ -320,7 +351,8 @@ impl<T> Settler<T> {
         };
         drop(guard);
         if sent != sys::Status::napi_ok {
-            // The environment is closing: nobody is left to receive it.
+            // The environment is closing: nobody is left to receive it (a
+            // lent Buffer is released here, through napi-rs's own route).
             // SAFETY: not queued, still ours.
             drop(unsafe { Box::from_raw(item) });
         }
@@ -330,11 +362,14 @@ impl<T> Settler<T> {
 impl<T> Drop for Settler<T> {
     fn drop(&mut self) {
         if let Some(deferred) = self.deferred.take() {
-            self.send(Box::new(move |env| {
-                let e = kvbox_core::Error::Io("kvbox: internal error: the call ended without an answer (its worker panicked)".into());
-                // SAFETY: the JS thread, inside the threadsafe function's callback scope.
-                unsafe { finish::<()>(env, deferred.raw(), Err(e)) }
-            }));
+            self.send(
+                Box::new(move |env| {
+                    let e = kvbox_core::Error::Io("kvbox: internal error: the call ended without an answer (its worker panicked)".into());
+                    // SAFETY: the JS thread, inside the threadsafe function's callback scope.
+                    unsafe { finish::<()>(env, deferred.raw(), Err(e)) }
+                }),
+                None,
+            );
         }
         self.channel.release();
     }
@@ -437,11 +472,14 @@ pub enum Reply<T> {
 }
 
 impl<T: ToNapiValue + Send + 'static> Reply<T> {
-    /// Delivers the outcome (from any thread).
-    pub fn send(self, outcome: kvbox_core::Result<T>) {
+    /// Delivers the outcome (from any thread), and gives back what the call
+    /// lent its work, to be released on the JS thread (through the channel;
+    /// a waiting JS thread's calls lend nothing, so a handoff drops it here).
+    pub fn send(self, outcome: kvbox_core::Result<T>, lent: Option<Lent>) {
         match self {
-            Reply::Channel(settler) => settler.settle(outcome),
+            Reply::Channel(settler) => settler.settle(outcome, lent),
             Reply::Handoff(h) => {
+                drop(lent);
                 *lock(&h.result) = Some(outcome);
                 if h.state.compare_exchange(WAITING, DONE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                     // The caller awaits its calls one by one: the next comes at once.
@@ -449,7 +487,7 @@ impl<T: ToNapiValue + Send + 'static> Reply<T> {
                 } else {
                     // The JS thread stopped waiting: the channel carries it.
                     if let Some((outcome, settler)) = h.take() {
-                        settler.settle(outcome);
+                        settler.settle(outcome, None);
                     }
                 }
             }
