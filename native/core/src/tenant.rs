@@ -65,6 +65,9 @@ struct State {
     next_id: u64,
     /// The last call is dropping the connector (outside the lock).
     dropping: bool,
+    /// Threads in [`Tenant::wait_closed`]: only then does the last call
+    /// signal `drained` (a futex wake per call otherwise).
+    drain_waiters: u32,
 }
 
 struct Shared {
@@ -226,7 +229,9 @@ impl Tenant {
     pub fn wait_closed(&self) {
         let mut state = self.shared.lock();
         while state.in_flight > 0 || state.dropping {
+            state.drain_waiters += 1;
             state = self.shared.drained.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.drain_waiters -= 1;
         }
         if let Some(c) = state.closing.take() {
             state.final_stats = c.stats();
@@ -293,9 +298,13 @@ impl Drop for Call {
                 drop(state);
                 drop(c);
                 // Only now is the directory's lock released: wake waiters after.
-                self.shared.lock().dropping = false;
+                state = self.shared.lock();
+                state.dropping = false;
             }
-            self.shared.drained.notify_all();
+            if state.drain_waiters > 0 {
+                drop(state);
+                self.shared.drained.notify_all();
+            }
         }
     }
 }

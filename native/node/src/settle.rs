@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// A settlement, run on the JS thread with its environment.
@@ -33,8 +33,11 @@ type Settlement = Box<dyn FnOnce(sys::napi_env) + Send>;
 pub type Lent = Box<dyn Send>;
 
 struct Channel {
-    /// The threadsafe function; `None` once its environment is gone.
-    tsfn: Mutex<Option<Tsfn>>,
+    /// The threadsafe function; `None` once its environment is gone. Read-
+    /// locked by every send and by the JS thread's ref/unref, so none of them
+    /// waits for another (a worker inside its send held a mutex here just as
+    /// the JS thread, woken by that send, wanted it); write-locked by teardown.
+    tsfn: RwLock<Option<Tsfn>>,
     /// Promises created and not yet settled (JS thread only, but shared).
     pending: AtomicUsize,
     /// Settlers alive: calls whose work may still read or write memory of
@@ -56,7 +59,7 @@ const TEARDOWN_WAIT: Duration = Duration::from_secs(60);
 impl Channel {
     fn new() -> Self {
         Channel {
-            tsfn: Mutex::new(None),
+            tsfn: RwLock::new(None),
             pending: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
@@ -93,8 +96,12 @@ impl Channel {
 #[derive(Clone, Copy)]
 struct Tsfn(sys::napi_threadsafe_function);
 // SAFETY: napi threadsafe functions are made to be called from any thread;
-// the mutex in `Channel` keeps calls from racing the environment's teardown.
+// the lock in `Channel` keeps calls from racing the environment's teardown.
 unsafe impl Send for Tsfn {}
+// SAFETY: as for Send: shared, the handle is only passed to
+// `napi_call_threadsafe_function` (any thread) and, on the JS thread, to
+// ref/unref.
+unsafe impl Sync for Tsfn {}
 
 struct Deferred(sys::napi_deferred);
 // SAFETY: only used on the JS thread, inside the settlement.
@@ -152,7 +159,7 @@ fn channel(env: sys::napi_env) -> Result<Arc<Channel>> {
         }
         check_status!(sys::napi_unref_threadsafe_function(env, tsfn))?;
     }
-    *ch.tsfn.lock().unwrap_or_else(|p| p.into_inner()) = Some(Tsfn(tsfn));
+    *ch.tsfn.write().unwrap_or_else(|p| p.into_inner()) = Some(Tsfn(tsfn));
     CHANNEL.with(|c| *c.borrow_mut() = Some(ch.clone()));
     Ok(ch)
 }
@@ -166,7 +173,7 @@ unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mu
     // SAFETY: `data` is the Arc handed over in `channel`.
     let ch = unsafe { Arc::from_raw(data as *const Channel) };
     ch.wait_idle(TEARDOWN_WAIT);
-    *ch.tsfn.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    *ch.tsfn.write().unwrap_or_else(|p| p.into_inner()) = None;
     let _ = CHANNEL.try_with(|c| c.borrow_mut().take());
 }
 
@@ -273,7 +280,7 @@ impl Channel {
     /// One promise settled (on the JS thread): the last one lets the loop go.
     fn settled(&self, env: sys::napi_env) {
         if self.pending.fetch_sub(1, Ordering::Relaxed) == 1
-            && let Some(Tsfn(t)) = *self.tsfn.lock().unwrap_or_else(|p| p.into_inner())
+            && let Some(Tsfn(t)) = *self.tsfn.read().unwrap_or_else(|p| p.into_inner())
         {
             // SAFETY: JS thread, live environment.
             unsafe { sys::napi_unref_threadsafe_function(env, t) };
@@ -301,7 +308,7 @@ pub fn promise<T: ToNapiValue + Send + 'static>(env: &Env) -> Result<(Settler<T>
     unsafe {
         check_status!(sys::napi_create_promise(raw, &mut deferred, &mut promise))?;
         if channel.pending.fetch_add(1, Ordering::Relaxed) == 0
-            && let Some(Tsfn(t)) = *channel.tsfn.lock().unwrap_or_else(|p| p.into_inner())
+            && let Some(Tsfn(t)) = *channel.tsfn.read().unwrap_or_else(|p| p.into_inner())
         {
             check_status!(sys::napi_ref_threadsafe_function(raw, t))?;
         }
@@ -343,9 +350,9 @@ impl<T: ToNapiValue + Send + 'static> Settler<T> {
 impl<T> Settler<T> {
     fn send(&self, settle: Settlement, lent: Option<Lent>) {
         let item = Box::into_raw(Box::new(Item { channel: self.channel.clone(), settle, yield_turn: self.yield_turn, lent }));
-        let guard = self.channel.tsfn.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.channel.tsfn.read().unwrap_or_else(|p| p.into_inner());
         let sent = match *guard {
-            // SAFETY: the tsfn is alive while the guard holds it (teardown takes the lock).
+            // SAFETY: the tsfn is alive while the guard holds it (teardown takes the write lock).
             Some(Tsfn(t)) => unsafe { sys::napi_call_threadsafe_function(t, item.cast(), sys::ThreadsafeFunctionCallMode::nonblocking) },
             None => sys::Status::napi_closing,
         };

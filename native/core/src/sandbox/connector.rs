@@ -49,6 +49,9 @@ pub(super) struct Instance {
 struct Pool {
     idle: Vec<Instance>,
     live: u32,
+    /// Calls waiting for an instance: only then is `freed` signalled (a
+    /// futex wake per call otherwise).
+    waiting: u32,
 }
 
 #[derive(Default)]
@@ -228,18 +231,30 @@ impl WasmConnector {
                 return self.instantiate(cancel).inspect_err(|_| self.retire());
             }
             // Waiting for an instance: wake now and then to notice a cancellation.
+            pool.waiting += 1;
             pool = self.freed.wait_timeout(pool, Duration::from_millis(10)).unwrap_or_else(|p| p.into_inner()).0;
+            pool.waiting -= 1;
         }
     }
 
     fn checkin(&self, inst: Instance) {
-        self.lock().idle.push(inst);
-        self.freed.notify_one();
+        let mut pool = self.lock();
+        pool.idle.push(inst);
+        self.signal(pool);
     }
 
     fn retire(&self) {
-        self.lock().live -= 1;
-        self.freed.notify_one();
+        let mut pool = self.lock();
+        pool.live -= 1;
+        self.signal(pool);
+    }
+
+    /// Wakes one call waiting for an instance, if any waits.
+    fn signal(&self, pool: std::sync::MutexGuard<'_, Pool>) {
+        if pool.waiting > 0 {
+            drop(pool);
+            self.freed.notify_one();
+        }
     }
 
     /// Whether the component has batched exports (contract 0.2.0 on).
