@@ -207,6 +207,13 @@ pub fn worker_spin_micros(micros: Option<u32>) -> u32 {
     workers::spin_us().min(u32::MAX.into()) as u32
 }
 
+/// How many worker spins have ended with the next call queued (handed over
+/// without waking a parked worker), in this process. For tests.
+#[napi]
+pub fn worker_spin_catches() -> f64 {
+    workers::spin_catches() as f64
+}
+
 /// The inline wait window in µs (`KVBOX_INLINE_WAIT_US`, see `settle::call`);
 /// with `micros`, sets it first. For benchmarks that compare both ways in one
 /// process.

@@ -295,6 +295,9 @@ pub struct Settler<T> {
     deferred: Option<Deferred>,
     /// Settled only after a turn of the event loop (see [`call`]).
     yield_turn: bool,
+    /// The JS thread's only call in flight when it was made: its worker
+    /// watches the queue for the caller's next call (`workers` spin).
+    alone: bool,
     _t: PhantomData<fn(T)>,
 }
 
@@ -313,7 +316,7 @@ pub fn promise<T: ToNapiValue + Send + 'static>(env: &Env) -> Result<(Settler<T>
             check_status!(sys::napi_ref_threadsafe_function(raw, t))?;
         }
         channel.hold();
-        let settler = Settler { channel, deferred: Some(Deferred(deferred)), yield_turn: false, _t: PhantomData };
+        let settler = Settler { channel, deferred: Some(Deferred(deferred)), yield_turn: false, alone: false, _t: PhantomData };
         Ok((settler, Object::from_napi_value(raw, promise)?))
     }
 }
@@ -484,7 +487,13 @@ impl<T: ToNapiValue + Send + 'static> Reply<T> {
     /// a waiting JS thread's calls lend nothing, so a handoff drops it here).
     pub fn send(self, outcome: kvbox_core::Result<T>, lent: Option<Lent>) {
         match self {
-            Reply::Channel(settler) => settler.settle(outcome, lent),
+            Reply::Channel(settler) => {
+                if settler.alone {
+                    // A caller awaiting its calls one by one sends the next soon.
+                    crate::workers::spin_after_this_job();
+                }
+                settler.settle(outcome, lent)
+            }
             Reply::Handoff(h) => {
                 drop(lent);
                 *lock(&h.result) = Some(outcome);
@@ -557,6 +566,7 @@ where
             INLINE_SKIP.set(skip.saturating_sub(1));
             INLINE_STREAK.set(streak.saturating_add(units));
         }
+        settler.alone = settler.channel.pending.load(Ordering::Relaxed) == 1;
         submit(Reply::Channel(settler));
         return Ok(promise);
     }
