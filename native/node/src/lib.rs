@@ -376,8 +376,13 @@ impl NativeConnector {
         T: ToNapiValue + Send + 'static,
         F: FnOnce(Call) -> kvbox_core::Result<T> + Send + 'static,
     {
-        // Calls that usually take a few µs may be waited for on the JS thread (see `settle::call`).
-        let wait = if matches!(op, "ping" | "exists" | "size") { Wait::Brief } else { Wait::Never };
+        // Calls that usually take a few µs may be waited for on the JS thread, and single-key data
+        // calls leave their worker spinning for the next (see `settle::Wait`).
+        let wait = match op {
+            "ping" | "exists" | "size" => Wait::Brief,
+            "get" | "remove" => Wait::Io,
+            _ => Wait::Never,
+        };
         settle::call(env, wait, |reply| {
             self.inner.submit(op, &cancel, move |admitted| match admitted {
                 Ok(call) => workers::run(Box::new(move || reply.send(f(call), None))),
@@ -396,7 +401,8 @@ impl NativeConnector {
         L: Send + 'static,
         F: FnOnce(Call, &mut L) -> kvbox_core::Result<T> + Send + 'static,
     {
-        settle::call(env, Wait::Never, |reply| {
+        let wait = if matches!(op, "put" | "getInto") { Wait::Io } else { Wait::Never };
+        settle::call(env, wait, |reply| {
             self.inner.submit(op, &cancel, move |admitted| match admitted {
                 Ok(call) => workers::run(Box::new(move || {
                     let mut lent = lent;

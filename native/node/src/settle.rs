@@ -517,6 +517,14 @@ impl<T: ToNapiValue + Send + 'static> Reply<T> {
 pub enum Wait {
     /// Never: the outcome comes through the channel.
     Never,
+    /// Never, like [`Wait::Never`], for a single-key data call (`get`,
+    /// `getInto`, `put`, `remove`): when it is the JS thread's only call in
+    /// flight, its worker then watches the queue for the caller's next call
+    /// (`workers` spin) — a caller awaiting such calls one by one sends the
+    /// next at once. Not batches, opens or listings: between those the JS
+    /// thread has more to do than a spin window lasts, and spins that catch
+    /// nothing make the brief calls' spins back off too.
+    Io,
     /// A call that usually takes a few µs (`exists`, `size`, `ping`): up to
     /// the inline window.
     Brief,
@@ -546,8 +554,10 @@ where
     S: FnOnce(Reply<T>),
 {
     let (mut settler, promise) = promise::<T>(env)?;
+    let spin_if_alone = wait == Wait::Io;
+    let wait = if spin_if_alone { Wait::Never } else { wait };
     let window = match wait {
-        Wait::Never => 0,
+        Wait::Never | Wait::Io => 0,
         Wait::Brief => inline_wait().load(Ordering::Relaxed),
         Wait::OpenClose => (inline_wait().load(Ordering::Relaxed) * OPEN_WAIT_FACTOR).min(MAX_INLINE_WAIT_US * 1000),
     };
@@ -566,7 +576,7 @@ where
             INLINE_SKIP.set(skip.saturating_sub(1));
             INLINE_STREAK.set(streak.saturating_add(units));
         }
-        settler.alone = settler.channel.pending.load(Ordering::Relaxed) == 1;
+        settler.alone = spin_if_alone && settler.channel.pending.load(Ordering::Relaxed) == 1;
         submit(Reply::Channel(settler));
         return Ok(promise);
     }

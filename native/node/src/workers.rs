@@ -8,9 +8,9 @@
 //!
 //! **The spinning hand-off.** Waking a parked thread costs a futex wake and a
 //! reschedule (≈ 8–10 µs on the VMs we measure on, far more when the wakee's
-//! vCPU is idle). A job that was its JS thread's only call in flight (a
-//! caller awaiting calls one by one: `settle::call`, whether the JS thread
-//! waited for it inline or not) asks its worker to stay awake for
+//! vCPU is idle). A brief call the JS thread waited for inline, or a
+//! single-key data call (`settle::Wait::Io`), that was its JS thread's only
+//! call in flight (a caller awaiting calls one by one) asks its worker to stay awake for
 //! `KVBOX_WORKER_SPIN_US` (default [`DEFAULT_SPIN_US`]) watching the queue,
 //! so the caller's next call is handed over with no system call (sequential
 //! 4 KiB `getInto`s from the page cache: 39–63 → 25–31 µs per call). At most one
@@ -266,7 +266,7 @@ thread_local! {
 
 /// Called from a job: when it ends, its worker watches the queue for the spin
 /// window before parking. Jobs ask for it when their caller is likely to send
-/// the next call at once (this was the JS thread's only call in flight).
+/// the next call at once (see `settle::Wait::Io`).
 pub fn spin_after_this_job() {
     if IS_WORKER.get() {
         SPIN_AFTER.set(true);
