@@ -295,8 +295,9 @@ pub struct Settler<T> {
     deferred: Option<Deferred>,
     /// Settled only after a turn of the event loop (see [`call`]).
     yield_turn: bool,
-    /// The JS thread's only call in flight when it was made: its worker
-    /// watches the queue for the caller's next call (`workers` spin).
+    /// A [`Wait::Io`] call that was the JS thread's only call in flight when it
+    /// was made: its worker watches the queue for the caller's next call
+    /// (`workers` spin).
     alone: bool,
     _t: PhantomData<fn(T)>,
 }
@@ -362,7 +363,9 @@ impl<T> Settler<T> {
         drop(guard);
         if sent != sys::Status::napi_ok {
             // The environment is closing: nobody is left to receive it (a
-            // lent Buffer is released here, through napi-rs's own route).
+            // lent Buffer is dropped here: off the JS thread through
+            // napi-rs's own route, or leaked once napi-rs saw its
+            // environment go).
             // SAFETY: not queued, still ours.
             drop(unsafe { Box::from_raw(item) });
         }
@@ -422,20 +425,22 @@ const MAX_INLINE_WAIT_US: u64 = 1000;
 /// timed out (the back-off doubles per timeout, up to this).
 const MAX_INLINE_BACKOFF: u32 = 8;
 
-/// Most brief calls a JS thread settles between two turns of its event loop
-/// (an open or close counts as [`OPEN_WAIT_FACTOR`] of them), inline or
-/// through the channel: the next is settled from a `setImmediate` callback
+/// Most calls a JS thread settles between two turns of its event loop (an
+/// open or close counts as [`OPEN_WAIT_FACTOR`] of them), inline or through
+/// the channel: the next is settled from a `setImmediate` callback
 /// ([`after_a_turn`]). A promise settled inline is resolved before the call
 /// returns, so a loop awaiting such calls one by one runs on microtasks
 /// alone, and so does one whose calls settle through the channel while the
 /// previous one's microtasks run (Node dispatches those in the same
-/// callback). The loop thus runs timers, I/O and other work at least once
-/// per this many calls — after at most 64 windows of waiting (2 ms at the
-/// default window).
+/// callback, up to 1 000 in a row: sequential `getInto`s of objects in the
+/// page cache held the loop for 999 calls, 12–24 ms, before every kind of
+/// call counted here). The loop thus runs timers, I/O and other work at least
+/// once per this many calls — after at most 64 windows of waiting (2 ms at
+/// the default window) for brief calls.
 const MAX_INLINE_STREAK: u32 = 64;
 
 thread_local! {
-    /// Calls still to pass without waiting (any kind but `Wait::Never`), and the current back-off.
+    /// Calls still to pass without waiting (the kinds that may wait: `Brief`, `OpenClose`), and the current back-off.
     static INLINE_SKIP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static INLINE_BACKOFF: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     /// Brief calls settled since the last guaranteed turn of the event loop (an open or close counts as several).
@@ -495,6 +500,8 @@ impl<T: ToNapiValue + Send + 'static> Reply<T> {
                 settler.settle(outcome, lent)
             }
             Reply::Handoff(h) => {
+                // Only brief calls are waited for, and they lend nothing.
+                debug_assert!(lent.is_none(), "a call waited for inline lent its work memory");
                 drop(lent);
                 *lock(&h.result) = Some(outcome);
                 if h.state.compare_exchange(WAITING, DONE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
@@ -538,16 +545,16 @@ pub enum Wait {
 pub const OPEN_WAIT_FACTOR: u64 = 5;
 
 /// A new promise, and `submit` given where to send its outcome. With `wait`
-/// other than [`Wait::Never`], when the call is this JS thread's only call
-/// in flight and the inline wait is on, the JS thread waits up to that
-/// kind's window for the outcome and settles the promise before returning
-/// it: the worker then skips waking the event loop (an `eventfd` write
-/// that, on a VM, interrupts an idle vCPU), and the loop skips the wake-up.
-/// Past the window, or with other calls in flight, it settles through the
-/// channel as usual; a wait that timed out makes the next calls of either
-/// kind skip theirs (the back-off). After [`MAX_INLINE_STREAK`] such calls
-/// (an open or close counting as [`OPEN_WAIT_FACTOR`]) one is settled only
-/// after a turn of the event loop.
+/// `Brief` or `OpenClose`, when the call is this JS thread's only call in
+/// flight and the inline wait is on, the JS thread waits up to that kind's
+/// window for the outcome and settles the promise before returning it: the
+/// worker then skips waking the event loop (an `eventfd` write that, on a
+/// VM, interrupts an idle vCPU), and the loop skips the wake-up. Past the
+/// window, or with other calls in flight, it settles through the channel as
+/// usual; a wait that timed out makes the next calls of either kind skip
+/// theirs (the back-off). After [`MAX_INLINE_STREAK`] calls of any kind (an
+/// open or close counting as [`OPEN_WAIT_FACTOR`]) one is settled only after
+/// a turn of the event loop.
 pub fn call<'e, T, S>(env: &'e Env, wait: Wait, submit: S) -> Result<Object<'e>>
 where
     T: ToNapiValue + Send + 'static,
@@ -557,14 +564,14 @@ where
     let spin_if_alone = wait == Wait::Io;
     let wait = if spin_if_alone { Wait::Never } else { wait };
     let window = match wait {
-        Wait::Never | Wait::Io => 0,
+        Wait::Never | Wait::Io => 0, // (Io became Never above)
         Wait::Brief => inline_wait().load(Ordering::Relaxed),
         Wait::OpenClose => (inline_wait().load(Ordering::Relaxed) * OPEN_WAIT_FACTOR).min(MAX_INLINE_WAIT_US * 1000),
     };
     let skip = INLINE_SKIP.get();
     let streak = INLINE_STREAK.get();
     let units = if wait == Wait::OpenClose { OPEN_WAIT_FACTOR as u32 } else { 1 };
-    if wait != Wait::Never && streak >= MAX_INLINE_STREAK && !YIELD_PENDING.get() {
+    if streak >= MAX_INLINE_STREAK && !YIELD_PENDING.get() {
         // Enough without a turn of the event loop: this one settles after one.
         YIELD_PENDING.set(true);
         settler.yield_turn = true;
@@ -574,8 +581,8 @@ where
     if window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 || streak >= MAX_INLINE_STREAK {
         if wait != Wait::Never {
             INLINE_SKIP.set(skip.saturating_sub(1));
-            INLINE_STREAK.set(streak.saturating_add(units));
         }
+        INLINE_STREAK.set(streak.saturating_add(units));
         settler.alone = spin_if_alone && settler.channel.pending.load(Ordering::Relaxed) == 1;
         submit(Reply::Channel(settler));
         return Ok(promise);
