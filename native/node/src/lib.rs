@@ -52,6 +52,17 @@ where
     settle::call(env, wait, |reply| workers::run(Box::new(move || reply.send(work(), None))))
 }
 
+/// How a connector call's promise may be settled (see `settle::Wait`): calls
+/// that usually take a few µs may be waited for on the JS thread, and
+/// single-key data calls leave their worker spinning for the caller's next.
+fn wait_of(op: &str) -> Wait {
+    match op {
+        "ping" | "exists" | "size" => Wait::Brief,
+        "get" | "getInto" | "put" | "remove" => Wait::Io,
+        _ => Wait::Never,
+    }
+}
+
 /// A cancellation token for one call, tripped from JS by an `AbortSignal`.
 #[napi]
 pub struct NativeCancel {
@@ -376,14 +387,7 @@ impl NativeConnector {
         T: ToNapiValue + Send + 'static,
         F: FnOnce(Call) -> kvbox_core::Result<T> + Send + 'static,
     {
-        // Calls that usually take a few µs may be waited for on the JS thread, and single-key data
-        // calls leave their worker spinning for the next (see `settle::Wait`).
-        let wait = match op {
-            "ping" | "exists" | "size" => Wait::Brief,
-            "get" | "remove" => Wait::Io,
-            _ => Wait::Never,
-        };
-        settle::call(env, wait, |reply| {
+        settle::call(env, wait_of(op), |reply| {
             self.inner.submit(op, &cancel, move |admitted| match admitted {
                 Ok(call) => workers::run(Box::new(move || reply.send(f(call), None))),
                 Err(e) => reply.send(Err(e), None),
@@ -401,8 +405,7 @@ impl NativeConnector {
         L: Send + 'static,
         F: FnOnce(Call, &mut L) -> kvbox_core::Result<T> + Send + 'static,
     {
-        let wait = if matches!(op, "put" | "getInto") { Wait::Io } else { Wait::Never };
-        settle::call(env, wait, |reply| {
+        settle::call(env, wait_of(op), |reply| {
             self.inner.submit(op, &cancel, move |admitted| match admitted {
                 Ok(call) => workers::run(Box::new(move || {
                     let mut lent = lent;

@@ -561,10 +561,8 @@ where
     S: FnOnce(Reply<T>),
 {
     let (mut settler, promise) = promise::<T>(env)?;
-    let spin_if_alone = wait == Wait::Io;
-    let wait = if spin_if_alone { Wait::Never } else { wait };
     let window = match wait {
-        Wait::Never | Wait::Io => 0, // (Io became Never above)
+        Wait::Never | Wait::Io => 0,
         Wait::Brief => inline_wait().load(Ordering::Relaxed),
         Wait::OpenClose => (inline_wait().load(Ordering::Relaxed) * OPEN_WAIT_FACTOR).min(MAX_INLINE_WAIT_US * 1000),
     };
@@ -579,11 +577,11 @@ where
         return Ok(promise);
     }
     if window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 || streak >= MAX_INLINE_STREAK {
-        if wait != Wait::Never {
+        if matches!(wait, Wait::Brief | Wait::OpenClose) {
             INLINE_SKIP.set(skip.saturating_sub(1));
         }
         INLINE_STREAK.set(streak.saturating_add(units));
-        settler.alone = spin_if_alone && settler.channel.pending.load(Ordering::Relaxed) == 1;
+        settler.alone = wait == Wait::Io && settler.channel.pending.load(Ordering::Relaxed) == 1;
         submit(Reply::Channel(settler));
         return Ok(promise);
     }

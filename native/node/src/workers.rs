@@ -10,11 +10,11 @@
 //! reschedule (≈ 8–10 µs on the VMs we measure on, far more when the wakee's
 //! vCPU is idle). A brief call the JS thread waited for inline, or a
 //! single-key data call (`settle::Wait::Io`), that was its JS thread's only
-//! call in flight (a caller awaiting calls one by one) asks its worker to stay awake for
-//! `KVBOX_WORKER_SPIN_US` (default [`DEFAULT_SPIN_US`]) watching the queue,
-//! so the caller's next call is handed over with no system call (sequential
-//! 4 KiB `getInto`s from the page cache: 39–63 → 25–31 µs per call). At most one
-//! worker spins at a time; spins that catch nothing back off (up to
+//! call in flight (a caller awaiting calls one by one) asks its worker to
+//! stay awake for `KVBOX_WORKER_SPIN_US` (default [`DEFAULT_SPIN_US`])
+//! watching the queue, so the caller's next call is handed over with no
+//! system call (sequential 4 KiB `getInto`s from the page cache: 39–63 →
+//! 25–31 µs per call). At most one worker spins at a time; spins that catch nothing back off (up to
 //! [`MAX_SPIN_BACKOFF`] jobs without one), and calls with others in flight
 //! never spin, since there the spinner would take a core from the workers and
 //! the JS thread (it cost 20–25 % of the `exists` rate at 32 in flight,
