@@ -4,6 +4,7 @@
  * is replaced and counted), and a neighbour tenant keeps serving while the
  * attack runs — its latency is measured and printed.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -186,6 +187,26 @@ describe('hostile connectors', () => {
     const n = await c.getInto('b', second);
     expect(n, 'the kept payload was emptied when the first call ended').toBe(0);
     expect(second.subarray(0, 64 * 1024).includes(0x11)).toBe(false);
+  });
+
+  it("finds nothing of an earlier tenant's secret in a later instance's memory (pool slots are reset, memory kept resident)", async () => {
+    // A closed instance's written pages stay resident in its pool slot, reset
+    // in place, for the next instance (sandbox/runtime.rs KEEP_RESIDENT).
+    const secret = randomBytes(32);
+    const scan = `scan-${secret.toString('hex')}`;
+    for (let cycle = 0; cycle < 4; cycle++) {
+      // Tenants open at once take different slots; each plants the secret.
+      const planters = await Promise.all([0, 1, 2].map((i) => openHostile('residue', { maxInstances: 1 }, {}, fresh(base, `residue-plant-${cycle}-${i}`))));
+      for (const p of planters) {
+        await p.put('plant', secret);
+        const at = await p.get(scan);
+        expect(at?.length, 'the scan finds the secret in the instance that planted it').toBe(4);
+      }
+      await Promise.all(planters.map((p) => p.close()));
+      const later = await Promise.all([0, 1, 2].map((i) => openHostile('residue', { maxInstances: 1 }, {}, fresh(base, `residue-scan-${cycle}-${i}`))));
+      for (const l of later) expect(await l.get(scan), 'a later instance in a reused slot').toBeUndefined();
+      await Promise.all(later.map((l) => l.close()));
+    }
   });
 
   describe('WASI', () => {

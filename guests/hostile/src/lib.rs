@@ -24,6 +24,10 @@
 //! | `dir-bomb`  | `put("attack")` writes 20 objects each 1 990 directories     |
 //! |             | deep (~40 000 directories in one call), then reports         |
 //! |             | the first refusal                                            |
+//! | `residue`   | `put("plant", secret)` leaves the secret in its memory (a    |
+//! |             | static buffer and a leaked heap copy); `get("scan-<hex>")`   |
+//! |             | searches all of its linear memory for those bytes, to show   |
+//! |             | what an instance can find of an earlier tenant's             |
 //!
 //! Any other key is served honestly (one object per key, hex-named), so a
 //! test can show the connector stays usable after each attack.
@@ -147,6 +151,10 @@ impl Connector for Hostile {
         if key == TRIGGER {
             return dir_bomb::run(data);
         }
+        #[cfg(feature = "residue")]
+        if key == "plant" {
+            return residue::plant(data);
+        }
         if key == TRIGGER {
             self.attack()?;
         }
@@ -155,6 +163,10 @@ impl Connector for Hostile {
 
     fn get(&self, key: &str) -> Result<Option<Payload>, Error> {
         self.spin();
+        #[cfg(feature = "residue")]
+        if let Some(hex) = key.strip_prefix("scan-") {
+            return residue::scan(hex);
+        }
         if cfg!(feature = "stash") {
             let fresh = objects::read(&path_of(key))?;
             let previous = self.stash.replace(fresh);
@@ -295,5 +307,51 @@ mod dir_bomb {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// The `residue` fixture: plants a secret in linear memory, and searches all
+/// of linear memory for one.
+#[cfg(feature = "residue")]
+mod residue {
+    use super::{Error, Payload};
+
+    /// Where `plant` copies the secret (besides a leaked heap copy).
+    static mut PLANTED: [u8; 4096] = [0; 4096];
+
+    pub fn plant(data: &Payload) -> Result<(), Error> {
+        let bytes = data.read_at(0, data.len() as u32)?;
+        let n = bytes.len().min(4096);
+        // SAFETY: one instance runs one call at a time; nothing else touches it.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), core::ptr::addr_of_mut!(PLANTED).cast::<u8>(), n) };
+        core::mem::forget(bytes);
+        Ok(())
+    }
+
+    /// Searches every byte of linear memory for the bytes `hex` spells. The
+    /// needle is kept inverted, so it cannot find itself. Found: a payload
+    /// with the address (u32, little-endian); not found: `None`.
+    pub fn scan(hex: &str) -> Result<Option<Payload>, Error> {
+        let inverted: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).map(|b| !b))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::Other("scan-<hex>: not hex".into()))?;
+        if inverted.is_empty() {
+            return Err(Error::Other("scan-<hex>: empty".into()));
+        }
+        let end = core::arch::wasm32::memory_size(0) * 65536;
+        'at: for at in 1..end.saturating_sub(inverted.len()) {
+            for (j, &want) in inverted.iter().enumerate() {
+                // SAFETY: every address below memory.size is readable in wasm.
+                if !unsafe { core::ptr::read_volatile((at + j) as *const u8) } != want {
+                    continue 'at;
+                }
+            }
+            let found = Payload::create(4)?;
+            found.write_at(0, &(at as u32).to_le_bytes())?;
+            return Ok(Some(found));
+        }
+        Ok(None)
     }
 }

@@ -4,7 +4,9 @@
 //! Instances come from a **pooling allocator** ([`pool_config`]): memory
 //! slots, tables and instance records reserved once, so opening a tenant
 //! does not `mmap` a 4 GiB linear-memory reservation and `munmap` it again at
-//! close (with the TLB shoot-downs that costs on every core).
+//! close (with the TLB shoot-downs that costs on every core), and the pages a
+//! closed instance wrote are reset in place for the slot's next instance
+//! ([`KEEP_RESIDENT`]) rather than returned to the kernel and faulted in again.
 //! The pool is bounded process-wide, so a second, on-demand engine (the
 //! *spare*, made at first need) takes what the pool cannot hold: instances
 //! past [`POOL_INSTANCES`], and components whose shape no slot fits (several
@@ -66,9 +68,25 @@ const POOL_CORE_PER_COMPONENT: u32 = 4;
 
 /// Closed instances' memories returned to the kernel together, this many at
 /// a time (per CPU shard), rather than one `madvise` and TLB shoot-down per
-/// close: at most `cores × 15` closed slots (about 1 MiB each for the fs
-/// connector) stay committed until the next batch.
+/// close: at most `cores × 15` closed slots stay committed until the next
+/// batch. Only what [`KEEP_RESIDENT`] does not keep is returned.
 const DECOMMIT_BATCH: usize = 16;
+
+/// Of a closed instance's linear memory, the pages it wrote, up to this many
+/// bytes, are reset in place (zeroed, the memory image copied back) and
+/// stay resident for the slot's next instance, rather than returned to the
+/// kernel and faulted in afresh: wasmtime finds them with Linux's
+/// `PAGEMAP_SCAN` (6.7 and later; elsewhere nothing is kept). The fs
+/// connector writes about 40 KiB of memory per open, which was ≈ 8 page
+/// faults per open plus its share of a batched `madvise` (docs/benchmarks.md,
+/// "Written pages kept resident"); a guest that writes more keeps this much
+/// and has the rest returned. What this holds after tenants close: at most
+/// this much per slot that was in use (so never more than those tenants held
+/// while open); a slot's pages go when another component takes it.
+const KEEP_RESIDENT: usize = 128 << 10;
+
+/// The same for a closed instance's tables.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
 /// Initialized data (the active data segments of all its core modules) up
 /// to which a component lives on the main and spare engines, whose instances
@@ -150,7 +168,8 @@ impl Lane {
 /// [`POOL_CORE_PER_COMPONENT`] core instances and tables, one memory per
 /// module (wasmtime's default), memories up to 4 GiB (all of wasm32; the
 /// tenant's `limits.memoryBytes` still caps them through the limiter),
-/// decommits batched ([`DECOMMIT_BATCH`]).
+/// written pages reset in place ([`KEEP_RESIDENT`]), the rest decommitted in
+/// batches ([`DECOMMIT_BATCH`]).
 fn pool_config() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOL_INSTANCES)
@@ -159,6 +178,9 @@ fn pool_config() -> PoolingAllocationConfig {
         .total_tables(POOL_INSTANCES * POOL_CORE_PER_COMPONENT)
         .total_stacks(0)
         .max_memory_size(1 << 32)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(TABLE_KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto)
         .decommit_batch_size(DECOMMIT_BATCH);
     pool
 }
@@ -617,16 +639,19 @@ mod tests {
         use crate::{Limits, OpenOptions};
         use std::time::Instant;
         use wasmtime::Store;
-        let mut at_once = pool_config();
+        let mut decommitted = pool_config();
+        decommitted.linear_memory_keep_resident(0).table_keep_resident(0);
+        let mut at_once = decommitted.clone();
         at_once.decommit_batch_size(1);
-        let mut resident = pool_config();
-        resident.linear_memory_keep_resident(2 << 20).table_keep_resident(1 << 16);
+        let mut memset = decommitted.clone();
+        memset.linear_memory_keep_resident(2 << 20).table_keep_resident(1 << 16).pagemap_scan(wasmtime::Enabled::No);
         let wasm = guest("fs-connector");
         let lanes: Vec<(&str, Lane, Pre)> = [
-            ("pooled, image copied (kvbox's)", Some(pool_config()), false),
-            ("pooled, image copy-on-write", Some(pool_config()), true),
+            ("pooled, written pages kept (kvbox's)", Some(pool_config()), false),
+            ("the same, image copy-on-write", Some(pool_config()), true),
+            ("pooled, decommit in batches", Some(decommitted), false),
             ("pooled, decommit at once", Some(at_once), false),
-            ("pooled, 2 MiB kept resident", Some(resident), false),
+            ("pooled, first 2 MiB memset", Some(memset), false),
             ("on demand (no pool)", None, false),
         ]
         .into_iter()
@@ -670,7 +695,7 @@ mod tests {
         }
         for ((name, ..), (up, down)) in lanes.iter().zip(samples) {
             println!(
-                "{name:>26}: instantiate + open {:6.1} µs, drop {:5.1} µs (mean of 300, median of 9 rounds)",
+                "{name:>36}: instantiate + open {:6.1} µs, drop {:5.1} µs (mean of 300, median of 9 rounds)",
                 median(up),
                 median(down)
             );
