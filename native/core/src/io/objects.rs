@@ -204,6 +204,8 @@ impl ObjectDir {
                 .map_err(|e| Error::os(&format!("renaming into {:?}", Shown(path)), e.into()))?;
             if self.durable {
                 rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {:?}", Shown(path)), e.into()))?;
+                // A tenant directory created at open: its own entry too (free after the sync above on ext4).
+                self.root.sync_created()?;
             }
             Ok(())
         });
@@ -581,6 +583,17 @@ mod tests {
             assert!(d.remove("x/y").unwrap());
             assert!(!d.remove("x/y").unwrap());
         });
+    }
+
+    #[test]
+    fn a_durable_write_syncs_the_directories_open_created() {
+        let tmp = tempfile::tempdir().unwrap();
+        for durable in [true, false] {
+            let d = ObjectDir::open(&tmp.path().join(format!("new-{durable}/tenant")), true, durable).unwrap();
+            assert_eq!(d.root().unsynced().len(), 2);
+            d.write("ab/k", b"v").unwrap();
+            assert_eq!(d.root().unsynced().is_empty(), durable, "durable: {durable}");
+        }
     }
 
     #[test]

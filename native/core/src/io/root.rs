@@ -12,7 +12,8 @@ use crate::{Error, Result};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Longest object path accepted from a connector, in bytes.
 pub const MAX_PATH_BYTES: usize = 4000;
@@ -80,6 +81,25 @@ pub fn split_parent(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
+/// Creates directory `path` and its missing ancestors; returns the parents
+/// whose entries that added (topmost first: what has to be synced for the
+/// new directories to survive a crash). A directory someone else creates
+/// meanwhile is fine, and its parent is listed all the same.
+fn create_all(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut parents = Vec::new();
+    let mut missing = Some(path);
+    while let Some(p) = missing
+        && matches!(std::fs::symlink_metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    {
+        let parent = p.parent().filter(|q| !q.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        parents.push(parent.to_path_buf());
+        missing = p.parent().filter(|q| !q.as_os_str().is_empty());
+    }
+    std::fs::create_dir_all(path)?;
+    parents.reverse();
+    Ok(parents)
+}
+
 /// Most directory descriptors a tenant keeps open for reuse (the fs
 /// layout has 256 shard directories; past the bound the cache starts over).
 const CACHED_DIRS: usize = 1024;
@@ -98,6 +118,12 @@ pub struct TenantRoot {
     /// from here; until then reads keep using the original directory (still
     /// the same inode, never the link's target).
     dirs: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<OwnedFd>>>,
+    /// The parents of the directories [`TenantRoot::open`] created (the
+    /// root, and any missing ancestors), topmost first, until a durable
+    /// write syncs them ([`TenantRoot::sync_created`]).
+    unsynced: std::sync::Mutex<Vec<PathBuf>>,
+    /// Whether `unsynced` may hold anything: the check every durable write makes.
+    any_unsynced: AtomicBool,
 }
 
 impl TenantRoot {
@@ -105,9 +131,10 @@ impl TenantRoot {
     /// the usual case, costs one `open`; `mkdir` only follows its absence.
     pub fn open(path: &Path) -> Result<Self> {
         let open = || rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+        let mut unsynced = Vec::new();
         let dir = match open() {
             Err(Errno::NOENT) => {
-                std::fs::create_dir_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
+                unsynced = create_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
                 open()
             }
             other => other,
@@ -117,7 +144,33 @@ impl TenantRoot {
             Errno::LOOP => Error::Io(format!("opening root {}: too many levels of symbolic links", path.display())),
             e => Error::os(&format!("opening root {}", path.display()), e.into()),
         })?;
-        Ok(Self { dir, dirs: Default::default() })
+        let any_unsynced = AtomicBool::new(!unsynced.is_empty());
+        Ok(Self { dir, dirs: Default::default(), unsynced: std::sync::Mutex::new(unsynced), any_unsynced })
+    }
+
+    /// Makes the directories [`TenantRoot::open`] created durable: syncs
+    /// each parent whose entries changed, once (a durable write calls this
+    /// before it reports success; later ones find nothing to do).
+    pub fn sync_created(&self) -> Result<()> {
+        if !self.any_unsynced.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut unsynced = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(parent) = unsynced.first() {
+            let synced = rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .and_then(|fd| rustix::fs::fsync(&fd))
+                .map_err(|e| Error::os(&format!("syncing {}, where the tenant's directory was created", parent.display()), e.into()));
+            synced?;
+            unsynced.remove(0);
+        }
+        self.any_unsynced.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// The parents [`TenantRoot::sync_created`] has yet to sync.
+    #[cfg(test)]
+    pub fn unsynced(&self) -> Vec<PathBuf> {
+        self.unsynced.lock().unwrap().clone()
     }
 
     /// The root's descriptor.
@@ -219,6 +272,18 @@ mod tests {
         assert!(shown.len() < 120, "{shown}");
         let Err(Error::InvalidPath(m)) = check_path(&"a/".repeat(2001), false) else { panic!("refused") };
         assert!(m.len() < 200 && m.contains("(4002 bytes) is longer than"), "{m}");
+    }
+
+    #[test]
+    fn lists_the_parents_of_the_directories_it_creates_until_synced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = TenantRoot::open(&tmp.path().join("a/b/c")).unwrap();
+        let t = tmp.path().to_path_buf();
+        assert_eq!(root.unsynced(), vec![t.clone(), t.join("a"), t.join("a/b")], "topmost first");
+        root.sync_created().unwrap();
+        assert!(root.unsynced().is_empty());
+        assert!(TenantRoot::open(&t.join("a/b/c")).unwrap().unsynced().is_empty(), "nothing created: nothing to sync");
+        assert_eq!(TenantRoot::open(&t.join("a/d")).unwrap().unsynced(), vec![t.join("a")]);
     }
 
     #[test]
