@@ -17,9 +17,10 @@ use std::os::fd::{AsFd, OwnedFd};
 impl ObjectDir {
     /// Opens directory `rel` (checked, not deeper than allowed), making the
     /// missing part of it once the directory quota has room for all of it.
-    /// New directories' parents are synced when durable, so a durable
+    /// New directories' parents are recorded for the write's final sync
+    /// when durable ([`super::root::TenantRoot::sync_parents`]), so a durable
     /// object never sits in a lost directory.
-    pub(super) fn make_dirs(&self, rel: &str) -> Result<OwnedFd> {
+    pub(super) fn make_dirs(&self, rel: &str) -> Result<std::sync::Arc<OwnedFd>> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY;
         let segments: Vec<&str> = rel.split('/').collect();
         // Close-on-exec like every descriptor kvbox holds: this one shares the
@@ -35,19 +36,20 @@ impl ObjectDir {
             have += 1;
         }
         let mut reserved = self.accounts.reserve_dirs((segments.len() - have) as u64)?;
+        let mut cur = std::sync::Arc::new(cur);
         for seg in &segments[have..] {
-            match rustix::fs::mkdirat(&cur, *seg, Mode::from_raw_mode(0o755)) {
-                Ok(()) => {
-                    reserved.made_one();
-                    if self.durable {
-                        rustix::fs::fsync(&cur).map_err(|e| Error::os("syncing a new directory's parent", e.into()))?;
-                    }
-                }
+            if self.durable {
+                self.root().will_make_in(cur.clone());
+            }
+            match rustix::fs::mkdirat(&*cur, *seg, Mode::from_raw_mode(0o755)) {
+                Ok(()) => reserved.made_one(),
                 Err(Errno::EXIST) => {} // made by a concurrent put meanwhile
                 Err(e) => return Err(Error::os(&format!("creating directory {:?}", Shown(rel)), e.into())),
             }
-            cur = openat2_beneath(cur.as_fd(), seg, flags, Mode::empty())
-                .map_err(|e| Error::os(&format!("opening directory {:?}", Shown(rel)), e.into()))?;
+            cur = std::sync::Arc::new(
+                openat2_beneath(cur.as_fd(), seg, flags, Mode::empty())
+                    .map_err(|e| Error::os(&format!("opening directory {:?}", Shown(rel)), e.into()))?,
+            );
         }
         Ok(cur)
     }

@@ -118,12 +118,21 @@ pub struct TenantRoot {
     /// from here; until then reads keep using the original directory (still
     /// the same inode, never the link's target).
     dirs: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<OwnedFd>>>,
-    /// The parents of the directories [`TenantRoot::open`] created (the
-    /// root, and any missing ancestors), topmost first, until a durable
-    /// write syncs them ([`TenantRoot::sync_created`]).
-    unsynced: std::sync::Mutex<Vec<PathBuf>>,
+    /// Directories whose entries changed since their last sync, until a
+    /// durable write syncs them ([`TenantRoot::sync_parents`]): the parents
+    /// of the directories [`TenantRoot::open`] created (the root, and any
+    /// missing ancestors, topmost first), then those of directories made
+    /// beneath the root ([`TenantRoot::will_make_in`]).
+    unsynced: std::sync::Mutex<Vec<Unsynced>>,
     /// Whether `unsynced` may hold anything: the check every durable write makes.
     any_unsynced: AtomicBool,
+}
+
+/// A directory to sync: outside the root by path, beneath it by descriptor.
+#[derive(Debug)]
+enum Unsynced {
+    Path(PathBuf),
+    Dir(std::sync::Arc<OwnedFd>),
 }
 
 impl TenantRoot {
@@ -145,32 +154,54 @@ impl TenantRoot {
             e => Error::os(&format!("opening root {}", path.display()), e.into()),
         })?;
         let any_unsynced = AtomicBool::new(!unsynced.is_empty());
-        Ok(Self { dir, dirs: Default::default(), unsynced: std::sync::Mutex::new(unsynced), any_unsynced })
+        let unsynced = std::sync::Mutex::new(unsynced.into_iter().map(Unsynced::Path).collect());
+        Ok(Self { dir, dirs: Default::default(), unsynced, any_unsynced })
     }
 
-    /// Makes the directories [`TenantRoot::open`] created durable: syncs
-    /// each parent whose entries changed, once (a durable write calls this
-    /// before it reports success; later ones find nothing to do).
-    pub fn sync_created(&self) -> Result<()> {
+    /// Records that a directory is about to be made in `parent` (beneath
+    /// the root), so the next durable write syncs `parent`. Called before
+    /// the `mkdir`, so any write that finds the new directory also finds
+    /// this record and does not report success before `parent` is synced.
+    pub fn will_make_in(&self, parent: std::sync::Arc<OwnedFd>) {
+        self.unsynced.lock().unwrap_or_else(|p| p.into_inner()).push(Unsynced::Dir(parent));
+        self.any_unsynced.store(true, Ordering::Release);
+    }
+
+    /// Syncs every directory whose entries changed since its last sync
+    /// (directories [`TenantRoot::open`] or a write created). A durable write
+    /// calls this after syncing its object and the object's directory and
+    /// before it reports success: by then the journal of most filesystems
+    /// (ext4, XFS) has committed the `mkdir`s too, so this is cheap, where a
+    /// sync right after each `mkdir` cost a commit of its own. Nothing to do
+    /// (one atomic load) once a tenant's directories exist.
+    pub fn sync_parents(&self) -> Result<()> {
         if !self.any_unsynced.load(Ordering::Acquire) {
             return Ok(());
         }
+        // Held while syncing: a concurrent write waits, then finds them synced.
         let mut unsynced = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(parent) = unsynced.first() {
-            let synced = rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .and_then(|fd| rustix::fs::fsync(&fd))
-                .map_err(|e| Error::os(&format!("syncing {}, where the tenant's directory was created", parent.display()), e.into()));
-            synced?;
+        while let Some(next) = unsynced.first() {
+            match next {
+                Unsynced::Path(parent) => rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                    .and_then(|fd| rustix::fs::fsync(&fd))
+                    .map_err(|e| Error::os(&format!("syncing {}, where the tenant's directory was created", parent.display()), e.into()))?,
+                Unsynced::Dir(parent) => {
+                    rustix::fs::fsync(&**parent).map_err(|e| Error::os("syncing a new directory's parent", e.into()))?
+                }
+            }
             unsynced.remove(0);
         }
         self.any_unsynced.store(false, Ordering::Release);
         Ok(())
     }
 
-    /// The parents [`TenantRoot::sync_created`] has yet to sync.
+    /// How many directories [`TenantRoot::sync_parents`] has yet to sync, and
+    /// the paths among them.
     #[cfg(test)]
-    pub fn unsynced(&self) -> Vec<PathBuf> {
-        self.unsynced.lock().unwrap().clone()
+    pub fn unsynced(&self) -> (usize, Vec<PathBuf>) {
+        let unsynced = self.unsynced.lock().unwrap();
+        let paths = unsynced.iter().filter_map(|u| if let Unsynced::Path(p) = u { Some(p.clone()) } else { None }).collect();
+        (unsynced.len(), paths)
     }
 
     /// The root's descriptor.
@@ -210,8 +241,8 @@ impl TenantRoot {
     }
 
     /// Caches `fd`, directory `rel` just opened beneath the root.
-    pub fn remember(&self, rel: &str, fd: OwnedFd) -> std::sync::Arc<OwnedFd> {
-        let fd = std::sync::Arc::new(fd);
+    pub fn remember(&self, rel: &str, fd: impl Into<std::sync::Arc<OwnedFd>>) -> std::sync::Arc<OwnedFd> {
+        let fd = fd.into();
         let mut cache = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= CACHED_DIRS {
             cache.clear();
@@ -279,11 +310,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = TenantRoot::open(&tmp.path().join("a/b/c")).unwrap();
         let t = tmp.path().to_path_buf();
-        assert_eq!(root.unsynced(), vec![t.clone(), t.join("a"), t.join("a/b")], "topmost first");
-        root.sync_created().unwrap();
-        assert!(root.unsynced().is_empty());
-        assert!(TenantRoot::open(&t.join("a/b/c")).unwrap().unsynced().is_empty(), "nothing created: nothing to sync");
-        assert_eq!(TenantRoot::open(&t.join("a/d")).unwrap().unsynced(), vec![t.join("a")]);
+        assert_eq!(root.unsynced(), (3, vec![t.clone(), t.join("a"), t.join("a/b")]), "topmost first");
+        root.sync_parents().unwrap();
+        assert_eq!(root.unsynced().0, 0);
+        assert_eq!(TenantRoot::open(&t.join("a/b/c")).unwrap().unsynced().0, 0, "nothing created: nothing to sync");
+        assert_eq!(TenantRoot::open(&t.join("a/d")).unwrap().unsynced(), (1, vec![t.join("a")]));
     }
 
     #[test]
