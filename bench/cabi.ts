@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { FS_CONNECTOR, loadNativeLibrary } from '../host/index.js';
-import { kvboxSystem, type System } from './systems.js';
+import { inService, kvboxSystem, type System } from './systems.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const DIST = join(ROOT, 'test', 'cabi', 'dist');
@@ -23,12 +23,15 @@ const DROP_IN = join(ROOT, 'native', 'libkvbox_connector.so');
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /** A C-ABI library driven by bench/cabi_driver.c, one process per batch, timed inside. */
-function fromC(name: string, library: string, config: (dir: string) => object): System {
+function fromC(name: string, library: string, config: (dir: string) => object, fsLayout: boolean): System {
   const run = (op: string, dir: string, size: number, count: number, threads: number) =>
     Number(execFileSync(join(DIST, 'cabi_bench'), [op, library, JSON.stringify(config(dir)), String(size), String(count), String(threads)], { encoding: 'utf8' }).trim());
   return {
     name,
-    put: async (dir, data, count, concurrency) => run('put', dir, data.length, count, concurrency),
+    put: async (dir, data, count, concurrency) => {
+      if (fsLayout) inService(dir);
+      return run('put', dir, data.length, count, concurrency);
+    },
     get: async (dir, size, count, concurrency) => run('get', dir, size, count, concurrency),
     // The driver always reads into buffers allocated once per thread.
     getInto: async (dir, size, count, concurrency) => run('get', dir, size, count, concurrency),
@@ -40,9 +43,9 @@ export async function cabiSystems(work: string): Promise<System[]> {
   const trusted = await loadNativeLibrary(TEST_SO, { sha256: sha256(TEST_SO) });
   const fsWasm = { wasm: FS_CONNECTOR, sha256: sha256(FS_CONNECTOR) };
   return [
-    fromC('so-from-c', TEST_SO, (dir) => ({ base_path: dir })),
-    kvboxSystem('trusted-so', trusted, 4),
-    fromC('dropin-wasm-c', DROP_IN, (dir) => ({ connector: fsWasm, root: dir, cache_dir: join(work, 'cabi-cache'), limits: { max_instances: 4 } })),
+    fromC('so-from-c', TEST_SO, (dir) => ({ base_path: dir }), false),
+    kvboxSystem('trusted-so', trusted, 4, true, false),
+    fromC('dropin-wasm-c', DROP_IN, (dir) => ({ connector: fsWasm, root: dir, cache_dir: join(work, 'cabi-cache'), limits: { max_instances: 4 } }), true),
   ];
 }
 

@@ -4,6 +4,7 @@
  * `concurrency` operations in flight.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allocBuffer, type ConnectorComponent } from '../host/index.js';
@@ -24,6 +25,17 @@ export interface System {
  */
 function targets(size: number, concurrency: number, aligned = false): Buffer[] {
   return Array.from({ length: concurrency }, () => (aligned ? allocBuffer(size) : Buffer.allocUnsafeSlow(size)).fill(1));
+}
+
+/**
+ * Makes `dir` a tenant in service for the fs layout (crates/layout): its 256 shard directories exist, as
+ * they do after a tenant's first ≈ 1 500 puts (keys hash evenly over the shards). The timed puts then pay what puts in service pay,
+ * as the C references do writing into their one existing directory; a new tenant's first puts also make
+ * the shards (one `mkdir`, and when durable one more directory sync, per new shard: docs/benchmarks.md,
+ * "Tenants in service"), a cost of the tenant's first puts only, shown by the batch rows' "new tenant" lane.
+ */
+export function inService(dir: string): void {
+  for (let shard = 0; shard < 256; shard++) mkdirSync(join(dir, shard.toString(16).padStart(2, '0')), { recursive: true });
 }
 
 /** `data` in an `allocBuffer` (O_DIRECT-aligned: kvbox writes it with no bounce copy), made before timing. */
@@ -57,11 +69,13 @@ function check(got: number | undefined, size: number, what: string): void {
 }
 
 /** A kvbox connector (sandboxed or native) opened on each batch directory. */
-export function kvboxSystem(name: string, component: ConnectorComponent, maxInstances: number, durable = true): System {
+/** A kvbox connector as a system; `fsLayout`: it stores objects in the fs layout, so its tenants are made {@link inService}. */
+export function kvboxSystem(name: string, component: ConnectorComponent, maxInstances: number, durable = true, fsLayout = true): System {
   const opened = new Map<string, Awaited<ReturnType<ConnectorComponent['open']>>>();
   const connector = async (dir: string) => {
     let c = opened.get(dir);
     if (!c) {
+      if (fsLayout) inService(dir);
       c = await component.open({ root: dir, durable, limits: { maxInstances } });
       opened.set(dir, c);
     }
