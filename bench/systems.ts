@@ -68,8 +68,10 @@ function check(got: number | undefined, size: number, what: string): void {
   if (got !== size) throw new Error(`${what}: read ${got} bytes, expected ${size}`);
 }
 
-/** A kvbox connector (sandboxed or native) opened on each batch directory. */
-/** A kvbox connector as a system; `fsLayout`: it stores objects in the fs layout, so its tenants are made {@link inService}. */
+/**
+ * A kvbox connector (sandboxed or native) opened on each batch directory; `fsLayout`: it stores objects in
+ * the fs layout, so its tenants are made {@link inService} first.
+ */
 export function kvboxSystem(name: string, component: ConnectorComponent, maxInstances: number, durable = true, fsLayout = true): System {
   const opened = new Map<string, Awaited<ReturnType<ConnectorComponent['open']>>>();
   const connector = async (dir: string) => {

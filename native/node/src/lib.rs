@@ -225,6 +225,13 @@ pub fn worker_spin_catches() -> f64 {
     workers::spin_catches() as f64
 }
 
+/// Whether the instance pool keeps closed instances' written pages
+/// resident, reset in place (`sandbox/runtime.rs` `KEEP_RESIDENT`). For tests.
+#[napi]
+pub fn instance_pool_keeps_pages() -> Result<bool> {
+    Ok(Runtime::global().map_err(|e| Error::from_reason(e.to_string()))?.keeps_pages())
+}
+
 /// The inline wait window in µs (`KVBOX_INLINE_WAIT_US`, see `settle::call`);
 /// with `micros`, sets it first. For benchmarks that compare both ways in one
 /// process.

@@ -38,10 +38,7 @@ impl ObjectDir {
         let mut reserved = self.accounts.reserve_dirs((segments.len() - have) as u64)?;
         let mut cur = std::sync::Arc::new(cur);
         for seg in &segments[have..] {
-            if self.durable {
-                self.root().will_make_in(cur.clone());
-            }
-            match rustix::fs::mkdirat(&*cur, *seg, Mode::from_raw_mode(0o755)) {
+            match self.root().make_dir_in(&cur, seg, self.durable) {
                 Ok(()) => reserved.made_one(),
                 Err(Errno::EXIST) => {} // made by a concurrent put meanwhile
                 Err(e) => return Err(Error::os(&format!("creating directory {:?}", Shown(rel)), e.into())),

@@ -199,26 +199,24 @@ impl ObjectDir {
             None => self.root.remember(parent, self.make_dirs(parent)?),
         };
         let tmp = temp_name();
-        let result = self.write_temp(&dir, &tmp, data).and_then(|()| {
+        let placed = self.write_temp(&dir, &tmp, data).and_then(|()| {
             rustix::fs::renameat(&dir, tmp.as_str(), &dir, name)
-                .map_err(|e| Error::os(&format!("renaming into {:?}", Shown(path)), e.into()))?;
-            if self.durable {
-                rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {:?}", Shown(path)), e.into()))?;
-                // Directories made for this write or another, or at open: their entries too.
-                self.root.sync_parents()?;
-            }
-            Ok(())
+                .map_err(|e| Error::os(&format!("renaming into {:?}", Shown(path)), e.into()))
         });
-        match result {
-            Ok(()) => {
-                reservation.commit();
-                self.settled(path);
-            }
-            Err(_) => {
-                let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
-            }
+        if let Err(e) = placed {
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            return Err(e);
         }
-        result
+        // The object is in place: counted from now on, whether or not the
+        // syncs below succeed (a failed one fails the put, not the count).
+        reservation.commit();
+        self.settled(path);
+        if self.durable {
+            rustix::fs::fsync(&dir).map_err(|e| Error::os(&format!("syncing the directory of {:?}", Shown(path)), e.into()))?;
+            // Directories made for this write or another, or at open: their entries too.
+            self.root.sync_parents()?;
+        }
+        Ok(())
     }
 
     fn write_temp(&self, dir: &OwnedFd, tmp: &str, data: &[u8]) -> Result<()> {
@@ -590,9 +588,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         for durable in [true, false] {
             let d = ObjectDir::open(&tmp.path().join(format!("new-{durable}/tenant")), true, durable).unwrap();
-            assert_eq!(d.root().unsynced().0, 2);
+            assert_eq!(d.root().unsynced().len(), 2);
             d.write("ab/cd/k", b"v").unwrap();
-            assert_eq!(d.root().unsynced().0, if durable { 0 } else { 2 }, "durable: {durable}");
+            assert_eq!(d.root().unsynced().len(), if durable { 0 } else { 2 }, "durable: {durable}");
             d.write("ab/k", b"v").unwrap();
         }
     }

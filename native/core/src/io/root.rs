@@ -11,8 +11,9 @@
 use crate::{Error, Result};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
+use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Longest object path accepted from a connector, in bytes.
@@ -82,22 +83,23 @@ pub fn split_parent(path: &str) -> (&str, &str) {
 }
 
 /// Creates directory `path` and its missing ancestors; returns the parents
-/// whose entries that added (topmost first: what has to be synced for the
-/// new directories to survive a crash). A directory someone else creates
-/// meanwhile is fine, and its parent is listed all the same.
-fn create_all(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// whose entries that added, opened (topmost first: what has to be synced
+/// for the new directories to survive a crash). A directory someone else
+/// creates meanwhile is fine, and its parent is listed all the same; a
+/// parent kvbox may create in but not read (write and search permission
+/// only) cannot be opened to sync, and is left out.
+fn create_all(path: &Path) -> std::io::Result<VecDeque<std::sync::Arc<OwnedFd>>> {
     let mut parents = Vec::new();
     let mut missing = Some(path);
     while let Some(p) = missing
         && matches!(std::fs::symlink_metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
     {
-        let parent = p.parent().filter(|q| !q.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        parents.push(parent.to_path_buf());
         missing = p.parent().filter(|q| !q.as_os_str().is_empty());
+        parents.push(missing.unwrap_or(Path::new(".")));
     }
     std::fs::create_dir_all(path)?;
-    parents.reverse();
-    Ok(parents)
+    let open = |p: &&Path| rustix::fs::open(*p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+    Ok(parents.iter().rev().filter_map(open).map(std::sync::Arc::new).collect())
 }
 
 /// Most directory descriptors a tenant keeps open for reuse (the fs
@@ -122,17 +124,10 @@ pub struct TenantRoot {
     /// durable write syncs them ([`TenantRoot::sync_parents`]): the parents
     /// of the directories [`TenantRoot::open`] created (the root, and any
     /// missing ancestors, topmost first), then those of directories made
-    /// beneath the root ([`TenantRoot::will_make_in`]).
-    unsynced: std::sync::Mutex<Vec<Unsynced>>,
+    /// beneath the root ([`TenantRoot::make_dir_in`]).
+    unsynced: std::sync::Mutex<VecDeque<std::sync::Arc<OwnedFd>>>,
     /// Whether `unsynced` may hold anything: the check every durable write makes.
     any_unsynced: AtomicBool,
-}
-
-/// A directory to sync: outside the root by path, beneath it by descriptor.
-#[derive(Debug)]
-enum Unsynced {
-    Path(PathBuf),
-    Dir(std::sync::Arc<OwnedFd>),
 }
 
 impl TenantRoot {
@@ -140,7 +135,7 @@ impl TenantRoot {
     /// the usual case, costs one `open`; `mkdir` only follows its absence.
     pub fn open(path: &Path) -> Result<Self> {
         let open = || rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
-        let mut unsynced = Vec::new();
+        let mut unsynced = VecDeque::new();
         let dir = match open() {
             Err(Errno::NOENT) => {
                 unsynced = create_all(path).map_err(|e| Error::os(&format!("creating root {}", path.display()), e))?;
@@ -154,17 +149,24 @@ impl TenantRoot {
             e => Error::os(&format!("opening root {}", path.display()), e.into()),
         })?;
         let any_unsynced = AtomicBool::new(!unsynced.is_empty());
-        let unsynced = std::sync::Mutex::new(unsynced.into_iter().map(Unsynced::Path).collect());
-        Ok(Self { dir, dirs: Default::default(), unsynced, any_unsynced })
+        Ok(Self { dir, dirs: Default::default(), unsynced: std::sync::Mutex::new(unsynced), any_unsynced })
     }
 
-    /// Records that a directory is about to be made in `parent` (beneath
-    /// the root), so the next durable write syncs `parent`. Called before
-    /// the `mkdir`, so any write that finds the new directory also finds
-    /// this record and does not report success before `parent` is synced.
-    pub fn will_make_in(&self, parent: std::sync::Arc<OwnedFd>) {
-        self.unsynced.lock().unwrap_or_else(|p| p.into_inner()).push(Unsynced::Dir(parent));
+    /// Makes directory `name` in `parent` (beneath the root) with `mkdirat`,
+    /// recording `parent` for the next durable write to sync when `durable`.
+    /// The record and the `mkdir` happen under the lock [`TenantRoot::sync_parents`]
+    /// holds while syncing: a sync either ends before the `mkdir` (and leaves
+    /// this record) or starts after it (and covers it), so any write that
+    /// finds the new directory also finds it synced or recorded.
+    pub fn make_dir_in(&self, parent: &std::sync::Arc<OwnedFd>, name: &str, durable: bool) -> std::result::Result<(), Errno> {
+        let mode = Mode::from_raw_mode(0o755);
+        if !durable {
+            return rustix::fs::mkdirat(&**parent, name, mode);
+        }
+        let mut unsynced = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
+        unsynced.push_back(parent.clone());
         self.any_unsynced.store(true, Ordering::Release);
+        rustix::fs::mkdirat(&**parent, name, mode)
     }
 
     /// Syncs every directory whose entries changed since its last sync
@@ -179,29 +181,22 @@ impl TenantRoot {
             return Ok(());
         }
         // Held while syncing: a concurrent write waits, then finds them synced.
+        // One that fails stays first, so every later durable write fails too:
+        // a directory whose sync failed cannot hold a durable object.
         let mut unsynced = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(next) = unsynced.first() {
-            match next {
-                Unsynced::Path(parent) => rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                    .and_then(|fd| rustix::fs::fsync(&fd))
-                    .map_err(|e| Error::os(&format!("syncing {}, where the tenant's directory was created", parent.display()), e.into()))?,
-                Unsynced::Dir(parent) => {
-                    rustix::fs::fsync(&**parent).map_err(|e| Error::os("syncing a new directory's parent", e.into()))?
-                }
-            }
-            unsynced.remove(0);
+        while let Some(parent) = unsynced.front() {
+            rustix::fs::fsync(&**parent).map_err(|e| Error::os("syncing a new directory's parent", e.into()))?;
+            unsynced.pop_front();
         }
         self.any_unsynced.store(false, Ordering::Release);
         Ok(())
     }
 
-    /// How many directories [`TenantRoot::sync_parents`] has yet to sync, and
-    /// the paths among them.
+    /// The (device, inode) of each directory [`TenantRoot::sync_parents`] has yet to sync.
     #[cfg(test)]
-    pub fn unsynced(&self) -> (usize, Vec<PathBuf>) {
+    pub fn unsynced(&self) -> Vec<(u64, u64)> {
         let unsynced = self.unsynced.lock().unwrap();
-        let paths = unsynced.iter().filter_map(|u| if let Unsynced::Path(p) = u { Some(p.clone()) } else { None }).collect();
-        (unsynced.len(), paths)
+        unsynced.iter().map(|fd| rustix::fs::fstat(&**fd).map(|st| (st.st_dev, st.st_ino)).unwrap()).collect()
     }
 
     /// The root's descriptor.
@@ -280,6 +275,8 @@ pub fn openat2_beneath(dir: BorrowedFd<'_>, rel: &str, flags: OFlags, mode: Mode
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::PathBuf;
 
     #[test]
     fn lexical_rules() {
@@ -310,11 +307,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = TenantRoot::open(&tmp.path().join("a/b/c")).unwrap();
         let t = tmp.path().to_path_buf();
-        assert_eq!(root.unsynced(), (3, vec![t.clone(), t.join("a"), t.join("a/b")]), "topmost first");
+        let id = |p: PathBuf| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).unwrap();
+        assert_eq!(root.unsynced(), vec![id(t.clone()), id(t.join("a")), id(t.join("a/b"))], "topmost first");
         root.sync_parents().unwrap();
-        assert_eq!(root.unsynced().0, 0);
-        assert_eq!(TenantRoot::open(&t.join("a/b/c")).unwrap().unsynced().0, 0, "nothing created: nothing to sync");
-        assert_eq!(TenantRoot::open(&t.join("a/d")).unwrap().unsynced(), (1, vec![t.join("a")]));
+        assert!(root.unsynced().is_empty());
+        assert!(TenantRoot::open(&t.join("a/b/c")).unwrap().unsynced().is_empty(), "nothing created: nothing to sync");
+        assert_eq!(TenantRoot::open(&t.join("a/d")).unwrap().unsynced(), vec![id(t.join("a"))]);
     }
 
     #[test]

@@ -110,12 +110,16 @@ impl WasmConnector {
     }
 
     /// A new instance with the connector opened in it: from a pool slot when
-    /// the runtime pools (the spare engine when the pool is full), else from
+    /// the runtime pools (the spare engine when the pool is full, or no
+    /// longer usable: [`Runtime::pool_usable`]), else from
     /// the component's engine (see [`super::runtime`]).
     fn instantiate(&self, cancel: &Cancel) -> Result<Instance> {
         let rt = Runtime::global()?;
         self.counters.created.fetch_add(1, Ordering::Relaxed);
-        if let Some(instance) = self.instantiate_on(rt.slot(&self.component), cancel)? {
+        let slot = rt.slot(&self.component);
+        if (!slot.pooled || rt.pool_usable())
+            && let Some(instance) = self.instantiate_on(slot, cancel)?
+        {
             return Ok(instance);
         }
         let spare = rt.overflow(&self.component)?;

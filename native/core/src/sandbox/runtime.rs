@@ -37,6 +37,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
@@ -76,13 +77,20 @@ const DECOMMIT_BATCH: usize = 16;
 /// bytes, are reset in place (zeroed, the memory image copied back) and
 /// stay resident for the slot's next instance, rather than returned to the
 /// kernel and faulted in afresh: wasmtime finds them with Linux's
-/// `PAGEMAP_SCAN` (6.7 and later; elsewhere nothing is kept). The fs
-/// connector writes about 40 KiB of memory per open, which was ≈ 8 page
-/// faults per open plus its share of a batched `madvise` (docs/benchmarks.md,
-/// "Written pages kept resident"); a guest that writes more keeps this much
-/// and has the rest returned. What this holds after tenants close: at most
-/// this much per slot that was in use (so never more than those tenants held
-/// while open); a slot's pages go when another component takes it.
+/// `PAGEMAP_SCAN`. The fs connector writes about 40 KiB of memory per open,
+/// which was ≈ 8 page faults per open plus its share of a batched `madvise`
+/// (docs/benchmarks.md, "Written pages kept resident"); a guest that writes
+/// more keeps this much and has the rest returned. What this holds after
+/// tenants close: at most this much per slot that was in use (so never more
+/// than those tenants held while open); a slot's pages go when another
+/// component takes it.
+///
+/// Only where [`keeps_pages`] says so: the scan finds *present* pages, so a
+/// written page the kernel swapped out would be neither reset nor returned,
+/// and the slot's next instance — maybe another tenant's — would read it
+/// (wasmtime 48; upstream wasmtime#14357). And without the ioctl wasmtime
+/// would zero the first bytes of every closed memory instead, which for a
+/// Rust guest is stack it never touched.
 const KEEP_RESIDENT: usize = 128 << 10;
 
 /// The same for a closed instance's tables.
@@ -164,13 +172,77 @@ impl Lane {
     }
 }
 
+/// Whether closed instances' written pages may stay resident
+/// ([`KEEP_RESIDENT`]): `PAGEMAP_SCAN` works here (Linux 6.7 and later,
+/// `/proc/self/pagemap` readable) and the host has no swap (`swap_kib`,
+/// from `/proc/meminfo`; unreadable counts as swap).
+fn keeps_pages(scan_works: bool, swap_kib: Option<u64>) -> bool {
+    scan_works && swap_kib == Some(0)
+}
+
+/// Whether Linux's `PAGEMAP_SCAN` ioctl answers on `/proc/self/pagemap`
+/// (asked about an empty range, as wasmtime asks).
+fn pagemap_scan_works() -> bool {
+    /// `struct pm_scan_arg` (linux/fs.h).
+    #[repr(C)]
+    struct ScanArg {
+        size: u64,
+        flags: u64,
+        start: u64,
+        end: u64,
+        walk_end: u64,
+        vec: u64,
+        vec_len: u64,
+        max_pages: u64,
+        category_inverted: u64,
+        category_mask: u64,
+        category_anyof_mask: u64,
+        return_mask: u64,
+    }
+    /// `_IOWR('f', 16, struct pm_scan_arg)`.
+    const PAGEMAP_SCAN: libc::c_ulong = 0xC060_6610;
+    let Ok(pagemap) = std::fs::File::open("/proc/self/pagemap") else { return false };
+    let mut region = [0u64; 3]; // struct page_region
+    let mut arg = ScanArg {
+        size: std::mem::size_of::<ScanArg>() as u64,
+        flags: 0,
+        start: 0,
+        end: 0,
+        walk_end: 0,
+        vec: region.as_mut_ptr() as u64,
+        vec_len: 1,
+        max_pages: 1,
+        category_inverted: 0,
+        category_mask: 0xff,
+        category_anyof_mask: 0,
+        return_mask: 0,
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: the argument and the one-region vector it points to are live and sized as the kernel expects.
+    unsafe { libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN as _, &mut arg) >= 0 }
+}
+
+/// The host's swap in KiB (`SwapTotal` of `/proc/meminfo`), if readable.
+fn swap_kib() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("SwapTotal:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Set (for good) when swap appeared after the pool started keeping pages:
+/// from then on no new instance takes a pool slot ([`Runtime::pool_usable`]).
+static SWAP_APPEARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How many epoch ticks apart the ticker looks for swap (about a second).
+const SWAP_CHECK_TICKS: u32 = 200;
+
 /// The pool's shape: [`POOL_INSTANCES`] component instances, each with up to
 /// [`POOL_CORE_PER_COMPONENT`] core instances and tables, one memory per
 /// module (wasmtime's default), memories up to 4 GiB (all of wasm32; the
 /// tenant's `limits.memoryBytes` still caps them through the limiter),
-/// written pages reset in place ([`KEEP_RESIDENT`]), the rest decommitted in
-/// batches ([`DECOMMIT_BATCH`]).
-fn pool_config() -> PoolingAllocationConfig {
+/// with `keep`, written pages reset in place ([`KEEP_RESIDENT`]), the rest
+/// decommitted in batches ([`DECOMMIT_BATCH`]).
+fn pool_config(keep: bool) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOL_INSTANCES)
         .total_core_instances(POOL_INSTANCES * POOL_CORE_PER_COMPONENT)
@@ -178,10 +250,10 @@ fn pool_config() -> PoolingAllocationConfig {
         .total_tables(POOL_INSTANCES * POOL_CORE_PER_COMPONENT)
         .total_stacks(0)
         .max_memory_size(1 << 32)
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(TABLE_KEEP_RESIDENT)
-        .pagemap_scan(wasmtime::Enabled::Auto)
         .decommit_batch_size(DECOMMIT_BATCH);
+    if keep {
+        pool.linear_memory_keep_resident(KEEP_RESIDENT).table_keep_resident(TABLE_KEEP_RESIDENT).pagemap_scan(wasmtime::Enabled::Yes);
+    }
     pool
 }
 
@@ -200,6 +272,8 @@ pub struct Runtime {
     /// or could not be reserved.
     main: Lane,
     pooled: bool,
+    /// Whether the pool keeps closed instances' written pages ([`keeps_pages`]).
+    keeps_pages: bool,
     /// The on-demand engine for what the pool cannot hold (only when `main`
     /// pools), made at first need; shared with the epoch ticker.
     spare: Arc<OnceLock<std::result::Result<Lane, String>>>,
@@ -231,15 +305,18 @@ impl Runtime {
             },
         };
         // A pool that cannot be reserved (a capped address space) is skipped.
-        let pooled = if wanted { Lane::new(Some(pool_config()), false).ok() } else { None };
+        let keep = wanted && keeps_pages(pagemap_scan_works(), swap_kib());
+        let pooled = if wanted { Lane::new(Some(pool_config(keep)), false).ok() } else { None };
         let (main, pooled) = match pooled {
             Some(lane) => (lane, true),
             None => (Lane::new(None, false)?, false),
         };
+        let keeps_pages = pooled && keep;
         let spare: Arc<OnceLock<std::result::Result<Lane, String>>> = Arc::default();
         let images: Arc<OnceLock<std::result::Result<Lane, String>>> = Arc::default();
         let (ticker, later) = (main.engine.clone(), [spare.clone(), images.clone()]);
         std::thread::Builder::new().name("kvbox-epoch".into()).spawn(move || {
+            let mut ticks = 0u32;
             loop {
                 std::thread::sleep(EPOCH_TICK);
                 ticker.increment_epoch();
@@ -248,14 +325,33 @@ impl Runtime {
                         lane.engine.increment_epoch();
                     }
                 }
+                ticks = ticks.wrapping_add(1);
+                if keeps_pages && ticks.is_multiple_of(SWAP_CHECK_TICKS) && !SWAP_APPEARED.load(Ordering::Relaxed) && swap_kib() != Some(0)
+                {
+                    SWAP_APPEARED.store(true, Ordering::Relaxed);
+                }
             }
         })?;
-        Ok(Self { main, pooled, spare, images, compiled: Mutex::default() })
+        Ok(Self { main, pooled, keeps_pages, spare, images, compiled: Mutex::default() })
     }
 
     /// Whether instances come from the pooling allocator first.
     pub fn pooled(&self) -> bool {
         self.pooled
+    }
+
+    /// Whether the pool keeps closed instances' written pages resident.
+    pub fn keeps_pages(&self) -> bool {
+        self.keeps_pages
+    }
+
+    /// Whether a new instance may take a pool slot: not once swap appeared
+    /// while the pool keeps pages (checked about every second; until a
+    /// restart, instances then come from the spare engine). A page swapped
+    /// out in the second before would still reach a later instance of that
+    /// slot: hosts running untrusted connectors enable swap before starting.
+    pub(crate) fn pool_usable(&self) -> bool {
+        !(self.keeps_pages && SWAP_APPEARED.load(Ordering::Relaxed))
     }
 
     fn lane(&self, home: Home) -> Result<&Lane> {
@@ -639,16 +735,15 @@ mod tests {
         use crate::{Limits, OpenOptions};
         use std::time::Instant;
         use wasmtime::Store;
-        let mut decommitted = pool_config();
-        decommitted.linear_memory_keep_resident(0).table_keep_resident(0);
+        let decommitted = pool_config(false);
         let mut at_once = decommitted.clone();
         at_once.decommit_batch_size(1);
         let mut memset = decommitted.clone();
         memset.linear_memory_keep_resident(2 << 20).table_keep_resident(1 << 16).pagemap_scan(wasmtime::Enabled::No);
         let wasm = guest("fs-connector");
         let lanes: Vec<(&str, Lane, Pre)> = [
-            ("pooled, written pages kept (kvbox's)", Some(pool_config()), false),
-            ("the same, image copy-on-write", Some(pool_config()), true),
+            ("pooled, written pages kept (kvbox's)", Some(pool_config(true)), false),
+            ("the same, image copy-on-write", Some(pool_config(true)), true),
             ("pooled, decommit in batches", Some(decommitted), false),
             ("pooled, decommit at once", Some(at_once), false),
             ("pooled, first 2 MiB memset", Some(memset), false),
@@ -699,6 +794,105 @@ mod tests {
                 median(up),
                 median(down)
             );
+        }
+    }
+
+    #[test]
+    fn keeps_pages_only_with_the_scan_and_no_swap() {
+        assert!(keeps_pages(true, Some(0)));
+        assert!(!keeps_pages(true, Some(1)), "swap: a swapped-out written page would escape the reset");
+        assert!(!keeps_pages(true, None), "unknown swap counts as swap");
+        assert!(!keeps_pages(false, Some(0)), "no PAGEMAP_SCAN: wasmtime would zero the first bytes instead");
+        // This host: what the probe and /proc/meminfo say, and what the runtime did with it.
+        let here = keeps_pages(pagemap_scan_works(), swap_kib());
+        let rt = Runtime::global().unwrap();
+        assert_eq!(rt.keeps_pages(), rt.pooled() && here);
+        eprintln!("PAGEMAP_SCAN {}, swap {:?} KiB: pages kept {}", pagemap_scan_works(), swap_kib(), rt.keeps_pages());
+    }
+
+    /// A pool of one memory slot, so every instance reuses it: a secret one
+    /// instance writes (into its image, fresh pages and grown memory) is gone
+    /// for the next — with the written pages kept (when this host allows it:
+    /// then writing them again takes no page fault, so the in-place reset is
+    /// what ran) and without.
+    #[test]
+    fn a_reused_slot_holds_nothing_of_the_last_instance() {
+        use wasm_encoder::{
+            CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function, FunctionSection, MemArg, MemorySection, MemoryType,
+            TypeSection, ValType,
+        };
+        use wasmtime::{Instance, Module, Store};
+        let mut types = TypeSection::new();
+        types.ty().function([ValType::I32, ValType::I64], []);
+        types.ty().function([ValType::I32], [ValType::I64]);
+        let mut funcs = FunctionSection::new();
+        funcs.function(0);
+        funcs.function(1);
+        let mut memory = MemorySection::new();
+        memory.memory(MemoryType { minimum: 4, maximum: None, memory64: false, shared: false, page_size_log2: None });
+        let mut exports = ExportSection::new();
+        exports.export("store", ExportKind::Func, 0).export("load", ExportKind::Func, 1).export("memory", ExportKind::Memory, 0);
+        let arg = MemArg { offset: 0, align: 3, memory_index: 0 };
+        let mut code = CodeSection::new();
+        let mut store_fn = Function::new([]);
+        store_fn.instructions().local_get(0).local_get(1).i64_store(arg).end();
+        let mut load_fn = Function::new([]);
+        load_fn.instructions().local_get(0).i64_load(arg).end();
+        code.function(&store_fn).function(&load_fn);
+        let mut data = DataSection::new();
+        data.active(0, &ConstExpr::i32_const(0), vec![7u8; 64]);
+        let mut module = wasm_encoder::Module::new();
+        module.section(&types).section(&funcs).section(&memory).section(&exports).section(&code).section(&data);
+        let wasm = module.finish();
+
+        const SECRET: i64 = 0x5ec2_e7a5_5ec2_e7a5;
+        let image = i64::from_le_bytes([7; 8]);
+        let written = [0u32, 65536 + 8, 3 * 65536 + 100, 4 * 65536 + 8]; // image, fresh pages, a grown page
+        let faults = || {
+            let mut usage = unsafe { std::mem::zeroed::<libc::rusage>() };
+            // SAFETY: a plain libc call filling a local struct.
+            unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+            usage.ru_minflt
+        };
+        let here = keeps_pages(pagemap_scan_works(), swap_kib());
+        for keep in [false, here] {
+            let mut pool = pool_config(keep);
+            pool.total_memories(1).total_core_instances(1).total_component_instances(1).total_tables(1);
+            let mut config = Config::new();
+            config.memory_init_cow(false).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            let engine = Engine::new(&config).unwrap();
+            let module = Module::new(&engine, &wasm).unwrap();
+            for round in 0..3 {
+                let mut store = Store::new(&engine, ());
+                let instance = Instance::new(&mut store, &module, &[]).unwrap();
+                let put = instance.get_typed_func::<(u32, i64), ()>(&mut store, "store").unwrap();
+                let get = instance.get_typed_func::<u32, i64>(&mut store, "load").unwrap();
+                let mem = instance.get_memory(&mut store, "memory").unwrap();
+                assert_eq!(mem.size(&store), 4, "round {round}: grown memory is not carried over");
+                mem.grow(&mut store, 1).unwrap();
+                for (i, &at) in written.iter().enumerate() {
+                    let want = if i == 0 { image } else { 0 };
+                    assert_eq!(
+                        get.call(&mut store, at).unwrap(),
+                        want,
+                        "keep {keep}, round {round}: address {at:#x} holds the last instance's secret"
+                    );
+                }
+                let before = faults();
+                for &at in &written[1..3] {
+                    put.call(&mut store, (at, SECRET)).unwrap();
+                }
+                let took = faults() - before;
+                if round > 0 {
+                    // Pages kept resident take no fault when written again; returned ones do.
+                    assert_eq!(took == 0, keep, "keep {keep}, round {round}: {took} page faults writing two written-before pages");
+                }
+                put.call(&mut store, (written[0], SECRET)).unwrap();
+                put.call(&mut store, (written[3], SECRET)).unwrap();
+            }
+        }
+        if !here {
+            eprintln!("PAGEMAP_SCAN missing or swap on: only the decommitting pool was checked");
         }
     }
 
