@@ -191,10 +191,9 @@ describe('hostile connectors', () => {
   });
 
   it("finds nothing of an earlier tenant's secret in a later instance's memory (pool slots are reset, memory kept resident)", async () => {
-    // Where the host allows it, a closed instance's written pages stay
-    // resident in its pool slot, reset in place, for the next instance
-    // (sandbox/runtime.rs KEEP_RESIDENT); elsewhere they are returned to the
-    // kernel. Which slot a later tenant gets is the pool's choice: the unit
+    // A closed instance's written pages are returned to the kernel or, with
+    // KVBOX_KEEP_PAGES=1 where the host allows it, reset in place and kept for
+    // the slot's next instance (sandbox/runtime.rs KEEP_RESIDENT). Which slot a later tenant gets is the pool's choice: the unit
     // test a_reused_slot_holds_nothing_of_the_last_instance (one slot) makes
     // the reuse certain; this is the end-to-end check through kvbox.
     const secret = randomBytes(32);
@@ -213,7 +212,7 @@ describe('hostile connectors', () => {
       for (const l of later) expect(await l.get(scan), 'a later instance in a reused slot').toBeUndefined();
       await Promise.all(later.map((l) => l.close()));
     }
-    console.log(`pool pages ${keeps ? 'kept resident (reset in place)' : 'returned to the kernel (no PAGEMAP_SCAN here, or swap)'}`);
+    console.log(`pool pages ${keeps ? 'kept resident, reset in place (KVBOX_KEEP_PAGES=1)' : 'returned to the kernel (the default)'}`);
   });
 
   describe('WASI', () => {

@@ -98,8 +98,15 @@ fn create_all(path: &Path) -> std::io::Result<VecDeque<std::sync::Arc<OwnedFd>>>
         parents.push(missing.unwrap_or(Path::new(".")));
     }
     std::fs::create_dir_all(path)?;
-    let open = |p: &&Path| rustix::fs::open(*p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
-    Ok(parents.iter().rev().filter_map(open).map(std::sync::Arc::new).collect())
+    let mut opened = VecDeque::new();
+    for parent in parents.iter().rev() {
+        match rustix::fs::open(*parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => opened.push_back(std::sync::Arc::new(fd)),
+            Err(Errno::ACCESS) => {} // may create in it, may not read it: cannot be synced
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(opened)
 }
 
 /// Most directory descriptors a tenant keeps open for reuse (the fs
@@ -152,6 +159,14 @@ impl TenantRoot {
         Ok(Self { dir, dirs: Default::default(), unsynced: std::sync::Mutex::new(unsynced), any_unsynced })
     }
 
+    /// Forgets the directories [`TenantRoot::open`] created, unsynced: for a
+    /// tenant whose writes never sync (`durable: false`), so it holds no
+    /// descriptors of directories above its root.
+    pub fn forget_unsynced(&self) {
+        self.unsynced.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.any_unsynced.store(false, Ordering::Release);
+    }
+
     /// Makes directory `name` in `parent` (beneath the root) with `mkdirat`,
     /// recording `parent` for the next durable write to sync when `durable`.
     /// The record and the `mkdir` happen under the lock [`TenantRoot::sync_parents`]
@@ -181,8 +196,7 @@ impl TenantRoot {
             return Ok(());
         }
         // Held while syncing: a concurrent write waits, then finds them synced.
-        // One that fails stays first, so every later durable write fails too:
-        // a directory whose sync failed cannot hold a durable object.
+        // One that fails stays first, for the next durable write to try again.
         let mut unsynced = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(parent) = unsynced.front() {
             rustix::fs::fsync(&**parent).map_err(|e| Error::os("syncing a new directory's parent", e.into()))?;

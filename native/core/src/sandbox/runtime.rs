@@ -85,12 +85,17 @@ const DECOMMIT_BATCH: usize = 16;
 /// than those tenants held while open); a slot's pages go when another
 /// component takes it.
 ///
-/// Only where [`keeps_pages`] says so: the scan finds *present* pages, so a
-/// written page the kernel swapped out would be neither reset nor returned,
-/// and the slot's next instance — maybe another tenant's — would read it
-/// (wasmtime 48; upstream wasmtime#14357). And without the ioctl wasmtime
-/// would zero the first bytes of every closed memory instead, which for a
-/// Rust guest is stack it never touched.
+/// **Opt-in** (`KVBOX_KEEP_PAGES=1`), and then only where [`keeps_pages`]
+/// says so. Wasmtime 48's scan finds *present* pages: a written page that is
+/// not present when a closed instance is reset — swapped out, or in the
+/// middle of a migration (memory compaction, which huge-page allocations
+/// start; NUMA balancing), whose entry reads as swapped — is neither reset
+/// nor returned, and the slot's next instance, maybe another tenant's, can
+/// read it (upstream wasmtime#14357, open). Swap is checked; migration cannot
+/// be, so this stays off unless a deployment's sandboxed connectors are
+/// trusted not to read memory they did not write. And without the ioctl
+/// wasmtime would zero the first bytes of every closed memory instead,
+/// which for a Rust guest is stack it never touched.
 const KEEP_RESIDENT: usize = 128 << 10;
 
 /// The same for a closed instance's tables.
@@ -180,46 +185,9 @@ fn keeps_pages(scan_works: bool, swap_kib: Option<u64>) -> bool {
     scan_works && swap_kib == Some(0)
 }
 
-/// Whether Linux's `PAGEMAP_SCAN` ioctl answers on `/proc/self/pagemap`
-/// (asked about an empty range, as wasmtime asks).
+/// Whether Linux's `PAGEMAP_SCAN` ioctl answers here (wasmtime's own probe).
 fn pagemap_scan_works() -> bool {
-    /// `struct pm_scan_arg` (linux/fs.h).
-    #[repr(C)]
-    struct ScanArg {
-        size: u64,
-        flags: u64,
-        start: u64,
-        end: u64,
-        walk_end: u64,
-        vec: u64,
-        vec_len: u64,
-        max_pages: u64,
-        category_inverted: u64,
-        category_mask: u64,
-        category_anyof_mask: u64,
-        return_mask: u64,
-    }
-    /// `_IOWR('f', 16, struct pm_scan_arg)`.
-    const PAGEMAP_SCAN: libc::c_ulong = 0xC060_6610;
-    let Ok(pagemap) = std::fs::File::open("/proc/self/pagemap") else { return false };
-    let mut region = [0u64; 3]; // struct page_region
-    let mut arg = ScanArg {
-        size: std::mem::size_of::<ScanArg>() as u64,
-        flags: 0,
-        start: 0,
-        end: 0,
-        walk_end: 0,
-        vec: region.as_mut_ptr() as u64,
-        vec_len: 1,
-        max_pages: 1,
-        category_inverted: 0,
-        category_mask: 0xff,
-        category_anyof_mask: 0,
-        return_mask: 0,
-    };
-    use std::os::fd::AsRawFd;
-    // SAFETY: the argument and the one-region vector it points to are live and sized as the kernel expects.
-    unsafe { libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN as _, &mut arg) >= 0 }
+    PoolingAllocationConfig::is_pagemap_scan_available()
 }
 
 /// The host's swap in KiB (`SwapTotal` of `/proc/meminfo`), if readable.
@@ -304,8 +272,18 @@ impl Runtime {
                 other => wasmtime::bail!("KVBOX_INSTANCE_POOL must be 0 (no instance pool) or 1 (the default), not {other:?}"),
             },
         };
+        let keep_wanted = match std::env::var("KVBOX_KEEP_PAGES") {
+            Err(_) => false,
+            Ok(v) => match v.trim() {
+                "0" => false,
+                "1" => true,
+                other => {
+                    wasmtime::bail!("KVBOX_KEEP_PAGES must be 0 (the default) or 1 (keep closed instances' written pages), not {other:?}")
+                }
+            },
+        };
         // A pool that cannot be reserved (a capped address space) is skipped.
-        let keep = wanted && keeps_pages(pagemap_scan_works(), swap_kib());
+        let keep = wanted && keep_wanted && keeps_pages(pagemap_scan_works(), swap_kib());
         let pooled = if wanted { Lane::new(Some(pool_config(keep)), false).ok() } else { None };
         let (main, pooled) = match pooled {
             Some(lane) => (lane, true),
@@ -803,10 +781,11 @@ mod tests {
         assert!(!keeps_pages(true, Some(1)), "swap: a swapped-out written page would escape the reset");
         assert!(!keeps_pages(true, None), "unknown swap counts as swap");
         assert!(!keeps_pages(false, Some(0)), "no PAGEMAP_SCAN: wasmtime would zero the first bytes instead");
-        // This host: what the probe and /proc/meminfo say, and what the runtime did with it.
+        // This host: what the probe and /proc/meminfo say, and what the runtime did with it (opt-in).
         let here = keeps_pages(pagemap_scan_works(), swap_kib());
         let rt = Runtime::global().unwrap();
-        assert_eq!(rt.keeps_pages(), rt.pooled() && here);
+        let opted = std::env::var("KVBOX_KEEP_PAGES").is_ok_and(|v| v.trim() == "1");
+        assert_eq!(rt.keeps_pages(), rt.pooled() && opted && here);
         eprintln!("PAGEMAP_SCAN {}, swap {:?} KiB: pages kept {}", pagemap_scan_works(), swap_kib(), rt.keeps_pages());
     }
 
@@ -878,6 +857,7 @@ mod tests {
                         "keep {keep}, round {round}: address {at:#x} holds the last instance's secret"
                     );
                 }
+                put.call(&mut store, (written[0], SECRET)).unwrap(); // the image page; `put` has run once
                 let before = faults();
                 for &at in &written[1..3] {
                     put.call(&mut store, (at, SECRET)).unwrap();
@@ -887,7 +867,6 @@ mod tests {
                     // Pages kept resident take no fault when written again; returned ones do.
                     assert_eq!(took == 0, keep, "keep {keep}, round {round}: {took} page faults writing two written-before pages");
                 }
-                put.call(&mut store, (written[0], SECRET)).unwrap();
                 put.call(&mut store, (written[3], SECRET)).unwrap();
             }
         }
