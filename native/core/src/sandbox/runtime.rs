@@ -4,9 +4,10 @@
 //! Instances come from a **pooling allocator** ([`pool_config`]): memory
 //! slots, tables and instance records reserved once, so opening a tenant
 //! does not `mmap` a 4 GiB linear-memory reservation and `munmap` it again at
-//! close (with the TLB shoot-downs that costs on every core), and the pages a
-//! closed instance wrote are reset in place for the slot's next instance
-//! ([`KEEP_RESIDENT`]) rather than returned to the kernel and faulted in again.
+//! close (with the TLB shoot-downs that costs on every core); opt-in
+//! (`KVBOX_KEEP_PAGES=1`), the pages a closed instance wrote are reset in
+//! place for the slot's next instance ([`KEEP_RESIDENT`]) rather than
+//! returned to the kernel and faulted in again.
 //! The pool is bounded process-wide, so a second, on-demand engine (the
 //! *spare*, made at first need) takes what the pool cannot hold: instances
 //! past [`POOL_INSTANCES`], and components whose shape no slot fits (several
@@ -327,7 +328,7 @@ impl Runtime {
     /// while the pool keeps pages (checked about every second; until a
     /// restart, instances then come from the spare engine). A page swapped
     /// out in the second before would still reach a later instance of that
-    /// slot: hosts running untrusted connectors enable swap before starting.
+    /// slot: swap is enabled before kvbox starts, not while it runs.
     pub(crate) fn pool_usable(&self) -> bool {
         !(self.keeps_pages && SWAP_APPEARED.load(Ordering::Relaxed))
     }
