@@ -576,12 +576,14 @@ where
         submit(Reply::Channel(settler));
         return Ok(promise);
     }
-    if window == 0 || settler.channel.pending.load(Ordering::Relaxed) != 1 || skip > 0 || streak >= MAX_INLINE_STREAK {
+    // This promise is the JS thread's only one in flight.
+    let alone = settler.channel.pending.load(Ordering::Relaxed) == 1;
+    if window == 0 || !alone || skip > 0 || streak >= MAX_INLINE_STREAK {
         if matches!(wait, Wait::Brief | Wait::OpenClose) {
             INLINE_SKIP.set(skip.saturating_sub(1));
         }
         INLINE_STREAK.set(streak.saturating_add(units));
-        settler.alone = wait == Wait::Io && settler.channel.pending.load(Ordering::Relaxed) == 1;
+        settler.alone = wait == Wait::Io && alone;
         submit(Reply::Channel(settler));
         return Ok(promise);
     }
